@@ -1,0 +1,251 @@
+"""Resolved client settings and every tunable default, in one place.
+
+Precedence for each setting: explicit argument, else environment variable, else the
+named ``DEFAULT_*`` constant. Nothing here reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from .errors import ConfigurationError, InsecureTransportError
+
+__all__ = [
+    "DEFAULT_BACKOFF_FACTOR",
+    "DEFAULT_MAX_BACKOFF",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_WORKERS",
+    "DEFAULT_PAGE_SIZE",
+    "DEFAULT_TIMEOUT",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
+    "ENV_BASE_URL_FALLBACK",
+    "ENV_HEADERS",
+    "ENV_TIMEOUT",
+    "Settings",
+    "parse_headers",
+    "resolve_settings",
+]
+
+ENV_API_KEY = "NETRA_API_KEY"
+ENV_BASE_URL = "NETRA_OTLP_ENDPOINT"
+ENV_BASE_URL_FALLBACK = "OTEL_EXPORTER_OTLP_ENDPOINT"
+ENV_HEADERS = "NETRA_HEADERS"
+ENV_TIMEOUT = "NETRA_USAGE_TIMEOUT"
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds to wait for a response (the official SDK's default)."""
+DEFAULT_MAX_RETRIES = 5
+"""Retries after the first attempt, for connection errors, timeouts, 429 and 5xx."""
+DEFAULT_BACKOFF_FACTOR = 0.25
+"""Seconds; the n-th retry waits a random time in ``[0, factor * 2**n]`` (full jitter)."""
+DEFAULT_MAX_BACKOFF = 20.0
+"""Seconds; the cap on one backoff sleep and on a server's ``Retry-After``."""
+DEFAULT_PAGE_SIZE = 100
+"""Items per page asked by the frame builders (the API's maximum)."""
+DEFAULT_MAX_WORKERS = 16
+"""Concurrent requests of one frame builder."""
+
+API_KEY_HEADER = "x-api-key"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a :class:`~netra_frames.NetraClient` needs, resolved and validated.
+
+    The key is excluded from ``repr``; header values are masked there too.
+
+    Examples
+    --------
+    >>> s = resolve_settings(api_key="k", base_url="http://127.0.0.1:8765/telemetry")
+    >>> s.base_url
+    'http://127.0.0.1:8765'
+    """
+
+    api_key: str = field(repr=False)
+    base_url: str
+    timeout: float = DEFAULT_TIMEOUT
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_factor: float = DEFAULT_BACKOFF_FACTOR
+    max_backoff: float = DEFAULT_MAX_BACKOFF
+    allow_insecure_http: bool = False
+
+    def __repr__(self) -> str:
+        masked = {k: "[secure]" for k in self.headers}
+        return (
+            f"Settings(api_key='[secure]', base_url={self.base_url!r}, timeout={self.timeout!r}, "
+            f"headers={masked!r}, max_retries={self.max_retries!r}, "
+            f"backoff_factor={self.backoff_factor!r}, max_backoff={self.max_backoff!r}, "
+            f"allow_insecure_http={self.allow_insecure_http!r})"
+        )
+
+
+def parse_headers(raw: str) -> dict[str, str]:
+    """Parse W3C-style ``k1=v1,k2=v2`` headers, percent-decoding the values.
+
+    Examples
+    --------
+    >>> parse_headers("x-team=data%20science, x-env=prod")
+    {'x-team': 'data science', 'x-env': 'prod'}
+    """
+    headers: dict[str, str] = {}
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ConfigurationError(
+                f"{ENV_HEADERS} has an entry without 'name=value' (entry {_describe(name)}); "
+                "use the form k1=v1,k2=v2."
+            )
+        headers[unquote(name.strip())] = unquote(value.strip())
+    return headers
+
+
+def _describe(name: str) -> str:
+    """Name a header entry in an error without echoing a possible secret value."""
+    return repr(name.strip()[:40])
+
+
+def normalise_base_url(url: str) -> str:
+    """Strip whitespace, a trailing ``/`` and a trailing ``/telemetry`` (as the SDK does)."""
+    url = url.strip().rstrip("/")
+    if url.endswith("/telemetry"):
+        url = url[: -len("/telemetry")]
+    return url.rstrip("/")
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(url: str, allow_insecure_http: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base URL {url!r} is not an http(s) URL with a host; pass base_url= or set "
+            f"{ENV_BASE_URL}, e.g. https://api.getnetra.ai"
+        )
+    if parts.username or parts.password:
+        raise ConfigurationError("the base URL must not carry credentials; pass api_key= instead.")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"base URL {url!r} must not have a query or fragment.")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise InsecureTransportError(
+            f"refusing to send the API key over plain http to {parts.hostname!r}; use https, "
+            "or pass allow_insecure_http=True if this network is trusted."
+        )
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value and value.strip() else None
+
+
+def _resolve_timeout(timeout: float | None) -> float:
+    if timeout is None:
+        raw = _env(ENV_TIMEOUT)
+        if raw is None:
+            return DEFAULT_TIMEOUT
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{ENV_TIMEOUT}={raw!r} is not a number of seconds; set it to e.g. 10."
+            ) from None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    return float(timeout)
+
+
+def _merge_headers(
+    headers: Mapping[str, str] | None, api_key: str | None
+) -> tuple[dict[str, str], str | None]:
+    """Combine env and explicit headers; pull an ``x-api-key`` out of them, loudly."""
+    merged: dict[str, str] = {}
+    raw = _env(ENV_HEADERS)
+    if raw is not None:
+        merged.update(parse_headers(raw))
+    if headers is not None:
+        merged.update(headers)
+    for name in [n for n in merged if n.lower() == API_KEY_HEADER]:
+        header_key = merged.pop(name)
+        if api_key is None:
+            api_key = header_key
+        elif header_key != api_key:
+            raise ConfigurationError(
+                f"the headers set {API_KEY_HEADER} to a different key than the API key; remove "
+                f"it from {ENV_HEADERS} / headers= and pass the key as api_key= or "
+                f"{ENV_API_KEY}."
+            )
+    return merged, api_key
+
+
+def resolve_settings(
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
+    max_backoff: float = DEFAULT_MAX_BACKOFF,
+    allow_insecure_http: bool = False,
+) -> Settings:
+    """Resolve settings from arguments, then the environment, then defaults.
+
+    Raises
+    ------
+    ConfigurationError
+        When the key or base URL is missing or a value is invalid; the message names
+        the argument and the environment variable to set.
+
+    Examples
+    --------
+    >>> resolve_settings(api_key="k", base_url="http://localhost:8765").timeout
+    10.0
+    """
+    if api_key is None:
+        api_key = _env(ENV_API_KEY)
+    extra_headers, api_key = _merge_headers(headers, api_key)
+    if api_key is None or not api_key.strip():
+        raise ConfigurationError(f"no API key: pass api_key= or set {ENV_API_KEY}.")
+    if any(c in api_key for c in "\r\n"):
+        raise ConfigurationError("the API key contains a line break; check how it was loaded.")
+    api_key = api_key.strip()
+    if base_url is None:
+        base_url = _env(ENV_BASE_URL) or _env(ENV_BASE_URL_FALLBACK)
+    if base_url is None:
+        raise ConfigurationError(
+            f"no base URL: pass base_url= or set {ENV_BASE_URL} (or {ENV_BASE_URL_FALLBACK})."
+        )
+    base_url = normalise_base_url(base_url)
+    _check_url(base_url, allow_insecure_http)
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}.")
+    for name, value in (("backoff_factor", backoff_factor), ("max_backoff", max_backoff)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}.")
+    return Settings(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=_resolve_timeout(timeout),
+        headers=extra_headers,
+        max_retries=max_retries,
+        backoff_factor=float(backoff_factor),
+        max_backoff=float(max_backoff),
+        allow_insecure_http=allow_insecure_http,
+    )

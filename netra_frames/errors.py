@@ -1,0 +1,148 @@
+"""Every exception netra_frames raises.
+
+The tree::
+
+    NetraError
+    ├── ConfigurationError (also ValueError)       missing key or base URL, bad settings
+    │   └── InsecureTransportError                 API key over plain http to a remote host
+    ├── InvalidParameterError (also ValueError)    bad argument, raised before any request
+    ├── APIError                                   the server answered with an error status
+    │   ├── AuthenticationError                    401 / 403
+    │   ├── NotFoundError                          404
+    │   ├── RateLimitError                         429, carries ``retry_after``
+    │   └── ServerError                            5xx
+    ├── TransportError                             connection, timeout, unreadable body
+    └── DrainError                                 a multi-page drain failed part way
+
+No message, attribute or ``repr`` of these ever contains the API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "DrainError",
+    "InsecureTransportError",
+    "InvalidParameterError",
+    "NetraError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class NetraError(Exception):
+    """Base class of every error raised by netra_frames."""
+
+
+class ConfigurationError(NetraError, ValueError):
+    """The client is not configured: a key or base URL is missing or invalid."""
+
+
+class InsecureTransportError(ConfigurationError):
+    """The API key would travel over plain ``http://`` to a host that is not loopback."""
+
+
+class InvalidParameterError(NetraError, ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class APIError(NetraError):
+    """The server answered with an error status.
+
+    Attributes
+    ----------
+    status:
+        The HTTP status code.
+    url:
+        The request URL (never contains the key: it travels in a header).
+    server_message:
+        The ``error.message`` of the response body, when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
+        self.server_message = server_message
+
+
+class AuthenticationError(APIError):
+    """The API key was refused (HTTP 401 or 403)."""
+
+
+class NotFoundError(APIError):
+    """The resource does not exist or belongs to another organisation (HTTP 404)."""
+
+
+class RateLimitError(APIError):
+    """Too many requests (HTTP 429); ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        url: str | None = None,
+        server_message: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, url=url, server_message=server_message)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """The server failed (HTTP 5xx), after every allowed retry."""
+
+
+class TransportError(NetraError):
+    """The request did not produce a usable response: connection, timeout, bad body."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class DrainError(NetraError):
+    """A drain over many pages failed part way.
+
+    Attributes
+    ----------
+    partial:
+        The rows fetched before the failure, as a frame of the requested backend.
+    cause:
+        The underlying error (also set as ``__cause__``).
+
+    Call :meth:`resume` to fetch the rest: it continues from the failure point and
+    returns the complete result, exactly the rows an uninterrupted drain would give.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: Any,
+        resume: Callable[[], Any],
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+        self.cause = cause
+        self._resume = resume
+
+    def resume(self) -> Any:
+        """Continue the failed drain and return the complete frame."""
+        return self._resume()

@@ -1,0 +1,120 @@
+"""Time windows: parse what users pass, send what the API wants.
+
+Accepted for a time: an ISO 8601 string (``2026-01-01``, ``2026-01-01T10:00:00Z``,
+``...+02:00``), a :class:`datetime.datetime` or a :class:`datetime.date`.
+
+Time zones: an aware datetime or a string with an offset is converted to UTC; a naive
+datetime, a string without an offset and a date are taken as UTC. Mixing a naive and an
+aware value in one window is refused, since one of them probably means local time.
+Everything is sent as millisecond ISO with ``Z`` (``2026-01-01T00:00:00.000Z``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from .errors import InvalidParameterError
+
+__all__ = ["TimeLike", "format_time", "parse_time", "resolve_window"]
+
+TimeLike = str | datetime | date
+
+
+def _naive(value: TimeLike) -> bool:
+    if isinstance(value, datetime):
+        return value.tzinfo is None or value.utcoffset() is None
+    if isinstance(value, str):
+        text = value.strip()
+        return "T" in text.upper() and not (
+            text.upper().endswith("Z") or "+" in text[10:] or "-" in text[10:]
+        )
+    return False
+
+
+def parse_time(value: TimeLike, name: str = "time") -> datetime:
+    """Return ``value`` as an aware UTC datetime, floored to the millisecond.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a wrong type or an unparseable string; the message names ``name``.
+
+    Examples
+    --------
+    >>> parse_time("2026-01-01")
+    datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise InvalidParameterError(f"{name} is an empty string; pass an ISO 8601 time.")
+        try:
+            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
+        except ValueError:
+            raise InvalidParameterError(
+                f"{name}={value!r} is not an ISO 8601 time; use e.g. '2026-01-01T00:00:00Z'."
+            ) from None
+    else:
+        raise InvalidParameterError(
+            f"{name} must be an ISO string, datetime or date, got {type(value).__name__}."
+        )
+    dt = dt.replace(tzinfo=timezone.utc) if dt.utcoffset() is None else dt.astimezone(timezone.utc)
+    return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime as the API's millisecond ISO form.
+
+    Examples
+    --------
+    >>> format_time(parse_time("2026-01-02T03:04:05.678901+00:00"))
+    '2026-01-02T03:04:05.678Z'
+    """
+    utc = value.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def resolve_window(
+    start: TimeLike | None,
+    end: TimeLike | None,
+    *,
+    default_days: float = 7.0,
+    now: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """Resolve a half-open window ``[start, end)``; missing ends default to the last days.
+
+    ``end`` defaults to now, ``start`` to ``end - default_days``.
+
+    Raises
+    ------
+    InvalidParameterError
+        If a value does not parse, naive and aware values are mixed, or ``end <= start``.
+
+    Examples
+    --------
+    >>> s, e = resolve_window("2026-01-01", "2026-02-01")
+    >>> (e - s).days
+    31
+    """
+    if start is not None and end is not None and _naive(start) != _naive(end):
+        if isinstance(start, datetime) or isinstance(end, datetime):
+            raise InvalidParameterError(
+                "start and end mix a naive and a timezone-aware time; make both aware "
+                "(e.g. tzinfo=timezone.utc) so the window means what you intend."
+            )
+    end_dt = parse_time(end, "end") if end is not None else None
+    if end_dt is None:
+        end_dt = parse_time(now or datetime.now(timezone.utc), "now")
+    start_dt = (
+        parse_time(start, "start") if start is not None else end_dt - timedelta(days=default_days)
+    )
+    if end_dt <= start_dt:
+        raise InvalidParameterError(
+            f"the window is empty: end ({format_time(end_dt)}) must be after start "
+            f"({format_time(start_dt)})."
+        )
+    return start_dt, end_dt
