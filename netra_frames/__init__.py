@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._defaults import configure, get_client, set_backend
 from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
     APIError,
@@ -16,6 +17,13 @@ from .errors import (
     RateLimitError,
     ServerError,
     TransportError,
+)
+from .frames import (
+    expand_attributes,
+    session_usage_frame,
+    spans_frame,
+    tenant_usage_frame,
+    traces_frame,
 )
 
 __all__ = [
@@ -36,4 +44,12 @@ __all__ = [
     "TracesPage",
     "TransportError",
     "__version__",
+    "configure",
+    "expand_attributes",
+    "get_client",
+    "session_usage_frame",
+    "set_backend",
+    "spans_frame",
+    "tenant_usage_frame",
+    "traces_frame",
 ]

@@ -1,0 +1,106 @@
+"""Frame plumbing shared by the frame builders: id inputs, backend conversion, attributes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from ._defaults import Backend
+from ._validate import check_id
+from .errors import InvalidParameterError
+from .schema import arrow_to_pandas_dtype, arrow_type
+
+__all__ = ["as_polars", "expand_attributes_polars", "normalise_ids", "to_backend"]
+
+
+def normalise_ids(value: object, name: str, *, column: str | None = None) -> list[str]:
+    """Turn one id, an iterable of ids, a Series or a frame into unique ids in input order.
+
+    Duplicates are dropped (first occurrence kept). Every id is validated here, before any
+    request; a frame must have the column ``column``.
+    """
+    if isinstance(value, str):
+        return [check_id(value, name)]
+    if isinstance(value, pd.DataFrame | pl.DataFrame):
+        if column is None or column not in value.columns:
+            raise InvalidParameterError(
+                f"{name}: the frame has no {column!r} column; pass a frame from "
+                "traces_frame() or a list of ids."
+            )
+        value = value[column]
+    if isinstance(value, pd.Series | pl.Series):
+        value = value.to_list()
+    if isinstance(value, bytes | bytearray | dict) or not isinstance(value, Iterable):
+        raise InvalidParameterError(
+            f"{name} must be an id (str), an iterable of ids, a Series or a frame, got "
+            f"{type(value).__name__}."
+        )
+    ids = [check_id(v, name) for v in value]
+    return list(dict.fromkeys(ids))
+
+
+def to_backend(frame: pl.DataFrame, backend: Backend) -> pd.DataFrame | pl.DataFrame:
+    """Return ``frame`` as the requested backend; pandas gets nullable, never-object dtypes."""
+    if backend == "polars":
+        return frame
+    table = frame.to_arrow()
+    target = pa.schema([pa.field(name, arrow_type(dtype)) for name, dtype in frame.schema.items()])
+    result: pd.DataFrame = table.cast(target).to_pandas(types_mapper=_pandas_type)
+    return result
+
+
+def _pandas_type(arrow: pa.DataType) -> Any:
+    if pa.types.is_timestamp(arrow):
+        return None  # pyarrow's own conversion gives datetime64[us, UTC]
+    return arrow_to_pandas_dtype(arrow)
+
+
+def as_polars(frame: object) -> pl.DataFrame:
+    """Return a pandas or polars frame as polars."""
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if isinstance(frame, pd.DataFrame):
+        return pl.from_pandas(frame)
+    raise InvalidParameterError(
+        f"expected a pandas or polars DataFrame, got {type(frame).__name__}."
+    )
+
+
+def expand_attributes_polars(frame: pl.DataFrame, column: str = "attributes") -> pl.DataFrame:
+    """Append one ``attr.<key>`` column per attribute key found in ``column``'s JSON objects.
+
+    Values keep their JSON type when a key has one type throughout (else they become JSON
+    strings); nested objects and arrays become JSON strings.
+    """
+    if column not in frame.columns:
+        raise InvalidParameterError(f"the frame has no {column!r} column to expand.")
+    parsed = [_parse_object(text) for text in frame[column].to_list()]
+    keys = list(dict.fromkeys(k for obj in parsed for k in obj))
+    series = [_attribute_series(f"attr.{key}", [obj.get(key) for obj in parsed]) for key in keys]
+    return frame.with_columns(series) if series else frame
+
+
+def _parse_object(text: object) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _attribute_series(name: str, values: list[Any]) -> pl.Series:
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int} or kinds <= {float, int} or kinds <= {bool} or kinds == {str}:
+        return pl.Series(name, values)
+    return pl.Series(
+        name,
+        [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
+        dtype=pl.String,
+    )

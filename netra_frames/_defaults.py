@@ -1,0 +1,144 @@
+"""The module-level default client and frame backend behind ``nf.traces_frame(...)``.
+
+Nothing happens at import time: the default client is built from the environment on
+first use (``NETRA_API_KEY``, ``NETRA_OTLP_ENDPOINT``, ...) and replaced by
+:func:`configure`. The backend is, in order: the ``backend=`` argument, else
+:func:`set_backend`, else ``NETRA_FRAMES_BACKEND`` (read at each call), else ``"pandas"``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    from .client import NetraClient
+
+__all__ = [
+    "BACKENDS",
+    "ENV_BACKEND",
+    "Backend",
+    "configure",
+    "get_client",
+    "resolve_backend",
+    "set_backend",
+]
+
+Backend = Literal["pandas", "polars"]
+BACKENDS: tuple[Backend, ...] = ("pandas", "polars")
+ENV_BACKEND = "NETRA_FRAMES_BACKEND"
+DEFAULT_BACKEND: Backend = "pandas"
+
+_lock = threading.Lock()
+_client: NetraClient | None = None
+_backend: Backend | None = None
+
+
+def configure(
+    api_key: str | None = None, base_url: str | None = None, **client_kwargs: Any
+) -> NetraClient:
+    """Replace the default client used by module-level calls such as ``nf.traces_frame()``.
+
+    Arguments are those of :class:`~netra_frames.NetraClient`; missing ones come from the
+    environment. The previous default client is closed.
+
+    Parameters
+    ----------
+    api_key, base_url:
+        As for :class:`~netra_frames.NetraClient`.
+    **client_kwargs:
+        Any other :class:`~netra_frames.NetraClient` keyword (``timeout=``, ...).
+
+    Returns
+    -------
+    NetraClient
+        The new default client.
+
+    Raises
+    ------
+    ConfigurationError
+        When the key or base URL is missing or invalid.
+
+    Examples
+    --------
+    >>> import netra_frames as nf
+    >>> client = nf.configure(api_key=srv.api_key, base_url=srv.base_url)
+    >>> nf.traces_frame(tenant_id="AceTech").shape[1] > 20
+    True
+    """
+    from .client import NetraClient
+
+    global _client
+    new = NetraClient(api_key, base_url, **client_kwargs)
+    with _lock:
+        old, _client = _client, new
+    if old is not None:
+        old.close()
+    return new
+
+
+def get_client() -> NetraClient:
+    """Return the default client, building it from the environment on first use.
+
+    Examples
+    --------
+    >>> import netra_frames as nf
+    >>> nf.get_client()  # doctest: +SKIP
+    NetraClient(base_url='https://api.getnetra.ai', api_key='[secure]')
+    """
+    from .client import NetraClient
+
+    global _client
+    with _lock:
+        if _client is None:
+            _client = NetraClient()
+        return _client
+
+
+def reset() -> None:
+    """Close and forget the default client and backend (the next call rebuilds them)."""
+    global _client, _backend
+    with _lock:
+        old, _client, _backend = _client, None, None
+    if old is not None:
+        old.close()
+
+
+atexit.register(reset)
+
+
+def _check_backend(value: object, name: str) -> Backend:
+    if value == "pandas":
+        return "pandas"
+    if value == "polars":
+        return "polars"
+    raise InvalidParameterError(f"{name} must be 'pandas' or 'polars', got {value!r}.")
+
+
+def set_backend(backend: Backend | None) -> None:
+    """Set the default frame backend of every call without ``backend=`` (``None`` unsets).
+
+    Examples
+    --------
+    >>> import netra_frames as nf
+    >>> nf.set_backend("polars")
+    >>> nf.set_backend(None)
+    """
+    global _backend
+    _backend = None if backend is None else _check_backend(backend, "backend")
+
+
+def resolve_backend(backend: object) -> Backend:
+    """Return the backend of one call: argument, :func:`set_backend`, env, ``"pandas"``."""
+    if backend is not None:
+        return _check_backend(backend, "backend")
+    if _backend is not None:
+        return _backend
+    env = os.environ.get(ENV_BACKEND, "").strip()
+    if env:
+        return _check_backend(env.lower(), ENV_BACKEND)
+    return DEFAULT_BACKEND

@@ -1,0 +1,216 @@
+"""The engine behind every frame: paging, bounded concurrency, progress, resumable failure.
+
+Two building blocks:
+
+* :func:`drain_traces` walks one window of ``POST /sdk/traces`` (one body) page by page into
+  a list of :class:`~netra_frames._decode.DecodedPage`, asking only for the rows still
+  wanted (``max_rows``), and calling ``on_page`` after each page. (Time-window sharding will
+  run several of these over sub-windows and concatenate them in order.)
+* :func:`map_ordered` runs one fetch per key (trace id, session id, ...) on a bounded
+  thread pool sharing the client's one pooled session, and returns the results in input
+  order, whatever the completion order.
+
+When either fails after some progress with a :class:`~netra_frames.NetraError`, it raises
+:class:`~netra_frames.DrainError` carrying the partial result (built by the caller's
+``build``, so in the requested backend) and a ``resume()`` that continues from the last
+good cursor / the keys still missing and returns exactly the full result. A failure
+before any progress re-raises the original error unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+from ._decode import DecodedPage, decode_spans_page, decode_traces_page
+from .errors import DrainError, InvalidParameterError, NetraError, TransportError
+
+if TYPE_CHECKING:
+    from .client import NetraClient
+
+__all__ = ["check_max_workers", "drain_spans", "drain_traces", "map_ordered"]
+
+logger = logging.getLogger("netra_frames")
+
+K = TypeVar("K")
+R = TypeVar("R")
+F = TypeVar("F")
+
+
+def check_max_workers(max_workers: object) -> int:
+    """Return ``max_workers`` if it is an int >= 1, else raise."""
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise InvalidParameterError(f"max_workers must be an int >= 1, got {max_workers!r}.")
+    return max_workers
+
+
+def check_max_rows(max_rows: object) -> int | None:
+    """Return ``max_rows`` if it is ``None`` or an int >= 0, else raise."""
+    if max_rows is None:
+        return None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
+        raise InvalidParameterError(f"max_rows must be None or an int >= 0, got {max_rows!r}.")
+    return max_rows
+
+
+def _page_body(body: Mapping[str, Any], limit: int, cursor: str | None) -> dict[str, Any]:
+    pagination = {k: v for k, v in body.get("pagination", {}).items() if k != "cursor"}
+    pagination["limit"] = limit
+    if cursor is not None:
+        pagination["cursor"] = cursor
+    return {**body, "pagination": pagination}
+
+
+def _next_cursor(page: DecodedPage, seen: set[str]) -> str:
+    cursor = page.next_cursor
+    if cursor is None or cursor in seen:
+        raise TransportError(
+            "the server returned a cursor it had already given; stopping instead of "
+            "looping forever (a server bug: report it with the request's window)."
+        )
+    seen.add(cursor)
+    return cursor
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+def drain_traces(
+    client: NetraClient,
+    body: Mapping[str, Any],
+    *,
+    page_size: int,
+    max_rows: int | None,
+    on_page: Callable[[DecodedPage], None],
+    build: Callable[[list[DecodedPage]], F],
+    pages: list[DecodedPage] | None = None,
+    cursor: str | None = None,
+) -> F:
+    """Drain one traces window (``body``) into ``build(pages)``.
+
+    Asks for ``min(page_size, rows still wanted)`` per page, so ``max_rows`` never fetches
+    a page more than needed. ``pages``/``cursor`` continue an interrupted drain.
+    """
+    pages = list(pages or [])
+    rows = sum(p.num_rows for p in pages)
+    seen: set[str] = set()
+    while max_rows is None or rows < max_rows:
+        limit = page_size if max_rows is None else min(page_size, max_rows - rows)
+        try:
+            page = client.request(
+                "POST",
+                "/sdk/traces",
+                body=_page_body(body, limit, cursor),
+                decode=decode_traces_page,
+            )
+        except NetraError as exc:
+            if not pages:
+                raise
+            resume = partial(
+                drain_traces,
+                client,
+                body,
+                page_size=page_size,
+                max_rows=max_rows,
+                on_page=_ignore,
+                build=build,
+                pages=list(pages),
+                cursor=cursor,
+            )
+            raise DrainError(
+                f"the traces drain failed after {rows} rows ({exc}); call .resume() on this "
+                "error to fetch the rest, or use .partial.",
+                partial=build(pages),
+                resume=resume,
+                cause=exc,
+            ) from exc
+        pages.append(page)
+        rows += page.num_rows
+        on_page(page)
+        if not page.has_next_page:
+            break
+        cursor = _next_cursor(page, seen)
+    return build(pages)
+
+
+def drain_spans(
+    client: NetraClient, trace_id: str, params: Mapping[str, str], page_size: int
+) -> list[DecodedPage]:
+    """Fetch every span page of one trace (``params`` already validated)."""
+    path = f"/sdk/traces/{quote(trace_id, safe='')}/spans"
+    query = {k: v for k, v in params.items() if k != "cursor"}
+    query["limit"] = str(page_size)
+    pages: list[DecodedPage] = []
+    seen: set[str] = set()
+    while True:
+        page = client.request("GET", path, params=query, decode=decode_spans_page)
+        pages.append(page)
+        if not page.has_next_page:
+            return pages
+        query["cursor"] = _next_cursor(page, seen)
+
+
+def map_ordered(
+    fetch: Callable[[K], R],
+    keys: Sequence[K],
+    *,
+    max_workers: int,
+    on_done: Callable[[int], None],
+    build: Callable[[list[R]], F],
+    done: Mapping[int, R] | None = None,
+) -> F:
+    """Run ``fetch(key)`` for every key on at most ``max_workers`` threads; keep input order.
+
+    ``on_done(1)`` is called (in the calling thread) as each key completes. The first
+    failure cancels the keys not yet started. ``done`` holds results of an earlier,
+    interrupted run (by key index), which are not fetched again.
+    """
+    results: dict[int, R] = dict(done or {})
+    todo = [i for i in range(len(keys)) if i not in results]
+    error: BaseException | None = None
+    if todo:
+        pool = ThreadPoolExecutor(
+            max_workers=min(max_workers, len(todo)), thread_name_prefix="netra_frames"
+        )
+        try:
+            futures: dict[Future[R], int] = {pool.submit(fetch, keys[i]): i for i in todo}
+            pending = set(futures)
+            while pending and error is None:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    exc = future.exception()
+                    if exc is not None:
+                        error = error or exc
+                        continue
+                    results[futures[future]] = future.result()
+                    on_done(1)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if error is None:
+        return build([results[i] for i in range(len(keys))])
+    if not isinstance(error, NetraError) or not results:
+        raise error
+    snapshot = dict(results)
+
+    def resume() -> F:
+        return map_ordered(
+            fetch,
+            keys,
+            max_workers=max_workers,
+            on_done=_ignore,
+            build=build,
+            done=snapshot,
+        )
+
+    raise DrainError(
+        f"{len(keys) - len(snapshot)} of {len(keys)} fetches failed or did not run ({error}); "
+        "call .resume() on this error to fetch the rest, or use .partial.",
+        partial=build([snapshot[i] for i in sorted(snapshot)]),
+        resume=resume,
+        cause=error,
+    ) from error

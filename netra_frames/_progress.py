@@ -1,0 +1,94 @@
+"""Progress bars that can never make a read fail.
+
+One bar per frame call, drawn with ``tqdm.auto`` and updated once per page (or per
+finished trace / id). ``progress=None`` draws only when stderr is a terminal or the code
+runs in a notebook; ``False`` never draws. Every tqdm call is guarded: a failing bar is
+logged and switched off, the read goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+__all__ = ["Progress", "want_progress"]
+
+logger = logging.getLogger("netra_frames")
+
+
+def want_progress(progress: bool | None) -> bool:
+    """Resolve ``progress=``: ``None`` means "stderr is a TTY or a notebook kernel is loaded".
+
+    Examples
+    --------
+    >>> want_progress(False)
+    False
+    """
+    if progress is not None:
+        return bool(progress)
+    if "ipykernel" in sys.modules:
+        return True
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+class Progress:
+    """A guarded tqdm bar; a no-op when disabled or after any tqdm failure.
+
+    Parameters
+    ----------
+    enabled:
+        Whether to draw at all.
+    desc:
+        Short label, e.g. ``"traces"`` (never anything secret).
+    unit:
+        What is counted (``"row"``, ``"trace"``, ``"id"``).
+    total:
+        Expected count, when known.
+
+    Examples
+    --------
+    >>> with Progress(False, "traces", "row") as bar:
+    ...     bar.update(100)
+    """
+
+    def __init__(self, enabled: bool, desc: str, unit: str, total: int | None = None) -> None:
+        self._bar: Any = None
+        if not enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=f"netra_frames: {desc}", unit=unit, leave=False)
+        except Exception:  # a bar must never fail a read
+            logger.debug("netra_frames: progress bar disabled", exc_info=True)
+            self._bar = None
+
+    def update(self, n: int) -> None:
+        """Advance the bar by ``n``."""
+        if self._bar is None:
+            return
+        try:
+            self._bar.update(n)
+        except Exception:
+            logger.debug("netra_frames: progress bar disabled", exc_info=True)
+            self._bar = None
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self._bar is None:
+            return
+        try:
+            self._bar.close()
+        except Exception:
+            logger.debug("netra_frames: progress bar failed to close", exc_info=True)
+        self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
