@@ -304,7 +304,7 @@ class NetraClient(FrameMethods):
         """
         check_id(session_id, "session_id")
         params = _window_params(start_time, end_time)
-        path = f"/usage/sessions/{quote(session_id, safe='')}"
+        path = f"/usage/sessions/{_segment(session_id)}"
         data = self.request("GET", path, params=params, decode=_decode_data_object)
         return SessionUsage(
             session_id=_field(data, "session_id", str, session_id),
@@ -325,7 +325,7 @@ class NetraClient(FrameMethods):
         """
         check_id(tenant_id, "tenant_id")
         params = _window_params(start_time, end_time)
-        path = f"/usage/tenants/{quote(tenant_id, safe='')}"
+        path = f"/usage/tenants/{_segment(tenant_id)}"
         data = self.request("GET", path, params=params, decode=_decode_data_object)
         org = data.get("organisation_id")
         return TenantUsage(
@@ -526,7 +526,7 @@ class NetraClient(FrameMethods):
 
     def get_spans(self, trace_id: str, params: Mapping[str, str]) -> SpansPage:
         """Send an already validated spans query (see :meth:`spans_params`)."""
-        path = f"/sdk/traces/{quote(trace_id, safe='')}/spans"
+        path = f"/sdk/traces/{_segment(trace_id)}/spans"
         return self.request("GET", path, params=params, decode=parse_spans_page)
 
     def iter_spans_by_trace_id(
@@ -561,6 +561,12 @@ class NetraClient(FrameMethods):
 def _items(pages: Iterator[TracesPage | SpansPage]) -> Iterator[dict[str, Any]]:
     for page in pages:
         yield from page.items
+
+
+def _segment(value: str) -> str:
+    """Percent-encode an id as one path segment (``.`` and ``..`` too, or URLs drop them)."""
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 def _window_params(start_time: TimeLike, end_time: TimeLike) -> dict[str, str]:

@@ -1,0 +1,383 @@
+"""The ``netra-frames`` command: parse, call the library, print; one error boundary.
+
+Exit codes: 0 success, 1 an API, transport or configuration error, 2 bad usage,
+130 interrupted. Data goes to stdout or ``--output``; progress and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .__about__ import __version__
+from .config import ENV_API_KEY
+from .errors import ConfigurationError, InvalidParameterError, NetraError
+from .output import FORMATS, Format, format_for_path, write_frame
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+class UsageError(Exception):
+    """Bad command-line usage found after parsing (exit code 2)."""
+
+
+# -- shared plumbing -------------------------------------------------------------------
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from .client import NetraClient
+
+    key_env = args.api_key_env
+    api_key = os.environ.get(key_env) if key_env else None
+    if key_env and not api_key:
+        raise ConfigurationError(f"no API key: set {key_env} (named by --api-key-env).")
+    return NetraClient(api_key, args.base_url)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    return False if args.no_progress else None
+
+
+def _emit(args: argparse.Namespace, frame: Any) -> int:
+    fmt: Format
+    if args.format:
+        fmt = args.format
+    elif args.output:
+        fmt = format_for_path(args.output)
+    else:
+        fmt = "table" if sys.stdout.isatty() else "csv"
+    if fmt == "parquet" and not args.output and sys.stdout.isatty():
+        raise UsageError("refusing to write Parquet to a terminal; pass --output FILE.")
+    write_frame(frame, args.output, format=fmt, csv_safe=not args.no_csv_safe)
+    if args.output:
+        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("connection")
+    g.add_argument("--base-url", help="API base URL (default: $NETRA_OTLP_ENDPOINT)")
+    g.add_argument(
+        "--api-key-env",
+        default=ENV_API_KEY,
+        metavar="NAME",
+        help=f"environment variable holding the API key (default {ENV_API_KEY})",
+    )
+    return p
+
+
+def _output_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="output format (default: table on a terminal, CSV when piped, else by extension)",
+    )
+    g.add_argument("--output", "-o", metavar="PATH", help="write to PATH instead of stdout")
+    g.add_argument(
+        "--no-csv-safe",
+        action="store_true",
+        help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
+    )
+    g.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    return p
+
+
+def _window_options(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--start", help=f"window start, ISO 8601 (default: {default})")
+    p.add_argument("--end", help="window end, exclusive, ISO 8601 (default: now)")
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+def _traces(args: argparse.Namespace) -> int:
+    from .frames import traces_frame
+
+    with _client(args) as client:
+        frame = traces_frame(
+            args.start,
+            args.end,
+            tenant_id=args.tenant,
+            user_id=args.user,
+            session_id=args.session,
+            sort_field=args.sort_field,
+            sort_order=args.sort_order,
+            max_rows=args.limit,
+            backend="polars",
+            progress=_progress(args),
+            client=client,
+        )
+    return _emit(args, frame)
+
+
+def _read_trace_ids(path: str) -> list[str]:
+    import polars as pl
+
+    if path == "-":
+        ids = [line.strip() for line in sys.stdin if line.strip()]
+        return ids
+    fmt = format_for_path(path, default="csv")
+    try:
+        if fmt == "parquet":
+            frame = pl.read_parquet(path, columns=["trace_id"])
+        elif fmt == "ndjson":
+            frame = pl.read_ndjson(path).select("trace_id")
+        else:
+            frame = pl.read_csv(path, columns=["trace_id"], infer_schema=False)
+    except FileNotFoundError:
+        raise UsageError(f"--from-traces: no such file {path!r}.") from None
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise UsageError(
+            f"--from-traces: {path!r} has no readable trace_id column ({exc})."
+        ) from exc
+    return [str(v) for v in frame["trace_id"].drop_nulls().to_list()]
+
+
+def _spans(args: argparse.Namespace) -> int:
+    from .frames import spans_frame
+
+    ids = list(args.trace_ids)
+    if args.from_traces:
+        ids += _read_trace_ids(args.from_traces)
+    if not ids:
+        raise UsageError("give at least one TRACE_ID or --from-traces FILE.")
+    with _client(args) as client:
+        frame = spans_frame(
+            ids, span_name=args.span_name, backend="polars", progress=_progress(args), client=client
+        )
+    return _emit(args, frame)
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from .frames import session_usage_frame, tenant_usage_frame
+
+    build = session_usage_frame if args.kind == "session" else tenant_usage_frame
+    ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
+    with _client(args) as client:
+        frame = build(
+            ids, args.start, args.end, backend="polars", progress=_progress(args), client=client
+        )
+    return _emit(args, frame)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import LocalNetra
+
+    srv = LocalNetra(
+        seed=args.seed,
+        traces=args.traces,
+        days=args.days,
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        faults=_fault_config(args.fault),
+    )
+    srv.start()
+    try:
+        print(f"Local Netra server at {srv.base_url}", flush=True)
+        print(f"  export NETRA_OTLP_ENDPOINT={srv.base_url}", flush=True)
+        print(f"  export NETRA_API_KEY={srv.api_key}   # synthetic org owning AceTech", flush=True)
+        for org, key in srv.api_keys.items():
+            if key != srv.api_key:
+                print(f"  other synthetic organisation {org}: {key}", flush=True)
+        print("Serving until Ctrl-C.", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+    return 0
+
+
+def _fault_config(specs: Sequence[str] | None) -> Any:
+    if not specs:
+        return None
+    from dataclasses import fields
+
+    from .server.faults import FaultConfig
+
+    known = {f.name: f for f in fields(FaultConfig)}
+    values: dict[str, Any] = {}
+    for spec in specs:
+        name, sep, raw = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in known:
+            raise UsageError(
+                f"--fault {spec!r}: expected NAME=VALUE with NAME one of {', '.join(known)}."
+            )
+        try:
+            if name == "error_statuses":
+                values[name] = tuple(int(s) for s in raw.split(","))
+            elif name in ("seed", "rate_limit_burst"):
+                values[name] = int(raw)
+            else:
+                values[name] = float(raw)
+        except ValueError:
+            raise UsageError(f"--fault {spec!r}: {raw!r} is not a number.") from None
+    try:
+        return FaultConfig(**values)
+    except ValueError as exc:
+        raise UsageError(f"--fault: {exc}") from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import print_report, run_demo
+
+    report = run_demo(args.out, traces=args.traces, seed=args.seed, progress=_progress(args))
+    print_report(report)
+    return 0 if report.usage_agrees else 1
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def _add_traces(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "traces",
+        parents=parents,
+        help="every trace of a window, as a table or file",
+        description="Drain every page of traces in [--start, --end) into one table.",
+    )
+    _window_options(p, "7 days before --end")
+    p.add_argument("--tenant", help="only this tenant id")
+    p.add_argument("--user", help="only this user id")
+    p.add_argument("--session", help="only this session id")
+    p.add_argument("--sort-field", default="start_time", help="sort field (default start_time)")
+    p.add_argument("--sort-order", default="desc", choices=("asc", "desc"), help="default desc")
+    p.add_argument("--limit", type=int, help="stop after this many traces")
+    p.set_defaults(handler=_traces)
+
+
+def _add_spans(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "spans",
+        parents=parents,
+        help="every span of some traces",
+        description="Fetch the spans of the given traces concurrently, in input order.",
+    )
+    p.add_argument("trace_ids", nargs="*", metavar="TRACE_ID", help="trace ids")
+    p.add_argument(
+        "--from-traces",
+        metavar="FILE",
+        help="read trace ids from the trace_id column of a CSV/Parquet/NDJSON file ('-': stdin)",
+    )
+    p.add_argument("--span-name", help="only spans whose name or kind matches")
+    p.set_defaults(handler=_spans)
+
+
+def _add_usage(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "usage",
+        help="token, request and cost totals of sessions or tenants",
+        description="Usage totals of one or more sessions or tenants over a window.",
+    )
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind in ("session", "tenant"):
+        k = kinds.add_parser(
+            kind,
+            parents=parents,
+            help=f"usage of {kind}s",
+            description=f"Usage of one row per {kind} id over [--start, --end).",
+        )
+        k.add_argument("ids", nargs="+", metavar="ID", help=f"{kind} id(s)")
+        _window_options(k, "7 days before --end")
+        k.set_defaults(handler=_usage)
+
+
+def _add_serve(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the local Netra-compatible server with synthetic data",
+        description="Run the local Netra-compatible server (synthetic data) until Ctrl-C. "
+        "The keys it prints are synthetic keys of this local server only.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    p.add_argument("--traces", type=int, default=2000, help="number of traces (default 2000)")
+    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--db", default=None, help="SQLite file to keep the data in (default memory)")
+    p.add_argument(
+        "--fault",
+        action="append",
+        metavar="NAME=VALUE",
+        help="inject faults, e.g. --fault latency_ms=50 --fault error_rate=0.1 (repeatable)",
+    )
+    p.set_defaults(handler=_serve)
+
+
+def _add_demo(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the tour: local server, AceTech's last 30 days, files and a chart",
+        description="Start an embedded local server with synthetic data, drain tenant "
+        "AceTech's last 30 days, fetch spans, and write Parquet, CSV and a PNG chart.",
+    )
+    p.add_argument("--out", default="netra-demo", help="output folder (default ./netra-demo)")
+    p.add_argument("--traces", type=int, default=5000, help="synthetic traces (default 5000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
+    p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    p.set_defaults(handler=_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser of every subcommand.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["serve", "--port", "0"]).port
+    0
+    """
+    parser = argparse.ArgumentParser(
+        prog="netra-frames",
+        description="Netra usage and traces as typed data frames, from the command line. "
+        "Connects with NETRA_API_KEY and NETRA_OTLP_ENDPOINT, like the Netra SDK.",
+    )
+    parser.add_argument("--version", action="version", version=f"netra-frames {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parents = [_connection_options(), _output_options()]
+    _add_traces(sub, parents)
+    _add_spans(sub, parents)
+    _add_usage(sub, parents)
+    _add_serve(sub)
+    _add_demo(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code.
+
+    Examples
+    --------
+    >>> main(["usage", "tenant", "AceTech", "--format", "csv"])  # doctest: +SKIP
+    0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (UsageError, InvalidParameterError) as exc:
+        print(f"netra-frames: error: {exc}", file=sys.stderr)
+        return 2
+    except NetraError as exc:
+        print(f"netra-frames: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("netra-frames: interrupted", file=sys.stderr)
+        return 130
