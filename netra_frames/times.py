@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidParameterError
 
-__all__ = ["TimeLike", "format_time", "parse_time", "resolve_window"]
+__all__ = ["TimeLike", "format_time", "parse_time", "resolve_window", "split_window"]
 
 TimeLike = str | datetime | date
 
@@ -118,3 +118,26 @@ def resolve_window(
             f"({format_time(start_dt)})."
         )
     return start_dt, end_dt
+
+
+def split_window(start: datetime, end: datetime, parts: int) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end)`` into ``parts`` contiguous half-open windows on millisecond edges.
+
+    The windows cover the whole range with no gap and no overlap, so a trace whose
+    ``start_time`` is exactly on an edge falls in exactly one window. Fewer windows come
+    back when the range has fewer milliseconds than ``parts``.
+
+    Examples
+    --------
+    >>> a, b = parse_time("2026-01-01"), parse_time("2026-01-03")
+    >>> [format_time(s) for s, _ in split_window(a, b, 2)]
+    ['2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z']
+    """
+    if parts < 1:
+        raise InvalidParameterError(f"parts must be >= 1, got {parts}.")
+    if end <= start:
+        raise InvalidParameterError("split_window needs end after start.")
+    total_ms = (end - start) // timedelta(milliseconds=1)
+    parts = max(1, min(parts, total_ms))
+    edges = [start + timedelta(milliseconds=total_ms * i // parts) for i in range(parts)] + [end]
+    return list(zip(edges[:-1], edges[1:], strict=True))
