@@ -25,6 +25,7 @@ from .frames import (
     tenant_usage_frame,
     traces_frame,
 )
+from .output import write_frame
 
 __all__ = [
     "APIError",
@@ -52,4 +53,5 @@ __all__ = [
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",
+    "write_frame",
 ]
