@@ -1,0 +1,439 @@
+"""SQLite storage of the synthetic data and every query the server runs; no HTTP here.
+
+The schema keeps every sort key ``NOT NULL`` (tokens and costs are 0 when absent) so keyset
+pagination ``WHERE (key, id) > (?, ?) ORDER BY key, id LIMIT n`` works for every sort field.
+Costs are stored as integer nano-USD and only turned into float USD on the way out. Column
+and sort-field names in SQL come from fixed whitelists; user values are always bound.
+
+Speed: a trace's wire JSON (everything but ``cursor``) is rendered once at load time into the
+``wire`` column; span items are rendered by SQLite per query. A page is fetched in ONE SQLite
+step (see :meth:`Store._page`), because the ``sqlite3`` module releases the GIL on every row
+step and busy handler threads then convoy on the GIL.
+
+Concurrency: an in-memory database is a named shared-cache database kept alive by a "keeper"
+connection; handler threads borrow connections from a small pool (:meth:`Store.connection`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from netra_frames.server import synth
+
+__all__ = ["SORT_FIELDS", "Store"]
+
+logger = logging.getLogger("netra_frames.server")
+
+_SCHEMA_VERSION = 1
+
+#: Public sort field -> storage column.
+SORT_FIELDS: dict[str, str] = {
+    "start_time": "start_ms",
+    "end_time": "end_ms",
+    "latency_ms": "latency_ms",
+    "total_cost": "total_cost_n",
+    "total_tokens": "total_tokens",
+    "name": "name",
+}
+_FILTER_COLUMNS = {"tenant_id": "tenant_id", "user_id": "user_id",
+                   "session_id": "session_id", "trace_id": "id"}  # fmt: skip
+
+_TEXT = "TEXT NOT NULL"
+_INT = "INTEGER NOT NULL"
+_TRACE_TYPES = {"session_id": "TEXT", "tenant_id": "TEXT", "user_id": "TEXT",
+                "environment": "TEXT", "service": "TEXT"}  # fmt: skip
+_SPAN_TYPES = {"parent_span_id": "TEXT", "model_name": "TEXT"}
+_INT_COLUMNS = {"start_ms", "end_ms", "latency_ms", "created_ms", "has_pii", "has_violation",
+                "has_error"}  # fmt: skip
+
+_DDL = [
+    "CREATE INDEX traces_org_start ON traces (org_id, start_ms, id)",
+    "CREATE INDEX traces_org_tenant ON traces (org_id, tenant_id, start_ms, id)",
+    "CREATE INDEX traces_org_session ON traces (org_id, session_id, start_ms)",
+    "CREATE INDEX traces_org_user ON traces (org_id, user_id, start_ms)",
+    "CREATE INDEX traces_org_end ON traces (org_id, end_ms, id)",
+    "CREATE INDEX traces_org_latency ON traces (org_id, latency_ms, id)",
+    "CREATE INDEX traces_org_cost ON traces (org_id, total_cost_n, id)",
+    "CREATE INDEX traces_org_tokens ON traces (org_id, total_tokens, id)",
+    "CREATE INDEX traces_org_name ON traces (org_id, name, id)",
+    "CREATE INDEX spans_org_trace ON spans (org_id, trace_id, start_ms, id)",
+]
+
+
+def _column_type(name: str, overrides: dict[str, str]) -> str:
+    if name in overrides:
+        return overrides[name]
+    if name in _INT_COLUMNS or name.endswith(("_tokens", "_cost_n")):
+        return _INT
+    return _TEXT
+
+
+def _create_table(name: str, fields: Sequence[str], overrides: dict[str, str], pk: str) -> str:
+    cols = ", ".join(f"{f} {_column_type(f, overrides)}" for f in fields)
+    key = f", PRIMARY KEY ({pk})" if pk else ""
+    return f"CREATE TABLE {name} ({cols}{key})"
+
+
+_TRACE_COLS = ", ".join(synth.TRACE_FIELDS)
+_SPAN_COLS = ", ".join(synth.SPAN_FIELDS)
+_TRACE_INSERT = f"INSERT INTO traces VALUES ({', '.join('?' * len(synth.TRACE_FIELDS))})"
+_SPAN_INSERT = f"INSERT INTO spans VALUES ({', '.join('?' * len(synth.SPAN_FIELDS))})"
+
+
+def _iso(col: str) -> str:
+    """SQL rendering epoch-ms column ``col`` as ISO 8601 UTC with milliseconds and ``Z``."""
+    return (f"(strftime('%Y-%m-%dT%H:%M:%S', {col} / 1000, 'unixepoch')"
+            f" || printf('.%03dZ', {col} % 1000))")  # fmt: skip
+
+
+def _bool(col: str) -> str:
+    return f"json(iif({col}, 'true', 'false'))"
+
+
+def _usd(col: str) -> str:
+    return f"{col} / 1e9"
+
+
+#: SQL building one wire trace item (a JSON object without ``cursor``) from a ``traces`` row.
+_TRACE_JSON = f"""json_object(
+    'id', id, 'name', name, 'kind', kind, 'latency_ms', latency_ms,
+    'start_time', {_iso("start_ms")}, 'end_time', {_iso("end_ms")},
+    'organisation_id', org_id, 'project_id', project_id, 'session_id', session_id,
+    'tenant_id', tenant_id, 'user_id', user_id, 'environment', environment,
+    'service', service, 'models', json(models),
+    'prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
+    'cached_tokens', cached_tokens, 'total_tokens', total_tokens,
+    'prompt_tokens_cost', {_usd("prompt_cost_n")},
+    'completion_tokens_cost', {_usd("completion_cost_n")},
+    'cached_tokens_cost', {_usd("cached_cost_n")}, 'total_cost', {_usd("total_cost_n")},
+    'has_pii', {_bool("has_pii")}, 'pii_entities', json(pii_entities),
+    'has_violation', {_bool("has_violation")}, 'violations', json(violations),
+    'has_error', {_bool("has_error")})"""
+
+#: SQL building one wire span item from a ``spans s JOIN traces t`` row.
+_SPAN_JSON = f"""json_object(
+    'id', s.id, 'trace_id', s.trace_id, 'name', s.name, 'kind', s.kind,
+    'parent_span_id', s.parent_span_id, 'latency_ms', s.latency_ms,
+    'start_time_ms', CAST(s.start_ms AS TEXT), 'end_time_ms', CAST(s.end_ms AS TEXT),
+    'organisation_id', s.org_id, 'project_id', t.project_id, 'session_id', t.session_id,
+    'tenant_id', t.tenant_id, 'user_id', t.user_id, 'environment', t.environment,
+    'model_name', s.model_name,
+    'prompt_tokens', s.prompt_tokens, 'completion_tokens', s.completion_tokens,
+    'cached_tokens', s.cached_tokens, 'total_tokens', s.total_tokens,
+    'prompt_tokens_cost', {_usd("s.prompt_cost_n")},
+    'completion_tokens_cost', {_usd("s.completion_cost_n")},
+    'cached_tokens_cost', {_usd("s.cached_cost_n")}, 'total_cost', {_usd("s.total_cost_n")},
+    'has_pii', {_bool("s.has_pii")}, 'pii_entities', json(s.pii_entities),
+    'pii_actions', json(s.pii_actions), 'has_violation', {_bool("s.has_violation")},
+    'violations', json(s.violations), 'violation_actions', json(s.violation_actions),
+    'status', s.status, 'attributes', s.attributes, 'events', s.events, 'links', s.links,
+    'resources', s.resources, 'metadata', json(s.metadata), 'has_error', {_bool("s.has_error")},
+    'created_at', {_iso("s.created_ms")})"""
+
+
+class Store:
+    """The server's SQLite database: load (or reuse) synthetic data and answer queries.
+
+    Parameters
+    ----------
+    path : str or None
+        ``None`` for a private in-memory database, else a file path that is reused when it
+        already holds data generated with the same parameters.
+
+    Examples
+    --------
+    >>> store = Store(None)
+    >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+    >>> store.close()
+    """
+
+    def __init__(self, path: str | None) -> None:
+        if path is None:
+            self._target, self._uri = (
+                f"file:netra-{uuid.uuid4().hex}?mode=memory&cache=shared",
+                True,
+            )
+        else:
+            self._target, self._uri = path, False
+        self._keeper = self._connect()
+        self._pool: list[sqlite3.Connection] = []
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self._target, uri=self._uri, check_same_thread=False)
+
+    def close(self) -> None:
+        """Close every connection; the in-memory database disappears.
+
+        Examples
+        --------
+        >>> Store(None).close()
+        """
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+            self._pool.clear()
+        self._keeper.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a pooled connection for the duration of a ``with`` block.
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> with store.connection() as conn:
+        ...     conn.execute("SELECT 1").fetchone()
+        (1,)
+        >>> store.close()
+        """
+        with self._lock:
+            conn = self._pool.pop() if self._pool else None
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                self._pool.append(conn)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load(self, *, seed: int, traces: int, days: float, anchor_ms: int) -> None:
+        """Generate the synthetic data unless the database already holds it.
+
+        Parameters
+        ----------
+        seed, traces, days, anchor_ms
+            Passed to :func:`netra_frames.server.synth.generate`.
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+        >>> store.close()
+        """
+        params = json.dumps([_SCHEMA_VERSION, seed, traces, days, anchor_ms])
+        db = self._keeper
+        try:
+            row = db.execute("SELECT params FROM meta").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        if row is not None and row[0] == params:
+            return
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("PRAGMA journal_mode = MEMORY")
+        with db:
+            for table in ("meta", "traces", "spans"):
+                db.execute(f"DROP TABLE IF EXISTS {table}")
+            db.execute("CREATE TABLE meta (params TEXT NOT NULL)")
+            db.execute(_create_table("traces", synth.TRACE_FIELDS, _TRACE_TYPES, "id"))
+            db.execute(_create_table("spans", synth.SPAN_FIELDS, _SPAN_TYPES, ""))
+            began = time.perf_counter()
+            for trace_rows, span_rows in synth.generate(seed, traces, days, anchor_ms):
+                db.executemany(_TRACE_INSERT, trace_rows)
+                db.executemany(_SPAN_INSERT, span_rows)
+            logger.debug("generated and inserted rows in %.2fs", time.perf_counter() - began)
+            db.execute("ALTER TABLE traces ADD COLUMN wire TEXT")
+            db.execute(f"UPDATE traces SET wire = {_TRACE_JSON}")
+            for ddl in _DDL:
+                db.execute(ddl)
+            logger.debug("rendered and indexed in %.2fs", time.perf_counter() - began)
+            db.execute("INSERT INTO meta VALUES (?)", (params,))
+        db.execute("PRAGMA analysis_limit = 1000")
+        db.execute("ANALYZE")
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def _page(
+        self, select: str, key: str, ident: str, sql: str, args: Sequence[Any], ascending: bool
+    ) -> list[tuple[Any, str, str]]:
+        """Run a page query and fetch the whole page in ONE SQLite step.
+
+        ``fetchall`` releases and re-takes the GIL once per row, which makes busy handler
+        threads convoy on the GIL; so SQLite renders every item as JSON and concatenates the
+        page into one string: records split by \\x1e, fields (key, id, item) by \\x1f. Neither
+        byte can occur in JSON text, hex ids or integer keys; text keys are JSON-quoted. The
+        aggregate's order is not guaranteed, so the page is re-sorted here.
+        """
+        text_key = key.endswith("name")
+        key_sql = f"json_quote({key})" if text_key else key
+        record = f"{key_sql} || char(31) || {ident} || char(31) || {select}"
+        wrapped = f"SELECT group_concat(rec, char(30)) FROM (SELECT {record} AS rec {sql})"
+        with self.connection() as conn:
+            (text,) = conn.execute(wrapped, args).fetchone()
+        if not text:
+            return []
+        rows: list[tuple[Any, str, str]] = []
+        for rec in text.split("\x1e"):
+            k, i, item = rec.split("\x1f", 2)
+            rows.append((json.loads(k) if text_key else int(k), i, item))
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=not ascending)
+        return rows
+
+    def trace_page(
+        self,
+        org_id: str,
+        window: tuple[int, int],
+        filters: Sequence[tuple[str, str]],
+        sort_field: str,
+        ascending: bool,
+        after: tuple[Any, str] | None,
+        limit: int,
+    ) -> list[tuple[Any, str, str]]:
+        """Return up to ``limit`` traces in walking order as ``(sort_key, id, item_json)``.
+
+        Parameters
+        ----------
+        org_id : str
+            Caller's organisation.
+        window : tuple of int
+            ``[lo_ms, hi_ms)`` on ``start_time``.
+        filters : sequence of (field, value)
+            Equality filters, ``field`` in ``tenant_id|user_id|session_id|trace_id``.
+        sort_field : str
+            A key of :data:`SORT_FIELDS`.
+        ascending : bool
+            Walk the ``(key, id)`` order upwards (``True``) or downwards.
+        after : (key, id) or None
+            Exclusive keyset position to continue from; ``None`` starts at the edge.
+        limit : int
+            Maximum number of rows.
+
+        Returns
+        -------
+        list of (key, str, str)
+            Sort-key value, trace id and the wire item as a JSON object text (no ``cursor``).
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+        >>> org = synth.organisations(0)[0].org_id
+        >>> page = store.trace_page(org, (0, 2**62), [], "start_time", True, None, 2)
+        >>> len(page) <= 2
+        True
+        >>> store.close()
+        """
+        key = SORT_FIELDS[sort_field]
+        sql = ["FROM traces WHERE org_id = ? AND start_ms >= ? AND start_ms < ?"]
+        args: list[Any] = [org_id, *window]
+        for field, value in filters:
+            sql.append(f"AND {_FILTER_COLUMNS[field]} = ?")
+            args.append(value)
+        op, order = (">", "ASC") if ascending else ("<", "DESC")
+        if after is not None:
+            sql.append(f"AND ({key}, id) {op} (?, ?)")
+            args.extend(after)
+        sql.append(f"ORDER BY {key} {order}, id {order} LIMIT ?")
+        args.append(limit)
+        return self._page("wire", key, "id", " ".join(sql), args, ascending)
+
+    def has_trace(self, org_id: str, trace_id: str) -> bool:
+        """Whether ``org_id`` has a trace with this id.
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        >>> store.has_trace("org_nope", "0" * 32)
+        False
+        >>> store.close()
+        """
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM traces WHERE id = ? AND org_id = ?", (trace_id, org_id)
+            ).fetchone()
+        return row is not None
+
+    def span_page(
+        self,
+        org_id: str,
+        trace_id: str,
+        span_name: str | None,
+        ascending: bool,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[tuple[int, str, str]]:
+        """Return up to ``limit`` spans of a trace in walking order as ``(start, id, item_json)``.
+
+        Spans are ordered by ``(start_time_ms, id)``. ``span_name`` keeps spans whose name
+        contains it (case-insensitive) or whose kind equals it (case-insensitive).
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        >>> store.span_page("org_nope", "0" * 32, None, True, None, 10)
+        []
+        >>> store.close()
+        """
+        sql = ["FROM spans s JOIN traces t ON t.id = s.trace_id",
+               "WHERE s.org_id = ? AND s.trace_id = ?"]  # fmt: skip
+        args: list[Any] = [org_id, trace_id]
+        if span_name is not None:
+            sql.append("AND (instr(lower(s.name), lower(?)) > 0 OR lower(s.kind) = lower(?))")
+            args.extend((span_name, span_name))
+        op, order = (">", "ASC") if ascending else ("<", "DESC")
+        if after is not None:
+            sql.append(f"AND (s.start_ms, s.id) {op} (?, ?)")
+            args.extend(after)
+        sql.append(f"ORDER BY s.start_ms {order}, s.id {order} LIMIT ?")
+        args.append(limit)
+        return self._page(_SPAN_JSON, "s.start_ms", "s.id", " ".join(sql), args, ascending)
+
+    def session_usage(
+        self, org_id: str, session_id: str, window: tuple[int, int]
+    ) -> tuple[int, int, int]:
+        """Return ``(tokens, traces, cost_nanos)`` of a session's traces in the window.
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        >>> store.session_usage("org_nope", "sess_x", (0, 1))
+        (0, 0, 0)
+        >>> store.close()
+        """
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(total_tokens), 0), COUNT(*), COALESCE(SUM(total_cost_n), 0) "
+                "FROM traces "
+                "WHERE org_id = ? AND session_id = ? AND start_ms >= ? AND start_ms < ?",
+                (org_id, session_id, *window),
+            ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def tenant_usage(
+        self, org_id: str, tenant_id: str, window: tuple[int, int]
+    ) -> tuple[int, int, int, int]:
+        """Return ``(tokens, traces, distinct_sessions, cost_nanos)`` of a tenant in the window.
+
+        Examples
+        --------
+        >>> store = Store(None)
+        >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        >>> store.tenant_usage("org_nope", "AceTech", (0, 1))
+        (0, 0, 0, 0)
+        >>> store.close()
+        """
+        with self.connection() as conn:
+            row = conn.execute(
+                "SELECT COALESCE(SUM(total_tokens), 0), COUNT(*), COUNT(DISTINCT session_id), "
+                "COALESCE(SUM(total_cost_n), 0) FROM traces "
+                "WHERE org_id = ? AND tenant_id = ? AND start_ms >= ? AND start_ms < ?",
+                (org_id, tenant_id, *window),
+            ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
