@@ -4,8 +4,8 @@ Two building blocks:
 
 * :func:`drain_traces` walks one window of ``POST /sdk/traces`` (one body) page by page into
   a list of :class:`~netra_frames._decode.DecodedPage`, asking only for the rows still
-  wanted (``max_rows``), and calling ``on_page`` after each page. (Time-window sharding will
-  run several of these over sub-windows and concatenate them in order.)
+  wanted (``max_rows``), and calling ``on_page`` after each page. Time-window sharding
+  (:mod:`netra_frames._shard`) runs several :func:`walk_traces` over sub-windows.
 * :func:`map_ordered` runs one fetch per key (trace id, session id, ...) on a bounded
   thread pool sharing the client's one pooled session, and returns the results in input
   order, whatever the completion order.
@@ -32,7 +32,15 @@ from .errors import DrainError, InvalidParameterError, NetraError, TransportErro
 if TYPE_CHECKING:
     from .client import NetraClient
 
-__all__ = ["check_max_workers", "drain_spans", "drain_traces", "map_ordered"]
+__all__ = [
+    "Walk",
+    "check_max_workers",
+    "drain_spans",
+    "drain_traces",
+    "map_ordered",
+    "pooled_workers",
+    "walk_traces",
+]
 
 logger = logging.getLogger("netra_frames")
 
@@ -46,6 +54,39 @@ def check_max_workers(max_workers: object) -> int:
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise InvalidParameterError(f"max_workers must be an int >= 1, got {max_workers!r}.")
     return max_workers
+
+
+def pooled_workers(client: NetraClient, max_workers: int) -> int:
+    """Return ``max_workers`` capped at the client's connection pool size.
+
+    More threads than pooled connections would open (and throw away) a new connection
+    per request beyond the pool; capping keeps every request on a kept-alive connection.
+    """
+    size = _pool_size(client)
+    if size is not None and max_workers > size:
+        logger.warning(
+            "netra_frames: max_workers=%d exceeds the client's pool_size=%d; using %d workers "
+            "(create the client with pool_size=%d to run more).",
+            max_workers,
+            size,
+            size,
+            max_workers,
+        )
+        return size
+    return max_workers
+
+
+def _pool_size(client: NetraClient) -> int | None:
+    size = getattr(client, "pool_size", None)
+    if isinstance(size, int):
+        return size
+    session = getattr(client, "_session", None)
+    try:
+        adapter = session.get_adapter(client.base_url) if session is not None else None
+    except Exception:  # noqa: BLE001 - a custom session may have no adapter for the URL
+        return None
+    maxsize = getattr(adapter, "_pool_maxsize", None)
+    return maxsize if isinstance(maxsize, int) and maxsize > 0 else None
 
 
 def check_max_rows(max_rows: object) -> int | None:
@@ -80,6 +121,65 @@ def _ignore(_: object) -> None:
     return None
 
 
+class Walk:
+    """Where one traces window's drain stands: the pages so far and the next cursor."""
+
+    __slots__ = ("body", "cursor", "done", "pages")
+
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        pages: list[DecodedPage] | None = None,
+        cursor: str | None = None,
+        done: bool = False,
+    ) -> None:
+        self.body = body
+        self.pages = list(pages or [])
+        self.cursor = cursor
+        self.done = done
+
+    @property
+    def rows(self) -> int:
+        """Rows fetched so far."""
+        return sum(p.num_rows for p in self.pages)
+
+    def copy(self) -> Walk:
+        """An independent snapshot (for ``resume``)."""
+        return Walk(self.body, self.pages, self.cursor, self.done)
+
+
+def walk_traces(
+    client: NetraClient,
+    walk: Walk,
+    *,
+    page_size: int,
+    max_rows: int | None,
+    on_page: Callable[[DecodedPage], None],
+) -> None:
+    """Fetch the pages of ``walk`` still missing, updating it in place.
+
+    On a failure ``walk`` holds every page fetched before it and the cursor to retry,
+    and the error propagates.
+    """
+    rows = walk.rows
+    seen: set[str] = set()
+    while not walk.done and (max_rows is None or rows < max_rows):
+        limit = page_size if max_rows is None else min(page_size, max_rows - rows)
+        page = client.request(
+            "POST",
+            "/sdk/traces",
+            body=_page_body(walk.body, limit, walk.cursor),
+            decode=decode_traces_page,
+        )
+        walk.pages.append(page)
+        rows += page.num_rows
+        on_page(page)
+        if not page.has_next_page:
+            walk.done = True
+        else:
+            walk.cursor = _next_cursor(page, seen)
+
+
 def drain_traces(
     client: NetraClient,
     body: Mapping[str, Any],
@@ -96,46 +196,31 @@ def drain_traces(
     Asks for ``min(page_size, rows still wanted)`` per page, so ``max_rows`` never fetches
     a page more than needed. ``pages``/``cursor`` continue an interrupted drain.
     """
-    pages = list(pages or [])
-    rows = sum(p.num_rows for p in pages)
-    seen: set[str] = set()
-    while max_rows is None or rows < max_rows:
-        limit = page_size if max_rows is None else min(page_size, max_rows - rows)
-        try:
-            page = client.request(
-                "POST",
-                "/sdk/traces",
-                body=_page_body(body, limit, cursor),
-                decode=decode_traces_page,
-            )
-        except NetraError as exc:
-            if not pages:
-                raise
-            resume = partial(
-                drain_traces,
-                client,
-                body,
-                page_size=page_size,
-                max_rows=max_rows,
-                on_page=_ignore,
-                build=build,
-                pages=list(pages),
-                cursor=cursor,
-            )
-            raise DrainError(
-                f"the traces drain failed after {rows} rows ({exc}); call .resume() on this "
-                "error to fetch the rest, or use .partial.",
-                partial=build(pages),
-                resume=resume,
-                cause=exc,
-            ) from exc
-        pages.append(page)
-        rows += page.num_rows
-        on_page(page)
-        if not page.has_next_page:
-            break
-        cursor = _next_cursor(page, seen)
-    return build(pages)
+    walk = Walk(body, pages, cursor)
+    try:
+        walk_traces(client, walk, page_size=page_size, max_rows=max_rows, on_page=on_page)
+    except NetraError as exc:
+        if not walk.pages:
+            raise
+        resume = partial(
+            drain_traces,
+            client,
+            body,
+            page_size=page_size,
+            max_rows=max_rows,
+            on_page=_ignore,
+            build=build,
+            pages=list(walk.pages),
+            cursor=walk.cursor,
+        )
+        raise DrainError(
+            f"the traces drain failed after {walk.rows} rows ({exc}); call .resume() on this "
+            "error to fetch the rest, or use .partial.",
+            partial=build(walk.pages),
+            resume=resume,
+            cause=exc,
+        ) from exc
+    return build(walk.pages)
 
 
 def drain_spans(

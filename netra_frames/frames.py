@@ -17,8 +17,17 @@ import polars as pl
 from ._convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from ._decode import DecodedPage, finish
 from ._defaults import Backend, get_client, resolve_backend
-from ._drain import check_max_rows, check_max_workers, drain_spans, drain_traces, map_ordered
+from ._drain import (
+    Walk,
+    check_max_rows,
+    check_max_workers,
+    drain_spans,
+    drain_traces,
+    map_ordered,
+    pooled_workers,
+)
 from ._progress import Progress, want_progress
+from ._shard import Shards, choose_shards, drain_sharded, merge_shards, shard_bodies
 from ._validate import check_limit, check_sort_order
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, polars_schema
@@ -46,7 +55,7 @@ TraceIds = str | Iterable[str] | Any
 def _finish_with(
     columns: Any, backend: Backend
 ) -> Callable[[list[DecodedPage]], pd.DataFrame | pl.DataFrame]:
-    return lambda pages: to_backend(finish([p.table for p in pages], columns), backend)
+    return lambda pages: to_backend(finish(pages, columns), backend)
 
 
 @overload
@@ -61,6 +70,8 @@ def traces_frame(
     sort_order: Literal["asc", "desc"] = ...,
     page_size: int = ...,
     max_rows: int | None = ...,
+    shards: Shards = ...,
+    max_workers: int = ...,
     backend: Literal["pandas"],
     progress: bool | None = ...,
     client: NetraClient | None = ...,
@@ -77,6 +88,8 @@ def traces_frame(
     sort_order: Literal["asc", "desc"] = ...,
     page_size: int = ...,
     max_rows: int | None = ...,
+    shards: Shards = ...,
+    max_workers: int = ...,
     backend: Literal["polars"],
     progress: bool | None = ...,
     client: NetraClient | None = ...,
@@ -93,6 +106,8 @@ def traces_frame(
     sort_order: Literal["asc", "desc"] = ...,
     page_size: int = ...,
     max_rows: int | None = ...,
+    shards: Shards = ...,
+    max_workers: int = ...,
     backend: Backend | None = ...,
     progress: bool | None = ...,
     client: NetraClient | None = ...,
@@ -108,6 +123,8 @@ def traces_frame(
     sort_order: Literal["asc", "desc"] = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
     max_rows: int | None = None,
+    shards: Shards = "auto",
+    max_workers: int = DEFAULT_MAX_WORKERS,
     backend: Backend | None = None,
     progress: bool | None = None,
     client: NetraClient | None = None,
@@ -127,7 +144,16 @@ def traces_frame(
     page_size:
         Traces per request (the server's maximum is usually 100).
     max_rows:
-        Stop after this many rows, fetching no page more than needed.
+        Stop after this many rows, fetching no page more than needed (never sharded).
+    shards:
+        Split the window into this many contiguous sub-windows drained concurrently
+        (same rows, same order as one drain; see :mod:`netra_frames._shard`). ``"auto"``:
+        one per day of window up to ``max_workers``; 1 for windows under a day, with
+        ``max_rows``, or for a sort field other than ``start_time``, ``end_time``,
+        ``latency_ms``, ``total_cost``, ``total_tokens`` and ``name``.
+    max_workers:
+        Sub-windows fetched at once (threads sharing the client's pooled session; capped
+        at the client's ``pool_size`` so no request opens a connection of its own).
     backend:
         ``"pandas"`` or ``"polars"``; default from :func:`set_backend`, else
         ``NETRA_FRAMES_BACKEND``, else pandas.
@@ -167,11 +193,28 @@ def traces_frame(
         sort_field=sort_field,
         sort_order=sort_order,
     )
-    build = _finish_with(TRACES, chosen)
-    if limit is not None:
-        full = build
-        build = lambda pages: full(pages)[:limit]  # noqa: E731  (a server may overfill)
+    workers = pooled_workers(client, check_max_workers(max_workers))
+    parts = choose_shards(
+        shards, *window, sort_field=sort_field, max_rows=limit, max_workers=workers
+    )
     with Progress(want_progress(progress), "traces", "row", total=limit) as bar:
+        if parts > 1:
+            walks = [Walk(b) for b in shard_bodies(body, *window, parts, sort_order)]
+            return drain_sharded(
+                client,
+                walks,
+                page_size=page_size,
+                max_workers=workers,
+                on_page=lambda page: bar.update(page.num_rows),
+                build=lambda pages: to_backend(
+                    merge_shards(finish(pages, TRACES), sort_field, sort_order), chosen
+                ),
+                prefix_partial=sort_field == "start_time",
+            )
+        build = _finish_with(TRACES, chosen)
+        if limit is not None:
+            full = build
+            build = lambda pages: full(pages)[:limit]  # noqa: E731  (a server may overfill)
         return drain_traces(
             client,
             body,
@@ -277,7 +320,7 @@ def spans_frame(
     params = client.spans_params(span_name=span_name)
 
     def build(results: list[list[DecodedPage]]) -> pd.DataFrame | pl.DataFrame:
-        frame = finish([p.table for pages in results for p in pages], SPANS)
+        frame = finish([p for pages in results for p in pages], SPANS)
         if parse_json:
             frame = expand_attributes_polars(frame)
         return to_backend(frame, chosen)

@@ -1,0 +1,1 @@
+"""Benchmarks of netra_frames against the local server: ``python -m benchmarks.run``."""

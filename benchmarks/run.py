@@ -1,0 +1,385 @@
+"""Benchmarks, side by side in one run: ``python -m benchmarks.run [--quick] [--out DIR]``.
+
+Every figure is a ratio of two measurements taken in the same run on the same data (the
+machine may be shared, so absolute times mean little). The local server runs in its own
+process; per-request latency is injected there (``--latency-ms``, default 50).
+
+1. ``decode_*``: already-fetched page bodies -> final typed frame, over bare ``json.loads``
+   of the same bytes (median of interleaved repeats). Target <= 1.3.
+2. ``traces_drain``: ``traces_frame`` over 30 days vs the official-SDK way (a sequential
+   page loop with ``requests``, one dict per row, ``pd.DataFrame(rows)``). Target >= 5.
+3. ``spans_many``: ``spans_frame`` of many traces vs the same sequential way. Target >= 8.
+4. ``memory_*``: peak RSS growth during a span drain (in a fresh subprocess, read from
+   ``/proc/self/status``) over the final frame's size. Target <= 2.5.
+5. ``server_pages_per_s``: pages of 100 traces per second, 8 keep-alive clients, no
+   injected latency. Target >= 500.
+
+Results are printed as a table and written to ``benchmarks/results/<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+
+import netra_frames as nf
+from netra_frames._convert import to_backend as _to_backend
+from netra_frames._decode import decode_spans_page, decode_traces_page, finish
+from netra_frames.schema import SPANS, TRACES
+
+RESULTS = Path(__file__).parent / "results"
+TARGETS = {
+    "decode_traces_polars": ("<=", 1.3),
+    "decode_traces_pandas": ("<=", 1.3),
+    "decode_spans_polars": ("<=", 1.3),
+    "decode_spans_pandas": ("<=", 1.3),
+    "traces_drain_speedup": (">=", 5.0),
+    "spans_many_speedup": (">=", 8.0),
+    "memory_polars": ("<=", 2.5),
+    "memory_pandas": ("<=", 2.5),
+    "server_pages_per_s": (">=", 500.0),
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Problem sizes of one mode."""
+
+    traces: int
+    decode_trace_pages: int
+    decode_span_traces: int
+    spans_traces: int
+    memory_traces: int
+    throughput_seconds: float
+
+
+FULL = Sizes(72_000, 100, 2000, 500, 45_000, 5.0)  # org 0 holds ~71% of the traces
+QUICK = Sizes(3_000, 10, 100, 40, 400, 1.0)
+
+
+class Server:
+    """The local server in a child process (see ``benchmarks/_server.py``)."""
+
+    def __init__(self, traces: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks._server", str(traces)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
+        assert self.proc.stdout is not None
+        info = json.loads(self.proc.stdout.readline())
+        self.base_url: str = info["base_url"]
+        self.api_key: str = info["api_key"]
+        self.anchor = datetime.fromisoformat(info["anchor"])
+
+    def command(self, text: str) -> str:
+        """Send one command and return the answer line."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        """Stop the child process."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def to_backend(frame: Any) -> Any:
+    """The pandas frame of a polars frame, as ``backend="pandas"`` builds it."""
+    return _to_backend(frame, "pandas")
+
+
+def _timed(fn: Any) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def _fetch_raw(client: nf.NetraClient, method: str, path: str, **kw: Any) -> bytes:
+    body: bytes = client.request(method, path, decode=lambda b: b, **kw)
+    return body
+
+
+def bench_decode(
+    client: nf.NetraClient, server: Server, sizes: Sizes, repeats: int
+) -> dict[str, Any]:
+    """Metric 1: decode overhead over ``json.loads`` of the same bytes."""
+    start, end = server.anchor - timedelta(days=30), server.anchor
+    trace_pages: list[bytes] = []
+    cursor = None
+    for _ in range(sizes.decode_trace_pages):
+        body = client.traces_body(start, end, limit=100, cursor=cursor)
+        raw = _fetch_raw(client, "POST", "/sdk/traces", body=body)
+        trace_pages.append(raw)
+        page = json.loads(raw)["data"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        cursor = page["data"][-1]["cursor"]
+    ids = nf.traces_frame(start, end, max_rows=sizes.decode_span_traces, backend="polars",
+                          client=client, progress=False)["trace_id"].to_list()  # fmt: skip
+    span_pages = [
+        _fetch_raw(client, "GET", f"/sdk/traces/{i}/spans", params={"limit": "100"}) for i in ids
+    ]
+    out: dict[str, Any] = {
+        "decode_trace_pages": len(trace_pages),
+        "decode_trace_bytes": sum(map(len, trace_pages)),
+        "decode_span_pages": len(span_pages),
+        "decode_span_bytes": sum(map(len, span_pages)),
+    }
+    for name, pages, decode, columns in (
+        ("traces", trace_pages, decode_traces_page, TRACES),
+        ("spans", span_pages, decode_spans_page, SPANS),
+    ):
+        times: dict[str, list[float]] = {"loads": [], "polars": [], "pandas": []}
+        for _ in range(repeats):  # interleaved, so load changes hit all three alike
+            times["loads"].append(_timed(lambda p=pages: [json.loads(b) for b in p]))
+            times["polars"].append(
+                _timed(lambda p=pages, d=decode, c=columns: finish([d(b) for b in p], c))
+            )
+            times["pandas"].append(
+                _timed(
+                    lambda p=pages, d=decode, c=columns: to_backend(finish([d(b) for b in p], c))
+                )
+            )
+        loads = statistics.median(times["loads"])
+        out[f"decode_{name}_json_loads_s"] = loads
+        for backend in ("polars", "pandas"):
+            out[f"decode_{name}_{backend}"] = statistics.median(times[backend]) / loads
+    return out
+
+
+def _sdk_traces(base_url: str, api_key: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The official-SDK way: one page after another, one dict per row, a frame at the end."""
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    with requests.Session() as session:
+        while True:
+            pagination: dict[str, Any] = {"limit": 100, "direction": "down"}
+            if cursor:
+                pagination["cursor"] = cursor
+            body = {"startTime": nf.times.format_time(start), "endTime": nf.times.format_time(end),
+                    "filters": [], "pagination": pagination}  # fmt: skip
+            resp = session.post(f"{base_url}/sdk/traces", json=body,
+                                headers={"x-api-key": api_key}, timeout=30)  # fmt: skip
+            resp.raise_for_status()
+            data = resp.json()["data"]
+            for item in data["data"]:
+                rows.append(dict(item))
+            if not data["pageInfo"]["hasNextPage"] or not data["data"]:
+                break
+            cursor = data["data"][-1]["cursor"]
+    return pd.DataFrame(rows)
+
+
+def _sdk_spans(base_url: str, api_key: str, trace_ids: list[str]) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    with requests.Session() as session:
+        for trace_id in trace_ids:
+            cursor = None
+            while True:
+                params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+                resp = session.get(f"{base_url}/sdk/traces/{trace_id}/spans", params=params,
+                                   headers={"x-api-key": api_key}, timeout=30)  # fmt: skip
+                resp.raise_for_status()
+                data = resp.json()["data"]
+                rows.extend(dict(item) for item in data["data"])
+                if not data["pageInfo"]["hasNextPage"] or not data["data"]:
+                    break
+                cursor = data["data"][-1]["cursor"]
+    return pd.DataFrame(rows)
+
+
+def bench_drains(
+    client: nf.NetraClient, server: Server, sizes: Sizes, latency: float
+) -> dict[str, Any]:
+    """Metrics 2 and 3: drains at ``latency`` ms per request vs the sequential SDK way."""
+    start, end = server.anchor - timedelta(days=30), server.anchor
+    ids = nf.traces_frame(start, end, max_rows=sizes.spans_traces, backend="polars",
+                          client=client, progress=False)["trace_id"].to_list()  # fmt: skip
+    server.command(f"latency {latency}")
+    try:
+        result: dict[str, Any] = {}
+        frame: Any = None
+
+        def ours() -> None:
+            nonlocal frame
+            frame = nf.traces_frame(start, end, backend="pandas", client=client, progress=False)
+
+        t_ours = _timed(ours)
+        base: Any = None
+
+        def sdk() -> None:
+            nonlocal base
+            base = _sdk_traces(server.base_url, server.api_key, start, end)
+
+        t_sdk = _timed(sdk)
+        assert len(frame) == len(base), (len(frame), len(base))
+        result.update(traces_drain_rows=len(frame), traces_drain_s=t_ours,
+                      traces_drain_sdk_s=t_sdk, traces_drain_speedup=t_sdk / t_ours)  # fmt: skip
+
+        def ours_spans() -> None:
+            nonlocal frame
+            frame = nf.spans_frame(ids, backend="pandas", client=client, progress=False)
+
+        def sdk_spans() -> None:
+            nonlocal base
+            base = _sdk_spans(server.base_url, server.api_key, ids)
+
+        t_ours, t_sdk = _timed(ours_spans), _timed(sdk_spans)
+        assert len(frame) == len(base), (len(frame), len(base))
+        result.update(spans_many_traces=len(ids), spans_many_rows=len(frame),
+                      spans_many_s=t_ours, spans_many_sdk_s=t_sdk,
+                      spans_many_speedup=t_sdk / t_ours)  # fmt: skip
+        return result
+    finally:
+        server.command("latency 0")
+
+
+_MEMORY_CHILD = r"""
+import json, sys
+from datetime import timedelta, datetime
+import netra_frames as nf
+
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+base_url, api_key, anchor, n, backend = sys.argv[1:6]
+anchor = datetime.fromisoformat(anchor)
+start, end = anchor - timedelta(days=30), anchor
+with nf.NetraClient(api_key, base_url) as client:
+    ids = nf.traces_frame(start, end, max_rows=int(n), backend="polars", client=client,
+                          progress=False)["trace_id"].to_list()
+    nf.spans_frame(ids[:20], backend=backend, client=client, progress=False)  # warm up
+    try:
+        open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS
+        reset = True
+    except OSError:
+        reset = False
+    before = status("VmRSS:")
+    frame = nf.spans_frame(ids, backend=backend, client=client, progress=False)
+    peak = status("VmHWM:")
+    size = (frame.estimated_size() if backend == "polars"
+            else int(frame.memory_usage(deep=True).sum()))
+    print(json.dumps({"rows": len(frame), "peak_growth": peak - before, "frame_bytes": size,
+                      "hwm_reset": reset}))
+"""
+
+
+def bench_memory(server: Server, sizes: Sizes) -> dict[str, Any]:
+    """Metric 4: peak RSS growth during a span drain over the final frame's size."""
+    out: dict[str, Any] = {}
+    for backend in ("polars", "pandas"):
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, server.base_url, server.api_key,
+             server.anchor.isoformat(), str(sizes.memory_traces), backend],
+            capture_output=True, text=True, check=True, timeout=600,
+        )  # fmt: skip
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[f"memory_{backend}_rows"] = info["rows"]
+        out[f"memory_{backend}_frame_bytes"] = info["frame_bytes"]
+        out[f"memory_{backend}_peak_growth_bytes"] = info["peak_growth"]
+        out[f"memory_{backend}"] = info["peak_growth"] / info["frame_bytes"]
+        out["memory_hwm_reset"] = info["hwm_reset"]
+    return out
+
+
+def bench_server(server: Server, sizes: Sizes, clients: int = 8) -> dict[str, Any]:
+    """Metric 5: pages of 100 traces per second with ``clients`` keep-alive clients."""
+    start, end = server.anchor - timedelta(days=30), server.anchor
+    counts = [0] * clients
+    stop = threading.Event()
+
+    def worker(i: int) -> None:
+        body = {"startTime": nf.times.format_time(start), "endTime": nf.times.format_time(end),
+                "filters": [], "pagination": {"limit": 100}}  # fmt: skip
+        with requests.Session() as session:
+            cursor = None
+            while not stop.is_set():
+                if cursor:
+                    body["pagination"] = {"limit": 100, "cursor": cursor}
+                resp = session.post(f"{server.base_url}/sdk/traces", json=body,
+                                    headers={"x-api-key": server.api_key}, timeout=30)  # fmt: skip
+                resp.raise_for_status()
+                data = resp.json()["data"]
+                cursor = data["data"][-1]["cursor"] if data["pageInfo"]["hasNextPage"] else None
+                counts[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(sizes.throughput_seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {"server_pages": sum(counts), "server_pages_per_s": sum(counts) / elapsed,
+            "server_clients": clients}  # fmt: skip
+
+
+def run(quick: bool, latency: float, out_dir: Path) -> dict[str, Any]:
+    """Run every benchmark; return the results (also written as JSON under ``out_dir``)."""
+    sizes = QUICK if quick else FULL
+    started = time.perf_counter()
+    server = Server(sizes.traces)
+    results: dict[str, Any] = {"mode": "quick" if quick else "full", "latency_ms": latency,
+                               "traces": sizes.traces}  # fmt: skip
+    try:
+        with nf.NetraClient(server.api_key, server.base_url) as client:
+            results.update(bench_decode(client, server, sizes, repeats=3 if quick else 7))
+            results.update(bench_drains(client, server, sizes, latency))
+        results.update(bench_memory(server, sizes))
+        results.update(bench_server(server, sizes))
+    finally:
+        server.close()
+    results["elapsed_s"] = time.perf_counter() - started
+    results["targets"] = {
+        name: {"op": op, "target": target, "value": results[name],
+               "met": results[name] <= target if op == "<=" else results[name] >= target}
+        for name, (op, target) in TARGETS.items()
+    }  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{results['mode']}.json"
+    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    results["path"] = str(path)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run, print the table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON")
+    args = parser.parse_args(argv)
+    results = run(args.quick, args.latency_ms, args.out)
+    print(f"{'metric':<24} {'value':>10}  target   met")
+    for name, t in results["targets"].items():
+        print(f"{name:<24} {t['value']:>10.2f}  {t['op']} {t['target']:<5} {t['met']}")
+    print(f"({results['mode']} mode, {results['elapsed_s']:.0f}s; JSON: {results['path']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""The benchmark harness runs in --quick mode and reports every metric (no timing checks)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.run import TARGETS
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_quick_benchmark_writes_every_metric(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (path,) = tmp_path.glob("*.json")
+    results = json.loads(path.read_text())
+    assert set(TARGETS) <= set(results) and set(results["targets"]) == set(TARGETS)
+    for name in TARGETS:
+        assert isinstance(results[name], float) and results[name] > 0

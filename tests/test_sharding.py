@@ -1,0 +1,112 @@
+"""Time-window sharding gives exactly the unsharded drain; keep-alive; resumable failures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import netra_frames as nf
+from netra_frames import NetraClient
+from netra_frames._shard import choose_shards
+from netra_frames.server import LocalNetra
+from netra_frames.times import parse_time
+
+Window = tuple[datetime, datetime]
+SORTS = ["start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"]
+
+
+@pytest.fixture(scope="module")
+def edge_window(client: NetraClient, window: Window) -> Window:
+    """A window whose K-way split edges fall on traces' start times (ties included)."""
+    frame = nf.traces_frame(*window, sort_order="asc", backend="polars", shards=1, client=client)
+    counts = frame.group_by("start_time").len().filter(pl.col("len") > 1)
+    tie = counts["start_time"].sort()[0] if counts.height else frame["start_time"][500]
+    start = tie - (window[1] - window[0]) / 4  # an edge of K=2 and K=4 lands on the tie
+    return parse_time(start), parse_time(tie + (tie - start))
+
+
+@pytest.mark.parametrize("sort_field", SORTS)
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+def test_sharded_equals_unsharded(
+    client: NetraClient, edge_window: Window, sort_field: str, sort_order: str
+) -> None:
+    def drain(shards: int) -> pl.DataFrame:
+        return nf.traces_frame(*edge_window, sort_field=sort_field, sort_order=sort_order,
+                               shards=shards, backend="polars", client=client)  # fmt: skip
+
+    expected = drain(1)
+    assert expected.height > 100
+    for shards in (2, 4, 7):
+        assert_frame_equal(drain(shards), expected)
+
+
+def test_edge_traces_counted_once(client: NetraClient, edge_window: Window) -> None:
+    full = nf.traces_frame(*edge_window, shards=4, backend="polars", client=client)
+    assert full["trace_id"].n_unique() == full.height
+    mid = edge_window[0] + (edge_window[1] - edge_window[0]) / 2
+    assert (full["start_time"] == mid).sum() >= 1  # the edge holds traces
+
+
+def test_pandas_backend_and_auto(client: NetraClient, window: Window) -> None:
+    auto = nf.traces_frame(*window, client=client)
+    one = nf.traces_frame(*window, shards=1, client=client)
+    assert auto.equals(one)
+
+
+def test_choose_shards() -> None:
+    a = parse_time("2026-01-01")
+    kw = {"sort_field": "start_time", "max_rows": None, "max_workers": 16}
+    assert choose_shards("auto", a, a + timedelta(hours=20), **kw) == 1
+    assert choose_shards("auto", a, a + timedelta(days=3.5), **kw) == 4
+    assert choose_shards("auto", a, a + timedelta(days=90), **kw) == 16
+    assert choose_shards("auto", a, a + timedelta(days=9), **{**kw, "max_rows": 5}) == 1
+    assert choose_shards("auto", a, a + timedelta(days=9), **{**kw, "sort_field": "x"}) == 1
+    for bad in (0, "many", True):
+        with pytest.raises(nf.InvalidParameterError):
+            choose_shards(bad, a, a + timedelta(days=2), **kw)
+    with pytest.raises(nf.InvalidParameterError):
+        choose_shards(3, a, a + timedelta(days=2), **{**kw, "max_rows": 5})
+
+
+def test_keep_alive_connections(server: LocalNetra, window: Window) -> None:
+    with NetraClient(server.api_key, server.base_url, pool_size=4) as client:
+        server.reset_stats()
+        frame = nf.traces_frame(*window, page_size=2, shards=8, max_workers=8,
+                                backend="polars", client=client)  # fmt: skip
+        stats = server.stats
+    assert stats.requests >= 500 and frame["trace_id"].n_unique() == frame.height
+    assert stats.connections_opened <= 4 + 2  # capped at the pool, not one per request
+
+
+def test_failure_partial_and_resume(
+    client: NetraClient, server: LocalNetra, window: Window
+) -> None:
+    for sort_field in ("start_time", "latency_ms"):
+        expected = nf.traces_frame(*window, sort_field=sort_field, shards=1,
+                                   backend="polars", client=client)  # fmt: skip
+        server.set_faults(error_rate=0.1, error_statuses=(400,), seed=5)
+        try:
+            err = None
+            for _ in range(20):
+                try:
+                    nf.traces_frame(*window, sort_field=sort_field, shards=6, page_size=25,
+                                    backend="polars", client=client)  # fmt: skip
+                except nf.DrainError as exc:
+                    err = exc
+                    break
+                except nf.APIError:
+                    continue
+            assert err is not None
+        finally:
+            server.set_faults(None)
+        assert 0 < err.partial.height < expected.height
+        if sort_field == "start_time":
+            assert_frame_equal(err.partial, expected.head(err.partial.height))
+        else:
+            assert set(err.partial["trace_id"]) <= set(expected["trace_id"])
+        server.reset_stats()
+        assert_frame_equal(err.resume(), expected)
+        assert server.stats.requests < expected.height / 25 + 6  # only what was missing
