@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-import time
+import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
 from .config import ENV_API_KEY
@@ -21,12 +22,21 @@ from .output import FORMATS, Format, format_for_path, write_frame
 __all__ = ["build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
-if TYPE_CHECKING:
-    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 class UsageError(Exception):
     """Bad command-line usage found after parsing (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr, then exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 # -- shared plumbing -------------------------------------------------------------------
@@ -63,7 +73,7 @@ def _emit(args: argparse.Namespace, frame: Any) -> int:
 
 
 def _connection_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("connection")
     g.add_argument("--base-url", help="API base URL (default: $NETRA_OTLP_ENDPOINT)")
     g.add_argument(
@@ -76,12 +86,13 @@ def _connection_options() -> argparse.ArgumentParser:
 
 
 def _output_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("output")
     g.add_argument(
         "--format",
         choices=FORMATS,
-        help="output format (default: table on a terminal, CSV when piped, else by extension)",
+        help="output format (default: from the --output extension, else table on a "
+        "terminal and CSV when piped)",
     )
     g.add_argument("--output", "-o", metavar="PATH", help="write to PATH instead of stdout")
     g.add_argument(
@@ -91,6 +102,16 @@ def _output_options() -> argparse.ArgumentParser:
     )
     g.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _window_options(p: argparse.ArgumentParser, default: str) -> None:
@@ -184,6 +205,11 @@ def _serve(args: argparse.Namespace) -> int:
         faults=_fault_config(args.fault),
     )
     srv.start()
+    stop = threading.Event()
+    try:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    except ValueError:  # not the main thread: Ctrl-C or the caller ends it
+        pass
     try:
         print(f"Local Netra server at {srv.base_url}", flush=True)
         print(f"  export NETRA_OTLP_ENDPOINT={srv.base_url}", flush=True)
@@ -192,8 +218,7 @@ def _serve(args: argparse.Namespace) -> int:
             if key != srv.api_key:
                 print(f"  other synthetic organisation {org}: {key}", flush=True)
         print("Serving until Ctrl-C.", flush=True)
-        while True:
-            time.sleep(3600)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
@@ -217,19 +242,32 @@ def _fault_config(specs: Sequence[str] | None) -> Any:
             raise UsageError(
                 f"--fault {spec!r}: expected NAME=VALUE with NAME one of {', '.join(known)}."
             )
-        try:
-            if name == "error_statuses":
-                values[name] = tuple(int(s) for s in raw.split(","))
-            elif name in ("seed", "rate_limit_burst"):
-                values[name] = int(raw)
-            else:
-                values[name] = float(raw)
-        except ValueError:
-            raise UsageError(f"--fault {spec!r}: {raw!r} is not a number.") from None
+        values[name] = _fault_value(spec, raw.strip(), str(known[name].type))
     try:
-        return FaultConfig(**values)
+        config = FaultConfig(**values)
+        config.validate()
     except ValueError as exc:
         raise UsageError(f"--fault: {exc}") from None
+    return config
+
+
+def _fault_value(spec: str, raw: str, annotation: str) -> Any:
+    """Parse one ``--fault`` value by the type its :class:`FaultConfig` field declares."""
+    if "None" in annotation and raw.lower() in ("none", "off", ""):
+        return None
+    try:
+        if annotation.startswith("bool"):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1", "yes", "on")
+        if annotation.startswith("tuple"):
+            return tuple(int(s) for s in raw.split(","))
+        if annotation.startswith("int"):
+            return int(raw)
+        return float(raw)
+    except ValueError:
+        kind = "true or false" if annotation.startswith("bool") else "a number"
+        raise UsageError(f"--fault {spec!r}: {raw!r} is not {kind}.") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -249,6 +287,8 @@ def _add_traces(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None
         parents=parents,
         help="every trace of a window, as a table or file",
         description="Drain every page of traces in [--start, --end) into one table.",
+        epilog="example: netra-frames traces --tenant AceTech --start 2026-11-01 "
+        "--end 2026-12-01 -o november.parquet",
     )
     _window_options(p, "7 days before --end")
     p.add_argument("--tenant", help="only this tenant id")
@@ -256,7 +296,7 @@ def _add_traces(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None
     p.add_argument("--session", help="only this session id")
     p.add_argument("--sort-field", default="start_time", help="sort field (default start_time)")
     p.add_argument("--sort-order", default="desc", choices=("asc", "desc"), help="default desc")
-    p.add_argument("--limit", type=int, help="stop after this many traces")
+    p.add_argument("--limit", type=_positive_int, help="stop after this many traces")
     p.set_defaults(handler=_traces)
 
 
@@ -266,6 +306,8 @@ def _add_spans(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
         parents=parents,
         help="every span of some traces",
         description="Fetch the spans of the given traces concurrently, in input order.",
+        epilog="example: netra-frames traces --tenant AceTech -o t.csv && "
+        "netra-frames spans --from-traces t.csv --span-name generation -o spans.parquet",
     )
     p.add_argument("trace_ids", nargs="*", metavar="TRACE_ID", help="trace ids")
     p.add_argument(
@@ -290,6 +332,8 @@ def _add_usage(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
             parents=parents,
             help=f"usage of {kind}s",
             description=f"Usage of one row per {kind} id over [--start, --end).",
+            epilog=f"example: netra-frames usage {kind} "
+            f"{'AceTech Globex' if kind == 'tenant' else 'SESSION_ID'} --start 2026-11-01",
         )
         k.add_argument("ids", nargs="+", metavar="ID", help=f"{kind} id(s)")
         _window_options(k, "7 days before --end")
@@ -300,6 +344,8 @@ def _add_serve(sub: SubParsers) -> None:
     p = sub.add_parser(
         "serve",
         help="run the local Netra-compatible server with synthetic data",
+        epilog="example: netra-frames serve --port 8765 --fault latency_ms=50 "
+        "--fault error_rate=0.1",
         description="Run the local Netra-compatible server (synthetic data) until Ctrl-C. "
         "The keys it prints are synthetic keys of this local server only.",
     )
@@ -307,7 +353,7 @@ def _add_serve(sub: SubParsers) -> None:
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     p.add_argument("--traces", type=int, default=2000, help="number of traces (default 2000)")
-    p.add_argument("--days", type=int, default=30, help="days of history (default 30)")
+    p.add_argument("--days", type=float, default=30, help="days of history (default 30)")
     p.add_argument("--db", default=None, help="SQLite file to keep the data in (default memory)")
     p.add_argument(
         "--fault",
@@ -322,6 +368,7 @@ def _add_demo(sub: SubParsers) -> None:
     p = sub.add_parser(
         "demo",
         help="the tour: local server, AceTech's last 30 days, files and a chart",
+        epilog="example: netra-frames demo --out /tmp/netra-demo",
         description="Start an embedded local server with synthetic data, drain tenant "
         "AceTech's last 30 days, fetch spans, and write Parquet, CSV and a PNG chart.",
     )
@@ -340,14 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     >>> build_parser().parse_args(["serve", "--port", "0"]).port
     0
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="netra-frames",
         description="Netra usage and traces as typed data frames, from the command line. "
         "Connects with NETRA_API_KEY and NETRA_OTLP_ENDPOINT, like the Netra SDK.",
     )
     parser.add_argument("--version", action="version", version=f"netra-frames {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parents = [_connection_options(), _output_options()]
+    sub = cast(
+        "SubParsers", parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    )
+    parents: list[argparse.ArgumentParser] = [_connection_options(), _output_options()]
     _add_traces(sub, parents)
     _add_spans(sub, parents)
     _add_usage(sub, parents)

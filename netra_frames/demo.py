@@ -191,8 +191,32 @@ def run_demo(
     )
 
 
+def _table_style(rows: int = 10) -> pl.Config:
+    return pl.Config(
+        tbl_rows=rows,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        float_precision=4,
+        fmt_str_lengths=32,
+        tbl_width_chars=120,
+    )
+
+
 def print_report(report: DemoReport, stream: IO[str] | None = None) -> None:
-    """Print the demo's summary: top users, usage agreement, top traces and the files."""
+    """Print the demo's summary: top users, usage agreement, top traces and the files.
+
+    Parameters
+    ----------
+    report:
+        What :func:`run_demo` returned.
+    stream:
+        Where to print (default: standard output).
+
+    Examples
+    --------
+    >>> print_report(run_demo("netra-demo", traces=500, progress=False))  # doctest: +SKIP
+    netra-frames demo: synthetic data from a local server at http://127.0.0.1:...
+    """
     out = stream or sys.stdout
     t, u = report.traces, report.usage
 
@@ -207,7 +231,7 @@ def print_report(report: DemoReport, stream: IO[str] | None = None) -> None:
     )
     say()
     say("Top users by cost")
-    with pl.Config(tbl_rows=8, tbl_hide_dataframe_shape=True, float_precision=4):
+    with _table_style(rows=8):
         say(str(report.by_user.head(8)))
     say()
     rows = [
@@ -223,16 +247,10 @@ def print_report(report: DemoReport, stream: IO[str] | None = None) -> None:
     say()
     say("Most expensive traces")
     top = t.sort("total_cost", descending=True).head(5)
-    with pl.Config(tbl_hide_dataframe_shape=True, float_precision=4, fmt_str_lengths=34):
-        say(
-            str(
-                top.select(
-                    "trace_id", "name", "user_id", "total_tokens", "total_cost", "latency_ms"
-                )
-            )
-        )
+    with _table_style():
+        say(str(top.select("trace_id", "name", "user_id", "total_tokens", "total_cost")))
     say()
-    say(f"Files in {report.files[0].parent}/:")
+    say(f"Files in {report.files[0].parent.resolve()}/:")
     for path in report.files:
         say(f"  {path.name:<24}{path.stat().st_size:>12,} bytes")
     if report.chart_note:

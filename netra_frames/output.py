@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import IO, Literal
 
@@ -109,7 +110,16 @@ def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def render(frame: pl.DataFrame, fmt: Format, *, csv_safe: bool = True, max_rows: int = 40) -> bytes:
-    """Serialise ``frame`` to bytes in ``fmt``."""
+    """Serialise ``frame`` to bytes in ``fmt``.
+
+    Nested columns (lists) become JSON text in CSV; ``table`` shows at most ``max_rows``
+    rows, sized to the terminal.
+
+    Examples
+    --------
+    >>> render(pl.DataFrame({"a": [1], "b": ["@x"]}), "csv")
+    b"a,b\\n1,'@x\\n"
+    """
     if fmt == "parquet":
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -120,9 +130,16 @@ def render(frame: pl.DataFrame, fmt: Format, *, csv_safe: bool = True, max_rows:
     if fmt == "ndjson":
         return frame.write_ndjson().encode()
     if fmt == "json":
-        return frame.write_json().encode()
+        return (frame.write_json() + "\n").encode()
     if fmt == "table":
-        with pl.Config(tbl_rows=max_rows, tbl_cols=12, fmt_str_lengths=40, tbl_width_chars=160):
+        width = shutil.get_terminal_size((160, 40)).columns
+        with pl.Config(
+            tbl_rows=max_rows,
+            tbl_cols=12,
+            fmt_str_lengths=36,
+            tbl_width_chars=max(width, 80),
+            tbl_hide_column_data_types=True,
+        ):
             return (str(frame) + "\n").encode()
     raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
 
@@ -153,11 +170,13 @@ def write_frame(
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    # os.open with 0o666 honours the umask (mkstemp would leave the file 0600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -1,0 +1,94 @@
+"""Every script in examples/ runs: alone (embedded server) and against the session server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import netra_frames
+from netra_frames.server import LocalNetra
+
+REPO = Path(netra_frames.__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "examples").glob("*.py"))
+
+
+def clean_env(server: LocalNetra | None = None) -> dict[str, str]:
+    """The current environment without NETRA_*/OTEL_*, pointed at ``server`` if given."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NETRA_", "OTEL_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env["MPLBACKEND"] = "Agg"
+    if server is not None:
+        env["NETRA_API_KEY"] = server.api_key
+        env["NETRA_OTLP_ENDPOINT"] = server.base_url
+    return env
+
+
+def run_example(
+    script: Path, cwd: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", str(script), *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def check_outputs(name: str, out: str, cwd: Path) -> None:
+    """What each example must have printed and written."""
+    if name == "monthly_cost_report":
+        assert "Cost report" in out and "AceTech" in out
+        (by_user,) = (cwd / "reports").glob("cost_by_user_*.csv")
+        assert pl.read_csv(by_user)["requests"].sum() > 0
+    elif name == "slow_and_error_spans":
+        assert "slowest spans" in out and "error spans, by kind" in out
+    elif name == "tokens_by_model_per_day":
+        assert "gpt-4o" in out
+        pytest.importorskip("matplotlib")
+        assert (cwd / "tokens_by_model_per_day.png").read_bytes()[:4] == b"\x89PNG"
+    elif name == "export_month_csv":
+        (csv,) = cwd.glob("traces-*.csv")
+        frame = pl.read_csv(csv)
+        assert frame.height > 0 and f"{frame.height} traces" in out
+    else:  # a new example: it ran, that is all we know
+        assert out
+
+
+def extra_args(script: Path) -> list[str]:
+    """A month that surely holds data: the one of two days ago (the data is the last 30 days)."""
+    if script.stem in ("monthly_cost_report", "export_month_csv"):
+        month = datetime.now(timezone.utc) - timedelta(days=2)
+        return ["--month", f"{month:%Y-%m}"]
+    return []
+
+
+def test_every_example_is_tested() -> None:
+    assert {p.stem for p in EXAMPLES} == {
+        "export_month_csv",
+        "monthly_cost_report",
+        "slow_and_error_spans",
+        "tokens_by_model_per_day",
+    }
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
+def test_example_runs_alone(script: Path, tmp_path: Path) -> None:
+    """No NETRA_* in the environment: the example starts its own local server."""
+    proc = run_example(script, tmp_path, clean_env(), *extra_args(script))
+    check_outputs(script.stem, proc.stdout, tmp_path)
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
+def test_example_against_a_server(script: Path, tmp_path: Path, server: LocalNetra) -> None:
+    """With NETRA_API_KEY and NETRA_OTLP_ENDPOINT set, the example uses them."""
+    before = server.stats.requests
+    proc = run_example(script, tmp_path, clean_env(server), *extra_args(script))
+    check_outputs(script.stem, proc.stdout, tmp_path)
+    assert server.stats.requests > before
