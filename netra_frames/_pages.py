@@ -94,7 +94,8 @@ def iter_pages(fetch: Callable[[str | None], P], cursor: str | None = None) -> I
     Raises
     ------
     TransportError
-        When the server hands back a cursor it has already given (it would loop forever).
+        When the server hands back a cursor it has already given (or the one it was
+        asked with): it would loop forever. The page carrying it is not yielded.
 
     Examples
     --------
@@ -102,16 +103,18 @@ def iter_pages(fetch: Callable[[str | None], P], cursor: str | None = None) -> I
     >>> len(pages)
     1
     """
-    seen: set[str] = set()
+    seen: set[str] = set() if cursor is None else {cursor}
     while True:
         page = fetch(cursor)
-        yield page
         if not page.has_next_page:
+            yield page
             return
         cursor = page.next_cursor
         if cursor is None or cursor in seen:
+            # raised before the page is yielded: its items were already seen
             raise TransportError(
                 "the server returned a cursor it had already given; stopping instead of "
                 "looping forever (a server bug: report it with the request's window)."
             )
         seen.add(cursor)
+        yield page

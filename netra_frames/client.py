@@ -49,7 +49,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .times import TimeLike, format_time, parse_time
+from .times import TimeLike, format_time, parse_time, resolve_window
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -144,6 +144,7 @@ class NetraClient(FrameMethods):
             allow_insecure_http=allow_insecure_http,
         )
         self._owns_session = session is None
+        self._pool_size = max(1, pool_size) if session is None else None
         self._session = session if session is not None else self._new_session(pool_size)
         self._headers = {
             "Accept": "application/json",
@@ -168,6 +169,11 @@ class NetraClient(FrameMethods):
     def settings(self) -> Settings:
         """The resolved settings (the key is masked in their ``repr``)."""
         return self._settings
+
+    @property
+    def pool_size(self) -> int | None:
+        """Connections kept alive per host, or ``None`` for a session passed in by the caller."""
+        return self._pool_size
 
     @property
     def base_url(self) -> str:
@@ -231,7 +237,7 @@ class NetraClient(FrameMethods):
                 if last:
                     raise TransportError(
                         f"{method} {url} returned an unusable body after {attempt + 1} "
-                        f"attempt(s): {exc}",
+                        f"attempt(s): {exc}.",
                         url=url,
                     ) from exc
                 logger.warning("netra_frames: retrying %s %s: %s", method, url, exc)
@@ -248,7 +254,13 @@ class NetraClient(FrameMethods):
         *,
         retry_body: bool,
     ) -> bytes | None:
-        """Return the body of a 2xx response, ``None`` for a body cut short, or raise."""
+        """Return the body of a 2xx response, ``None`` for a body cut short, or raise.
+
+        urllib3 retries everything up to the response headers (connection errors, resets,
+        timeouts, retryable statuses). The body is read here, outside urllib3, so a body
+        that breaks off (reset, truncated, timed out mid-body) is reported as ``None``
+        for :meth:`request` to fetch again.
+        """
         started = time.perf_counter()
         try:
             response = self._session.request(
@@ -258,17 +270,9 @@ class NetraClient(FrameMethods):
                 data=data,
                 headers=headers,
                 timeout=self._settings.timeout,
+                stream=True,
+                allow_redirects=False,
             )
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as exc:
-            if retry_body:
-                logger.warning("netra_frames: body of %s %s cut short; retrying", method, url)
-                return None
-            raise TransportError(
-                f"{method} {url}: the response body was cut short ({exc}).", url=url
-            ) from exc
         except requests.exceptions.Timeout as exc:
             raise TransportError(
                 f"{method} {url} timed out after {self._settings.timeout}s (and retries); raise "
@@ -277,6 +281,23 @@ class NetraClient(FrameMethods):
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"{method} {url} failed: {_describe_exc(exc)}", url=url) from exc
+        try:
+            content = response.content
+        except requests.exceptions.RequestException as exc:
+            response.close()
+            if retry_body:
+                logger.warning(
+                    "netra_frames: body of %s %s broke off (%s); retrying",
+                    method,
+                    url,
+                    type(exc).__name__,
+                )
+                return None
+            raise TransportError(
+                f"{method} {url}: the response body broke off ({_describe_exc(exc)}); the "
+                "connection was reset, cut short or timed out mid-body.",
+                url=url,
+            ) from exc
         logger.debug(
             "netra_frames: %s %s -> %s in %.1f ms",
             method,
@@ -284,9 +305,9 @@ class NetraClient(FrameMethods):
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise error_from_response(method, response)
-        return response.content
+        return content
 
     # -- the six documented calls --------------------------------------------------------
 
@@ -576,6 +597,7 @@ def _window_params(start_time: TimeLike, end_time: TimeLike) -> dict[str, str]:
             f"end_time ({end_time!r}) must be after start_time ({start_time!r}); the window "
             "is [start_time, end_time)."
         )
+    resolve_window(start_time, end_time)  # refuses a naive and an aware time in one window
     return {"startTime": format_time(start), "endTime": format_time(end)}
 
 
@@ -633,6 +655,12 @@ def error_from_response(method: str, response: requests.Response) -> APIError:
         server_message = None
     url = response.url
     hint = _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
+    if 300 <= status < 400:
+        location = _describe_exc(ValueError(response.headers.get("Location", "?")))
+        hint = (
+            f"redirects to {location} are not followed, so the API key never travels to "
+            "another URL; set base_url to the final API URL"
+        )
     text = f"{method} {url} returned HTTP {status}"
     text += f": {server_message}" if server_message else ""
     text += f" ({hint})." if hint else "."

@@ -16,6 +16,7 @@ import logging
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode
 
 from netra_frames.server.faults import FaultInjector, FaultPlan
 from netra_frames.server.store import SORT_FIELDS, Store
@@ -286,7 +287,7 @@ def _filters(value: object) -> list[tuple[str, str]]:
         if not isinstance(item, dict):
             raise ApiError(400, f"filters[{i}] must be an object")
         fld, val = item.get("field"), item.get("value")
-        if fld not in _FILTER_FIELDS:
+        if not isinstance(fld, str) or fld not in _FILTER_FIELDS:
             raise ApiError(400, f"filters[{i}].field must be one of "
                                 f"{', '.join(sorted(_FILTER_FIELDS))}, got {fld!r}")  # fmt: skip
         if item.get("operator", "equals") != "equals":
@@ -295,6 +296,10 @@ def _filters(value: object) -> list[tuple[str, str]]:
             raise ApiError(400, f"filters[{i}].type must be 'string'")
         if not isinstance(val, str):
             raise ApiError(400, f"filters[{i}].value must be a string")
+        try:
+            val.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, f"filters[{i}].value is not valid Unicode") from None
         result.append((str(fld), val))
     return result
 
@@ -434,6 +439,8 @@ class NetraApp:
             req = json.loads(body) if body.strip() else None
         except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "request body is not valid JSON") from None
+        except RecursionError:
+            raise ApiError(400, "request body is nested too deeply") from None
         if not isinstance(req, dict):
             raise ApiError(400, "request body must be a JSON object")
         window = _window(req.get("startTime"), req.get("endTime"))
@@ -499,6 +506,31 @@ def _page(items: list[str], cursors: list[str], has_next: bool) -> Response:
     return Response(200, body.encode())
 
 
+def _without_cursor(query: str, body: bytes) -> tuple[str, bytes]:
+    """Remove the pagination cursor from a query and a traces body (``repeat_cursor`` fault)."""
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "cursor"]
+    try:
+        req = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        req = None
+    if isinstance(req, dict) and isinstance(req.get("pagination"), dict):
+        req["pagination"].pop("cursor", None)
+        body = json.dumps(req).encode()
+    return urlencode(pairs), body
+
+
+def _break_page(body: bytes, kind: str) -> bytes:
+    """Strip item cursors (``drop_cursor``) or unwrap the envelope (``no_envelope``)."""
+    payload = json.loads(body)
+    block = payload.get("data")
+    if kind == "no_envelope":
+        return json.dumps(block).encode()
+    if isinstance(block, dict) and isinstance(block.get("data"), list):
+        for item in block["data"]:
+            item.pop("cursor", None)
+    return json.dumps(payload).encode()
+
+
 class NetraHTTPServer(ThreadingHTTPServer):
     """Threaded HTTP/1.1 server bound to a :class:`NetraApp`; tracks open connections.
 
@@ -523,6 +555,13 @@ class NetraHTTPServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away (reset, timed out); report anything else."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            logger.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
         """Forget and close a finished connection."""
@@ -579,10 +618,12 @@ class _Handler(BaseHTTPRequestHandler):
             if plan.kind == "reset_before":
                 self._reset()
                 return
-            if plan.kind in ("error", "429", "rate_limit"):
+            if plan.kind in ("error", "429", "rate_limit", "fail_after"):
                 headers = {"Retry-After": plan.retry_after} if plan.status == 429 else {}
                 self._send(Response.error(plan.status, f"injected fault: {plan.kind}", headers))
                 return
+            if plan.kind == "repeat_cursor":
+                query, body = _without_cursor(query, body)
         api_key = self.headers.get("x-api-key", "")
         self._send(app.handle(self.command, path, query, api_key, body), plan)
 
@@ -624,6 +665,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = resp.body
         if kind == "malformed":
             body = body[: len(body) // 2] + b"\x00<html>"
+        elif kind in ("drop_cursor", "no_envelope") and resp.status == 200:
+            body = _break_page(body, kind)
         self.server.app.count(status=resp.status)
         self.log_request(resp.status)
         lines = [

@@ -15,7 +15,16 @@ Kinds (:attr:`FaultPlan.kind`):
 ``truncate``      send headers (full Content-Length) and half the body, then close
 ``malformed``     send 200 with a body that is not valid JSON (Content-Length matches)
 ``slow``          send the body in 10 chunks spread over ``slow_body_ms``
+``repeat_cursor`` ignore the request's cursor and serve the first page again (a stuck cursor)
+``drop_cursor``   send 200 with the page's items stripped of their ``cursor`` fields
+``no_envelope``   send 200 with a JSON body that lacks the ``{"data": {"data", "pageInfo"}}``
 ``rate_limit``    per-key token bucket (``rate_limit_rps``/``rate_limit_burst``) is empty: 429
+``fail_after``    every API request after the first ``fail_after_requests`` answers 503
+
+``fail_after_requests`` is counted per :class:`FaultInjector` (``LocalNetra.set_faults``
+starts a new count); it makes "the server dies after N pages" reproducible for resumable
+drain tests. ``retry_after_http_date`` sends the ``Retry-After`` of injected 429s as an
+HTTP-date (``now + retry_after``) instead of seconds.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import formatdate
 
 __all__ = ["FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan"]
 
@@ -60,6 +70,12 @@ class FaultConfig:
         Per-API-key token bucket refill rate; ``None`` disables rate limiting.
     rate_limit_burst : int
         Token bucket capacity.
+    repeat_cursor_rate, drop_cursor_rate, missing_envelope_rate : float
+        Shares of the pagination bugs (see module docstring); they only affect listings.
+    retry_after_http_date : bool
+        Send ``Retry-After`` of injected 429s as an HTTP-date rather than seconds.
+    fail_after_requests : int or None
+        Answer 503 to every API request after this many; ``None`` disables it.
 
     Examples
     --------
@@ -82,6 +98,11 @@ class FaultConfig:
     slow_body_ms: float = 0.0
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 10
+    repeat_cursor_rate: float = 0.0
+    drop_cursor_rate: float = 0.0
+    missing_envelope_rate: float = 0.0
+    retry_after_http_date: bool = False
+    fail_after_requests: int | None = None
 
     def rates(self) -> list[tuple[str, float]]:
         """Return ``(kind, rate)`` of the exclusive per-request faults, in draw order.
@@ -99,6 +120,9 @@ class FaultConfig:
             ("truncate", self.truncate_rate),
             ("malformed", self.malformed_rate),
             ("slow", self.slow_body_rate),
+            ("repeat_cursor", self.repeat_cursor_rate),
+            ("drop_cursor", self.drop_cursor_rate),
+            ("no_envelope", self.missing_envelope_rate),
         ]
 
     def validate(self) -> None:
@@ -126,6 +150,10 @@ class FaultConfig:
             self.rate_limit_rps <= 0 or self.rate_limit_burst < 1
         ):
             raise ValueError("rate_limit_rps must be > 0 and rate_limit_burst >= 1")
+        if self.fail_after_requests is not None and self.fail_after_requests < 0:
+            raise ValueError("fail_after_requests must be None or >= 0")
+        if self.retry_after < 0:
+            raise ValueError("retry_after must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -168,6 +196,7 @@ class FaultInjector:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _buckets: dict[str, _Bucket] = field(default_factory=dict, repr=False)
+    _requests: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.config.validate()
@@ -190,7 +219,11 @@ class FaultInjector:
             jitter, draw = self._rng.random(), self._rng.random()
             pick = cfg.error_statuses[int(self._rng.random() * len(cfg.error_statuses))]
             limited = self._take_token(api_key, cfg)
+            self._requests += 1
+            dead = cfg.fail_after_requests is not None and self._requests > cfg.fail_after_requests
         delay = (cfg.latency_ms + jitter * cfg.jitter_ms) / 1000
+        if dead:
+            return FaultPlan(delay, "fail_after", 503)
         if limited is not None:
             return FaultPlan(delay, "rate_limit", 429, limited)
         edge = 0.0
@@ -198,9 +231,12 @@ class FaultInjector:
             edge += rate
             if draw < edge:
                 status = {"error": pick, "429": 429}.get(kind, 0)
-                return FaultPlan(
-                    delay, kind, status, _seconds(cfg.retry_after), cfg.slow_body_ms / 1000
+                retry_after = (
+                    _http_date(cfg.retry_after)
+                    if cfg.retry_after_http_date
+                    else _seconds(cfg.retry_after)
                 )
+                return FaultPlan(delay, kind, status, retry_after, cfg.slow_body_ms / 1000)
         return FaultPlan(delay, None)
 
     def _take_token(self, api_key: str, cfg: FaultConfig) -> str | None:
@@ -217,6 +253,11 @@ class FaultInjector:
             bucket.tokens -= 1
             return None
         return str(math.ceil((1 - bucket.tokens) / cfg.rate_limit_rps))
+
+
+def _http_date(seconds: float) -> str:
+    """Format ``now + seconds`` as an HTTP-date (whole seconds, rounded up)."""
+    return formatdate(math.ceil(time.time() + seconds), usegmt=True)
 
 
 def _seconds(value: float) -> str:

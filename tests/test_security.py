@@ -1,0 +1,289 @@
+"""The API key never leaks, never travels in clear to a remote host, and cannot be overridden.
+
+Leaks are looked for everywhere a key could surface: reprs, DEBUG logs (ours, urllib3's and
+the server's), stderr with a progress bar, every exception of a failing call (str, repr,
+args, attributes, its whole cause chain) and a DrainError's partial frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import polars as pl
+import pytest
+
+import netra_frames as nf
+from netra_frames import (
+    APIError,
+    ConfigurationError,
+    DrainError,
+    InsecureTransportError,
+    NetraClient,
+    NetraError,
+)
+from netra_frames.server import LocalNetra
+
+Window = tuple[datetime, datetime]
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[LocalNetra]:
+    with LocalNetra(seed=3, traces=300) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _reset(srv: LocalNetra) -> Iterator[None]:
+    srv.set_faults(None)
+    srv.reset_stats()
+    yield
+    srv.set_faults(None)
+
+
+@pytest.fixture(scope="module")
+def window(srv: LocalNetra) -> Window:
+    return srv.anchor - timedelta(days=31), srv.anchor + timedelta(days=1)
+
+
+def _texts_of_error(exc: BaseException) -> list[str]:
+    """Every text an exception shows, through its cause/context chain."""
+    texts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        texts += [str(current), repr(current), repr(current.args)]
+        texts += [repr(v) for v in vars(current).values()]
+        if isinstance(current, DrainError):
+            partial = current.partial
+            frame = partial if isinstance(partial, pl.DataFrame) else pl.from_pandas(partial)
+            texts.append(repr(frame.rows()))
+        current = current.__cause__ or current.__context__
+    return texts
+
+
+def _error_texts(call: Callable[[], object]) -> list[str]:
+    with pytest.raises(NetraError) as info:
+        call()
+    return _texts_of_error(info.value)
+
+
+def test_key_never_in_reprs_logs_stderr_or_errors(
+    srv: LocalNetra,
+    window: Window,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)  # root: ours, urllib3's and the server's loggers
+    for name in ("netra_frames", "urllib3", "netra_frames.server"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    key = srv.api_key
+    texts: list[str] = []
+    try:
+        with NetraClient(key, srv.base_url, max_retries=1, backoff_factor=0.001, timeout=0.3) as c:
+            texts += [repr(c), str(c), repr(c.settings), str(c.settings)]
+            traces = nf.traces_frame(*window, backend="polars", progress=True, client=c)
+            nf.spans_frame(traces["trace_id"][:5], progress=True, client=c)
+            nf.tenant_usage_frame(["AceTech"], *window, progress=True, client=c)
+            failing: list[tuple[dict[str, Any], Callable[[], object]]] = [
+                ({}, lambda: c.list_spans_by_trace_id("f" * 32)),  # 404
+                ({}, lambda: c.list_traces(*window, limit=500)),  # 400
+                ({"error_rate": 1.0}, lambda: c.list_traces(*window)),  # 5xx exhausted
+                ({"rate_429": 1.0}, lambda: c.get_session_usage("s", *window)),
+                ({"reset_before_rate": 1.0}, lambda: c.list_traces(*window)),
+                ({"reset_mid_rate": 1.0}, lambda: c.list_traces(*window)),
+                ({"truncate_rate": 1.0}, lambda: c.get_tenant_usage("AceTech", *window)),
+                ({"malformed_rate": 1.0}, lambda: c.list_traces(*window)),
+                ({"slow_body_rate": 1.0, "slow_body_ms": 3000}, lambda: c.list_traces(*window)),
+                ({"latency_ms": 600}, lambda: c.list_traces(*window)),
+                ({"repeat_cursor_rate": 1.0}, lambda: list(c.iter_traces(*window, limit=20))),
+                ({}, lambda: c.list_traces("nope", "2026-01-01")),
+                (
+                    {"fail_after_requests": 2},
+                    lambda: nf.traces_frame(*window, shards=1, page_size=20, client=c),
+                ),
+                (
+                    {"fail_after_requests": 2},
+                    lambda: nf.spans_frame(traces["trace_id"][:6], max_workers=1, client=c),
+                ),
+            ]
+            for faults, call in failing:
+                srv.set_faults(**faults)
+                texts += _error_texts(call)
+            srv.set_faults(fail_after_requests=1)
+            with pytest.raises(DrainError) as drain:
+                nf.traces_frame(*window, shards=1, page_size=20, progress=True, client=c)
+            srv.set_faults(None)
+            texts += [repr(drain.value.resume())]
+    finally:
+        for name in ("netra_frames", "urllib3", "netra_frames.server"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    out, err = capfd.readouterr()
+    texts += [caplog.text, out, err, *(repr(vars(r)) for r in caplog.records)]
+    assert "traces" in err, "progress bars were drawn on stderr"
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
+    assert any(r.name == "netra_frames" and r.levelno == logging.DEBUG for r in caplog.records)
+    leaks = [t for t in texts if key in t]
+    assert not leaks, leaks[:1]
+
+
+def test_wrong_key_is_not_echoed(srv: LocalNetra, window: Window) -> None:
+    wrong = "sk-wrong-0123456789abcdef"
+    with NetraClient(wrong, srv.base_url, max_retries=0) as c:
+        texts = _error_texts(lambda: c.list_traces(*window))
+    assert not [t for t in texts if wrong in t]
+
+
+# -- plain http to a remote host is refused before any connection --------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.getnetra.ai",
+        "http://10.0.0.1:8080",
+        "http://127.0.0.1.nip.io",
+        "http://localhost.example.com",
+        "http://[2001:db8::1]:80",
+        "HTTP://API.GETNETRA.AI/telemetry",
+    ],
+)
+def test_plain_http_to_remote_host_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch, clean_defaults: None
+) -> None:
+    with pytest.raises(InsecureTransportError) as info:
+        NetraClient("secret-key-123", url)
+    assert "allow_insecure_http=True" in str(info.value)
+    assert "secret-key-123" not in repr(info.value)
+    with pytest.raises(InsecureTransportError):
+        nf.configure(api_key="secret-key-123", base_url=url)
+    monkeypatch.setenv("NETRA_API_KEY", "secret-key-123")
+    monkeypatch.setenv("NETRA_OTLP_ENDPOINT", url)
+    with pytest.raises(InsecureTransportError):
+        NetraClient()
+    with pytest.raises(InsecureTransportError):
+        nf.traces_frame("2026-01-01", "2026-01-02")  # the lazy default client refuses too
+    NetraClient("secret-key-123", url, allow_insecure_http=True).close()
+    NetraClient("secret-key-123", "https://" + url.split("://", 1)[1]).close()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1", "http://127.0.0.2:1"]
+)
+def test_plain_http_to_loopback_is_allowed(url: str) -> None:
+    NetraClient("k", url).close()
+
+
+# -- redirects never carry the key elsewhere -------------------------------------------------
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records the headers of every request and answers 404 (a stand-in for another host)."""
+
+    seen: list[list[tuple[str, str]]] = []
+    location = ""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib handler name
+        if self.location:
+            self.send_response(307)
+            self.send_header("Location", self.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        type(self).seen.append(list(self.headers.items()))
+        body = b'{"error":{"message":"nothing here"}}'
+        self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return None
+
+
+def test_redirect_to_another_host_is_not_followed() -> None:
+    class Target(_Recorder):
+        seen: list[list[tuple[str, str]]] = []
+
+    target = HTTPServer(("127.0.0.1", 0), Target)
+
+    class Redirect(_Recorder):
+        location = f"http://localhost:{target.server_port}/stolen"
+
+    redirect = HTTPServer(("127.0.0.1", 0), Redirect)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (target, redirect)]
+    for t in threads:
+        t.start()
+    try:
+        with NetraClient("secret-key-123", f"http://127.0.0.1:{redirect.server_port}") as c:
+            with pytest.raises(APIError) as info:
+                c.get_session_usage("s", "2026-01-01", "2026-01-02")
+            with pytest.raises(APIError):
+                c.list_traces("2026-01-01", "2026-01-02")
+    finally:
+        for s in (target, redirect):
+            s.shutdown()
+            s.server_close()
+        for t in threads:
+            t.join()
+    assert info.value.status == 307 and "not followed" in str(info.value)
+    assert Target.seen == []
+
+
+# -- NETRA_HEADERS / headers= cannot override the key silently -------------------------------
+
+
+def test_netra_headers_cannot_override_the_key(
+    srv: LocalNetra, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_key = srv.api_keys[srv.organisations[1].org_id]
+    for spelling in ("x-api-key", "X-API-KEY", "x%2Dapi%2Dkey", " X-Api-Key "):
+        monkeypatch.setenv("NETRA_HEADERS", f"x-team=data,{spelling}={other_key}")
+        with pytest.raises(ConfigurationError) as info:
+            NetraClient(srv.api_key, srv.base_url)
+        assert "NETRA_HEADERS" in str(info.value)
+        assert other_key not in repr(info.value) and srv.api_key not in repr(info.value)
+    with pytest.raises(ConfigurationError):
+        NetraClient(srv.api_key, srv.base_url, headers={"X-Api-Key": other_key})
+    assert srv.stats.requests == 0 and srv.stats.connections_opened == 0
+
+    # the same key in the headers is harmless; a key given only there is used
+    monkeypatch.setenv("NETRA_HEADERS", f"x-api-key={srv.api_key}")
+    with NetraClient(srv.api_key, srv.base_url) as c:
+        org = c.list_traces(*window, limit=1).traces[0]["organisation_id"]
+    assert org == srv.organisations[0].org_id
+    monkeypatch.delenv("NETRA_API_KEY", raising=False)
+    monkeypatch.setenv("NETRA_HEADERS", f"x-api-key={other_key}")
+    with NetraClient(base_url=srv.base_url) as c:
+        org = c.list_traces(*window, limit=1).traces[0]["organisation_id"]
+    assert org == srv.organisations[1].org_id
+    assert srv.stats.by_status == {200: 2}
+
+
+def test_exactly_one_key_header_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Target(_Recorder):
+        seen: list[list[tuple[str, str]]] = []
+
+    server = HTTPServer(("127.0.0.1", 0), Target)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NETRA_HEADERS", "x-team=data%20science,X-Api-Key=the-key")
+    try:
+        with NetraClient("the-key", f"http://127.0.0.1:{server.server_port}") as c:
+            with pytest.raises(APIError):
+                c.get_session_usage("s", "2026-01-01", "2026-01-02")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    [headers] = Target.seen
+    assert [v for k, v in headers if k.lower() == "x-api-key"] == ["the-key"]
+    assert [v for k, v in headers if k.lower() == "x-team"] == ["data science"]
+    assert not [k for k, _ in headers if k.lower() == "authorization"]
