@@ -18,6 +18,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
+from .export import export_traces
 from .frames import (
     expand_attributes,
     session_usage_frame,
@@ -26,6 +27,7 @@ from .frames import (
     traces_frame,
 )
 from .output import write_frame
+from .scan import scan_spans, scan_traces
 
 __all__ = [
     "APIError",
@@ -47,7 +49,10 @@ __all__ = [
     "__version__",
     "configure",
     "expand_attributes",
+    "export_traces",
     "get_client",
+    "scan_spans",
+    "scan_traces",
     "session_usage_frame",
     "set_backend",
     "spans_frame",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
+from ._cli_export import add_export_parser
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .output import FORMATS, Format, format_for_path, write_frame
@@ -42,7 +43,14 @@ if TYPE_CHECKING:
 # -- shared plumbing -------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> Any:
+def connect(args: argparse.Namespace) -> Any:
+    """Build the client of a command from ``--base-url``/``--api-key-env`` or the environment.
+
+    Examples
+    --------
+    >>> connect(build_parser().parse_args(["traces"]))  # doctest: +SKIP
+    NetraClient(base_url='http://127.0.0.1:8765', api_key='[secure]')
+    """
     from .client import NetraClient
 
     key_env = args.api_key_env
@@ -125,7 +133,7 @@ def _window_options(p: argparse.ArgumentParser, default: str) -> None:
 def _traces(args: argparse.Namespace) -> int:
     from .frames import traces_frame
 
-    with _client(args) as client:
+    with connect(args) as client:
         frame = traces_frame(
             args.start,
             args.end,
@@ -173,7 +181,7 @@ def _spans(args: argparse.Namespace) -> int:
         ids += _read_trace_ids(args.from_traces)
     if not ids:
         raise UsageError("give at least one TRACE_ID or --from-traces FILE.")
-    with _client(args) as client:
+    with connect(args) as client:
         frame = spans_frame(
             ids, span_name=args.span_name, backend="polars", progress=_progress(args), client=client
         )
@@ -185,7 +193,7 @@ def _usage(args: argparse.Namespace) -> int:
 
     build = session_usage_frame if args.kind == "session" else tenant_usage_frame
     ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
-    with _client(args) as client:
+    with connect(args) as client:
         frame = build(
             ids, args.start, args.end, backend="polars", progress=_progress(args), client=client
         )
@@ -402,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_usage(sub, parents)
     _add_serve(sub)
     _add_demo(sub)
+    add_export_parser(sub, [_connection_options()])
     return parser
 
 

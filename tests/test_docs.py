@@ -46,6 +46,7 @@ def test_cli_md_covers_every_command() -> None:
         "usage",
         "usage session",
         "usage tenant",
+        "export",
         "serve",
         "demo",
     }
