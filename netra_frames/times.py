@@ -62,7 +62,18 @@ def parse_time(value: TimeLike, name: str = "time") -> datetime:
         raise InvalidParameterError(
             f"{name} must be an ISO string, datetime or date, got {type(value).__name__}."
         )
-    dt = dt.replace(tzinfo=timezone.utc) if dt.utcoffset() is None else dt.astimezone(timezone.utc)
+    try:
+        dt = (
+            dt.replace(tzinfo=timezone.utc)
+            if dt.utcoffset() is None
+            else dt.astimezone(timezone.utc)
+        )
+    except OverflowError:
+        raise InvalidParameterError(f"{name}={value!r} is out of the supported range.") from None
+    if not 1970 <= dt.year <= 9998:
+        raise InvalidParameterError(
+            f"{name}={value!r} is outside 1970..9998; pass a time within the data's range."
+        )
     return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
 
 
@@ -75,7 +86,10 @@ def format_time(value: datetime) -> str:
     '2026-01-02T03:04:05.678Z'
     """
     utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def resolve_window(

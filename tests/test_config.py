@@ -132,3 +132,23 @@ def test_windows() -> None:
         resolve_window("2026-02-01", "2026-02-01")
     with pytest.raises(InvalidParameterError, match="naive"):
         resolve_window(datetime(2026, 1, 1), datetime(2026, 2, 1, tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))),
+        datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5))),
+        "0005-01-01",
+        "1969-12-31T23:59:59Z",
+    ],
+)
+def test_times_out_of_range_are_typed_errors(bad: object) -> None:
+    with pytest.raises(InvalidParameterError, match="range|outside"):
+        parse_time(bad, "start")  # type: ignore[arg-type]
+
+
+def test_format_time_pads_the_year() -> None:
+    assert format_time(datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)).startswith(
+        "2026-01-02T03:04:05.006"
+    )
