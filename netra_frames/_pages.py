@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .errors import TransportError
 
-__all__ = ["SpansPage", "TracesPage", "iter_pages", "parse_spans_page", "parse_traces_page"]
+__all__ = [
+    "SpansPage",
+    "TracesPage",
+    "iter_pages",
+    "next_cursor",
+    "parse_spans_page",
+    "parse_traces_page",
+]
 
 
 @dataclass(frozen=True)
@@ -109,12 +116,36 @@ def iter_pages(fetch: Callable[[str | None], P], cursor: str | None = None) -> I
         if not page.has_next_page:
             yield page
             return
-        cursor = page.next_cursor
-        if cursor is None or cursor in seen:
-            # raised before the page is yielded: its items were already seen
-            raise TransportError(
-                "the server returned a cursor it had already given; stopping instead of "
-                "looping forever (a server bug: report it with the request's window)."
-            )
-        seen.add(cursor)
+        cursor = next_cursor(page, seen)  # raises before a repeated page is handed out
         yield page
+
+
+class _Paged(Protocol):
+    @property
+    def has_next_page(self) -> bool: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+def next_cursor(page: _Paged, seen: set[str]) -> str:
+    """Return the cursor of the page after ``page`` and remember it in ``seen``.
+
+    Raises
+    ------
+    TransportError
+        When the page promises a next page but carries no cursor, or the cursor was
+        already given (or asked with): following it would loop forever.
+
+    Examples
+    --------
+    >>> next_cursor(TracesPage([{"cursor": "c1"}], True, "c1"), set())
+    'c1'
+    """
+    cursor = page.next_cursor
+    if cursor is None or cursor in seen:
+        raise TransportError(
+            "the server returned a cursor it had already given; stopping instead of "
+            "looping forever (a server bug: report it with the request's window)."
+        )
+    seen.add(cursor)
+    return cursor

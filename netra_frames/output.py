@@ -19,6 +19,7 @@ from typing import IO, Literal
 
 import polars as pl
 
+from ._convert import as_polars
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "Format",
     "format_for_path",
     "neutralise_formulas",
-    "to_polars",
     "write_frame",
 ]
 
@@ -43,25 +43,6 @@ _EXTENSIONS: dict[str, Format] = {
 }
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Cell starts that spreadsheets may execute as formulas (OWASP's CSV-injection list)."""
-
-
-def to_polars(frame: object) -> pl.DataFrame:
-    """Return ``frame`` (pandas or polars) as a polars DataFrame, keeping its types.
-
-    Examples
-    --------
-    >>> to_polars(pl.DataFrame({"a": [1]})).shape
-    (1, 1)
-    """
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    import pandas as pd
-
-    if isinstance(frame, pd.DataFrame):
-        return pl.from_pandas(frame)
-    raise InvalidParameterError(
-        f"expected a pandas or polars DataFrame, got {type(frame).__name__}."
-    )
 
 
 def format_for_path(path: str | os.PathLike[str], default: Format = "csv") -> Format:
@@ -162,7 +143,7 @@ def write_frame(
     >>> write_frame(pl.DataFrame({"a": [1]}), "out.parquet")  # doctest: +SKIP
     """
     fmt = format or (format_for_path(path) if path is not None else "csv")
-    data = render(to_polars(frame), fmt, csv_safe=csv_safe)
+    data = render(as_polars(frame), fmt, csv_safe=csv_safe)
     if path is None:
         out = stream if stream is not None else sys.stdout.buffer
         out.write(data)

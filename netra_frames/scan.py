@@ -52,9 +52,9 @@ from ._convert import normalise_ids
 from ._decode import DecodedPage, decode_traces_page, finish
 from ._defaults import get_client
 from ._drain import check_max_rows, check_max_workers, drain_spans, pooled_workers
+from ._pages import next_cursor
 from ._validate import check_limit, check_sort_order
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .errors import TransportError
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike, format_time, resolve_window
 
@@ -322,16 +322,11 @@ def iter_trace_pages(
         body = query.body(client, limit=limit, cursor=cursor)
         page = client.request("POST", "/sdk/traces", body=body, decode=decode_traces_page)
         rows += page.num_rows
-        yield page
         if not page.has_next_page:
+            yield page
             return
-        cursor = page.next_cursor
-        if cursor is None or cursor in seen:
-            raise TransportError(
-                "the server returned a cursor it had already given; stopping instead of "
-                "looping forever (a server bug: report it with the request's window)."
-            )
-        seen.add(cursor)
+        cursor = next_cursor(page, seen)  # before yielding: a repeated page is never handed out
+        yield page
 
 
 def _subset(columns: Sequence[Column], needed: set[str] | None) -> tuple[Column, ...]:
