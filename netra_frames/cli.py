@@ -19,6 +19,7 @@ from ._cli_export import add_export_parser
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .output import FORMATS, Format, format_for_path, write_frame
+from .times import parse_time
 
 __all__ = ["build_parser", "main"]
 
@@ -207,6 +208,7 @@ def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         traces=args.traces,
         days=args.days,
+        anchor=parse_time(args.anchor, "--anchor") if args.anchor else None,
         host=args.host,
         port=args.port,
         db=args.db,
@@ -362,6 +364,11 @@ def _add_serve(sub: SubParsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic data (default 0)")
     p.add_argument("--traces", type=int, default=2000, help="number of traces (default 2000)")
     p.add_argument("--days", type=float, default=30, help="days of history (default 30)")
+    p.add_argument(
+        "--anchor",
+        metavar="TIME",
+        help="end of the data window, ISO 8601 (default: now); fix it for reproducible data",
+    )
     p.add_argument("--db", default=None, help="SQLite file to keep the data in (default memory)")
     p.add_argument(
         "--fault",
