@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netra_frames.server import LocalNetra
-from netra_frames.server.app import MAX_BODY_BYTES
+from netra_frames.server.httpd import MAX_BODY_BYTES
 
 FUZZ = settings(
     max_examples=60,

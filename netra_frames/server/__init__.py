@@ -21,8 +21,9 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
 from netra_frames.server import synth
-from netra_frames.server.app import NetraApp, NetraHTTPServer, ServerStats
+from netra_frames.server.app import NetraApp, ServerStats
 from netra_frames.server.faults import FaultConfig, FaultInjector
+from netra_frames.server.httpd import NetraHTTPServer
 from netra_frames.server.store import Store
 
 __all__ = ["FaultConfig", "LocalNetra", "ServerStats"]

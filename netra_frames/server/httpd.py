@@ -1,0 +1,225 @@
+"""The sockets of the local Netra server: a threaded HTTP/1.1 server and its handler.
+
+Moves bytes between connections and :class:`~netra_frames.server.app.NetraApp`, applies
+injected faults (:mod:`netra_frames.server.faults`) and counts connections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from netra_frames.server.app import NetraApp
+from netra_frames.server.faults import FaultPlan
+from netra_frames.server.protocol import ApiError, Response
+
+__all__ = ["MAX_BODY_BYTES", "NetraHTTPServer"]
+
+logger = logging.getLogger("netra_frames.server")
+
+#: Largest accepted request body (1 MiB); larger bodies get a 413.
+MAX_BODY_BYTES = 1 << 20
+_DRAIN_LIMIT = 64 << 20  # bodies up to this size are read and discarded to keep the connection
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+def _without_cursor(query: str, body: bytes) -> tuple[str, bytes]:
+    """Remove the pagination cursor from a query and a traces body (``repeat_cursor`` fault)."""
+    pairs = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "cursor"]
+    try:
+        req = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        req = None
+    if isinstance(req, dict) and isinstance(req.get("pagination"), dict):
+        req["pagination"].pop("cursor", None)
+        body = json.dumps(req).encode()
+    return urlencode(pairs), body
+
+
+def _break_page(body: bytes, kind: str) -> bytes:
+    """Strip item cursors (``drop_cursor``) or unwrap the envelope (``no_envelope``)."""
+    payload = json.loads(body)
+    block = payload.get("data")
+    if kind == "no_envelope":
+        return json.dumps(block).encode()
+    if isinstance(block, dict) and isinstance(block.get("data"), list):
+        for item in block["data"]:
+            item.pop("cursor", None)
+    return json.dumps(payload).encode()
+
+
+class NetraHTTPServer(ThreadingHTTPServer):
+    """Threaded HTTP/1.1 server bound to a :class:`NetraApp`; tracks open connections.
+
+    Examples
+    --------
+    >>> NetraHTTPServer.daemon_threads
+    True
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: NetraApp) -> None:
+        self.app = app
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Count and track an accepted connection, then serve it on a thread."""
+        self.app.count(conn=True)
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that went away (reset, timed out); report anything else."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            logger.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget and close a finished connection."""
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open keep-alive connection so handler threads can finish."""
+        with self._open_lock:
+            sockets = list(self._open)
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: NetraHTTPServer
+    server_version = "LocalNetra/0.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s - %s", self.address_string(), format % args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer protocol-level errors (bad request line, 501, ...) with a JSON body."""
+        self.close_connection = True
+        self._send(Response.error(code, message or self.responses.get(code, ("error",))[0]))
+
+    def _dispatch(self) -> None:
+        app = self.server.app
+        path, _, query = self.path.partition("?")
+        try:
+            body = self._read_body()
+        except ApiError as exc:
+            self._send(Response.error(exc.status, exc.message))
+            return
+        except OSError:
+            self.close_connection = True
+            return
+        plan = app.faults.plan(path, self.headers.get("x-api-key", ""))
+        if plan is not None and (plan.delay_s or plan.kind):
+            if plan.kind:
+                app.count(fault=plan.kind)
+            if plan.delay_s:
+                time.sleep(plan.delay_s)
+            if plan.kind == "reset_before":
+                self._reset()
+                return
+            if plan.kind in ("error", "429", "rate_limit", "fail_after"):
+                headers = {"Retry-After": plan.retry_after} if plan.status == 429 else {}
+                self._send(Response.error(plan.status, f"injected fault: {plan.kind}", headers))
+                return
+            if plan.kind == "repeat_cursor":
+                query, body = _without_cursor(query, body)
+        api_key = self.headers.get("x-api-key", "")
+        self._send(app.handle(self.command, path, query, api_key, body), plan)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise ApiError(411, "chunked request bodies are not supported; send Content-Length")
+        text = self.headers.get("Content-Length")
+        if text is None:
+            return b""
+        if not text.strip().isdigit():
+            self.close_connection = True
+            raise ApiError(400, "invalid Content-Length header")
+        size = int(text)
+        if size > MAX_BODY_BYTES:
+            if size <= _DRAIN_LIMIT:
+                while size > 0:
+                    chunk = self.rfile.read(min(size, 1 << 16))
+                    if not chunk:
+                        break
+                    size -= len(chunk)
+            else:
+                self.close_connection = True
+            raise ApiError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
+        body = self.rfile.read(size)
+        if len(body) < size:
+            raise OSError("client closed the connection mid-body")
+        return body
+
+    def _reset(self) -> None:
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _send(self, resp: Response, plan: FaultPlan | None = None) -> None:
+        """Write status line, headers and body in one ``send`` (one GIL release, no Nagle)."""
+        kind = plan.kind if plan is not None else None
+        body = resp.body
+        if kind == "malformed":
+            body = body[: len(body) // 2] + b"\x00<html>"
+        elif kind in ("drop_cursor", "no_envelope") and resp.status == 200:
+            body = _break_page(body, kind)
+        self.server.app.count(status=resp.status)
+        self.log_request(resp.status)
+        lines = [
+            f"{self.protocol_version} {resp.status} {self.responses.get(resp.status, ('',))[0]}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *(f"{name}: {value}" for name, value in resp.headers.items()),
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            if self.command == "HEAD":
+                self.wfile.write(head)
+            elif kind in ("reset_mid", "truncate"):
+                self.wfile.write(head + body[: len(body) // 2])
+                if kind == "reset_mid":
+                    self._reset()
+                self.close_connection = True
+            elif kind == "slow" and plan is not None:
+                self.wfile.write(head)
+                step = -(-len(body) // 10)
+                for i in range(0, len(body), step):
+                    time.sleep(plan.slow_s / 10)
+                    self.wfile.write(body[i : i + step])
+            else:
+                self.wfile.write(head + body)
+        except OSError:
+            self.close_connection = True
