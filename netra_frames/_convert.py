@@ -15,7 +15,14 @@ from ._validate import check_id
 from .errors import InvalidParameterError
 from .schema import arrow_to_pandas_dtype, arrow_type
 
-__all__ = ["as_polars", "expand_attributes_polars", "normalise_ids", "to_backend"]
+__all__ = [
+    "as_polars",
+    "expand_attributes_polars",
+    "normalise_ids",
+    "pandas_ready",
+    "tables_to_pandas",
+    "to_backend",
+]
 
 
 def normalise_ids(value: object, name: str, *, column: str | None = None) -> list[str]:
@@ -48,13 +55,42 @@ def to_backend(frame: pl.DataFrame, backend: Backend) -> pd.DataFrame | pl.DataF
     """Return ``frame`` as the requested backend; pandas gets nullable, never-object dtypes."""
     if backend == "polars":
         return frame
-    table = frame.to_arrow()
-    target = pa.schema([pa.field(name, arrow_type(dtype)) for name, dtype in frame.schema.items()])
-    result: pd.DataFrame = table.cast(target).to_pandas(types_mapper=_pandas_type)
+    return tables_to_pandas([pandas_ready(frame)])
+
+
+def pandas_ready(frame: pl.DataFrame) -> pa.Table:
+    """Return ``frame`` as the Arrow table :func:`tables_to_pandas` converts.
+
+    Strings stay ``large_string`` (what Polars exports and ``string[pyarrow]`` stores),
+    so neither step copies them again.
+    """
+    fields = []
+    for name, dtype in frame.schema.items():
+        arrow = arrow_type(dtype)
+        fields.append(pa.field(name, pa.large_string() if arrow == pa.string() else arrow))
+    return frame.to_arrow().cast(pa.schema(fields))
+
+
+def tables_to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
+    """Concatenate tables of :func:`pandas_ready` (in order) into one pandas frame.
+
+    The list is emptied: Arrow buffers no other table holds are released column by column
+    as pandas takes them over (``self_destruct``), so the peak stays near one copy.
+    """
+    same = all(t.schema.equals(tables[0].schema) for t in tables)
+    # A new table (no copy) even for one: ``self_destruct`` must not break a table the
+    # caller still holds (a DrainError's ``resume`` builds from the same batches again).
+    table = pa.concat_tables(tables, promote_options="none" if same else "permissive")
+    tables.clear()
+    result: pd.DataFrame = table.to_pandas(
+        types_mapper=_pandas_type, split_blocks=True, self_destruct=True
+    )
     return result
 
 
 def _pandas_type(arrow: pa.DataType) -> Any:
+    if arrow == pa.large_string():
+        return pd.StringDtype("pyarrow")
     if pa.types.is_timestamp(arrow):
         return None  # pyarrow's own conversion gives datetime64[us, UTC]
     return arrow_to_pandas_dtype(arrow)

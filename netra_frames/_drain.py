@@ -21,18 +21,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
-from ._decode import DecodedPage, decode_spans_page, decode_traces_page
+from ._decode import (
+    DecodedPage,
+    decode_spans_page,
+    decode_traces_page,
+    pack_pages,
+    page_weight,
+)
 from .errors import DrainError, InvalidParameterError, NetraError, TransportError
+from .schema import TRACES
 
 if TYPE_CHECKING:
     from .client import NetraClient
 
 __all__ = [
+    "Pack",
     "Walk",
     "check_max_workers",
     "drain_spans",
@@ -77,16 +85,9 @@ def pooled_workers(client: NetraClient, max_workers: int) -> int:
 
 
 def _pool_size(client: NetraClient) -> int | None:
-    size = getattr(client, "pool_size", None)
-    if isinstance(size, int):
-        return size
-    session = getattr(client, "_session", None)
-    try:
-        adapter = session.get_adapter(client.base_url) if session is not None else None
-    except Exception:  # noqa: BLE001 - a custom session may have no adapter for the URL
-        return None
-    maxsize = getattr(adapter, "_pool_maxsize", None)
-    return maxsize if isinstance(maxsize, int) and maxsize > 0 else None
+    """The client's public ``pool_size`` (``None`` for a caller-supplied session)."""
+    size = client.pool_size
+    return size if isinstance(size, int) and size > 0 else None
 
 
 def check_max_rows(max_rows: object) -> int | None:
@@ -148,6 +149,22 @@ class Walk:
         return Walk(self.body, self.pages, self.cursor, self.done)
 
 
+PAGE_BATCH_BYTES = 4 << 20
+"""Bytes of kept page bodies a traces walk builds into one Arrow table as it goes."""
+
+
+def _pack_tail(pages: list[DecodedPage]) -> None:
+    """Build the trailing run of kept bodies into one table once it weighs enough."""
+    start = len(pages)
+    while start > 0 and pages[start - 1].raw is not None:
+        start -= 1
+    if page_weight(pages[start:]) >= PAGE_BATCH_BYTES:
+        try:
+            pages[start:] = [pack_pages(pages[start:], TRACES)]
+        except ValueError:
+            return  # a value that does not parse: ``finish`` reports it (TransportError)
+
+
 def walk_traces(
     client: NetraClient,
     walk: Walk,
@@ -174,6 +191,7 @@ def walk_traces(
         walk.pages.append(page)
         rows += page.num_rows
         on_page(page)
+        _pack_tail(walk.pages)
         if not page.has_next_page:
             walk.done = True
         else:
@@ -240,6 +258,91 @@ def drain_spans(
         query["cursor"] = _next_cursor(page, seen)
 
 
+class Pack(Generic[R]):
+    """How :func:`map_ordered` compacts finished results while others still run.
+
+    ``weight(result)`` measures what a result holds (e.g. bytes of kept page bodies);
+    once consecutive finished results (in input order) weigh ``size`` or more,
+    ``pack(run)`` replaces them with as many results holding the same rows in less
+    memory (e.g. one Arrow-backed frame first, empty lists after).
+    """
+
+    __slots__ = ("pack", "size", "weight")
+
+    def __init__(
+        self, weight: Callable[[R], int], pack: Callable[[list[R]], list[R]], size: int
+    ) -> None:
+        self.weight = weight
+        self.pack = pack
+        self.size = size
+
+
+class _Packer(Generic[R]):
+    """Packs the run of consecutive finished results once it weighs enough."""
+
+    def __init__(self, pack: Pack[R] | None, results: dict[int, R], total: int) -> None:
+        self._pack = pack
+        self._results = results
+        self._total = total
+        self._start = 0  # first result not packed
+        self._frontier = 0  # every result before it is finished
+        self._weight = 0
+
+    def advance(self) -> None:
+        if self._pack is None:
+            return
+        results = self._results
+        while self._frontier < self._total and self._frontier in results:
+            self._weight += self._pack.weight(results[self._frontier])
+            self._frontier += 1
+            if self._weight >= self._pack.size:
+                run = range(self._start, self._frontier)
+                packed = self._pack.pack([results[i] for i in run])
+                for i, result in zip(run, packed, strict=True):
+                    results[i] = result
+                self._start, self._weight = self._frontier, 0
+
+
+def _run_ordered(
+    pool: ThreadPoolExecutor,
+    fetch: Callable[[K], R],
+    keys: Sequence[K],
+    todo: list[int],
+    results: dict[int, R],
+    on_done: Callable[[int], None],
+    packer: _Packer[R],
+    max_workers: int,
+) -> BaseException | None:
+    """Fetch ``todo`` keeping at most ``2 * max_workers`` in flight; return the first error.
+
+    Submitting lazily keeps memory flat (no future per key up front) and lets results
+    finish roughly in input order, so :class:`_Packer` can pack them as they come.
+    """
+    pending = iter(todo)
+    inflight: dict[Future[R], int] = {}
+    error: BaseException | None = None
+    while True:
+        while error is None and len(inflight) < 2 * max_workers:
+            index = next(pending, None)
+            if index is None:
+                break
+            inflight[pool.submit(fetch, keys[index])] = index
+        if not inflight or error is not None:
+            return error
+        finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+        for future in finished:
+            index = inflight.pop(future)  # a finished future holds its result: drop it
+            exc = future.exception()
+            if exc is not None:
+                error = error or exc
+                continue
+            results[index] = future.result()
+            on_done(1)
+        finished.clear()
+        if error is None:
+            packer.advance()
+
+
 def map_ordered(
     fetch: Callable[[K], R],
     keys: Sequence[K],
@@ -248,14 +351,19 @@ def map_ordered(
     on_done: Callable[[int], None],
     build: Callable[[list[R]], F],
     done: Mapping[int, R] | None = None,
+    pack: Pack[R] | None = None,
 ) -> F:
     """Run ``fetch(key)`` for every key on at most ``max_workers`` threads; keep input order.
 
     ``on_done(1)`` is called (in the calling thread) as each key completes. The first
     failure cancels the keys not yet started. ``done`` holds results of an earlier,
-    interrupted run (by key index), which are not fetched again.
+    interrupted run (by key index), which are not fetched again. ``pack`` (see
+    :class:`Pack`) compacts finished results in input order, in the calling thread, so
+    a long run never holds all its results in their bulky first form.
     """
     results: dict[int, R] = dict(done or {})
+    packer = _Packer(pack, results, len(keys))
+    packer.advance()
     todo = [i for i in range(len(keys)) if i not in results]
     error: BaseException | None = None
     if todo:
@@ -263,21 +371,12 @@ def map_ordered(
             max_workers=min(max_workers, len(todo)), thread_name_prefix="netra_frames"
         )
         try:
-            futures: dict[Future[R], int] = {pool.submit(fetch, keys[i]): i for i in todo}
-            pending = set(futures)
-            while pending and error is None:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in finished:
-                    exc = future.exception()
-                    if exc is not None:
-                        error = error or exc
-                        continue
-                    results[futures[future]] = future.result()
-                    on_done(1)
+            error = _run_ordered(pool, fetch, keys, todo, results, on_done, packer, max_workers)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     if error is None:
-        return build([results[i] for i in range(len(keys))])
+        ordered = [results.pop(i) for i in range(len(keys))]
+        return build(ordered)
     if not isinstance(error, NetraError) or not results:
         raise error
     snapshot = dict(results)
@@ -290,6 +389,7 @@ def map_ordered(
             on_done=_ignore,
             build=build,
             done=snapshot,
+            pack=pack,
         )
 
     raise DrainError(

@@ -10,14 +10,23 @@ client of :func:`netra_frames.configure` (or the environment) is used.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import polars as pl
+import pyarrow as pa
 
-from ._convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
-from ._decode import DecodedPage, finish
+from ._convert import (
+    as_polars,
+    expand_attributes_polars,
+    normalise_ids,
+    pandas_ready,
+    tables_to_pandas,
+    to_backend,
+)
+from ._decode import DecodedPage, finish, finish_parts, page_weight
 from ._defaults import Backend, get_client, resolve_backend
 from ._drain import (
+    Pack,
     Walk,
     check_max_rows,
     check_max_workers,
@@ -317,10 +326,16 @@ def spans_frame(
     check_limit(page_size)
     workers = check_max_workers(max_workers)
     client = client or get_client()
+    workers = pooled_workers(client, workers)
     params = client.spans_params(span_name=span_name)
 
-    def build(results: list[list[DecodedPage]]) -> pd.DataFrame | pl.DataFrame:
-        frame = finish([p for pages in results for p in pages], SPANS)
+    arrow_batches = chosen == "pandas" and not parse_json
+
+    def build(results: list[SpanPart]) -> pd.DataFrame | pl.DataFrame:
+        if arrow_batches:
+            return _spans_to_pandas(results)
+        frame = finish_parts(results, SPANS)
+        results.clear()  # the batches now live in ``frame`` only
         if parse_json:
             frame = expand_attributes_polars(frame)
         return to_backend(frame, chosen)
@@ -332,7 +347,77 @@ def spans_frame(
             max_workers=workers,
             on_done=bar.update,
             build=build,
+            pack=_ARROW_PACK if arrow_batches else _POLARS_PACK,
         )
+
+
+SpanPart: TypeAlias = "list[DecodedPage] | pl.DataFrame | pa.Table"
+"""What :func:`spans_frame` holds per trace: its pages, or (packed) a finished batch."""
+
+SPAN_BATCH_BYTES = 4 << 20
+"""Page bytes (about 3,500 spans) finished into one Arrow-backed batch during a drain."""
+
+
+def _span_weight(part: SpanPart) -> int:
+    return 0 if isinstance(part, pa.Table) else page_weight(part)
+
+
+def _pack_run(
+    run: list[SpanPart], convert: Callable[[list[DecodedPage]], SpanPart]
+) -> list[SpanPart]:
+    """Finish each stretch of traces' pages in ``run`` into one batch (first), leaving empty
+    parts after it; batches packed earlier (a resumed drain) stay as they are."""
+    out: list[SpanPart] = []
+    stretch: list[list[DecodedPage]] = []
+
+    def flush() -> None:
+        pages = [page for part in stretch for page in part]
+        if pages:
+            out.extend([convert(pages), *([] for _ in stretch[1:])])
+        else:
+            out.extend(stretch)
+        stretch.clear()
+
+    for part in run:
+        if isinstance(part, list):
+            stretch.append(part)
+        else:
+            flush()
+            out.append(part)
+    flush()
+    return out
+
+
+def _pack_polars(run: list[SpanPart]) -> list[SpanPart]:
+    """Pack a run of finished traces into Polars frames."""
+    return _pack_run(run, lambda pages: finish(pages, SPANS))
+
+
+def _pack_arrow(run: list[SpanPart]) -> list[SpanPart]:
+    """Pack a run of finished traces into the Arrow tables pandas will take over."""
+    return _pack_run(run, lambda pages: pandas_ready(finish(pages, SPANS)))
+
+
+_POLARS_PACK: Pack[SpanPart] = Pack(_span_weight, _pack_polars, SPAN_BATCH_BYTES)
+_ARROW_PACK: Pack[SpanPart] = Pack(_span_weight, _pack_arrow, SPAN_BATCH_BYTES)
+
+
+def _spans_to_pandas(results: list[SpanPart]) -> pd.DataFrame:
+    """One pandas frame of packed Arrow batches and the pages not packed yet, in order."""
+    tables: list[pa.Table] = []
+    pages: list[DecodedPage] = []
+    for part in results:
+        if isinstance(part, pa.Table):
+            if pages:
+                tables.append(pandas_ready(finish(pages, SPANS)))
+                pages = []
+            tables.append(part)
+        elif isinstance(part, list):
+            pages.extend(part)
+    if pages or not tables:
+        tables.append(pandas_ready(finish(pages, SPANS)))
+    results.clear()  # the batches now live in ``tables`` only
+    return tables_to_pandas(tables)
 
 
 def _usage_frame(
@@ -351,6 +436,7 @@ def _usage_frame(
     workers = check_max_workers(max_workers)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     cli = client or get_client()
+    workers = pooled_workers(cli, workers)
     fetch: Callable[[str], SessionUsage | TenantUsage]
     if kind == "session":
         fetch, columns = (lambda key: cli.get_session_usage(key, *window)), SESSION_USAGE

@@ -9,7 +9,13 @@ import pytest
 
 import netra_frames as nf
 from netra_frames import schema
-from netra_frames._decode import decode_spans_page, decode_traces_page, finish
+from netra_frames._decode import (
+    decode_spans_page,
+    decode_traces_page,
+    finish,
+    finish_parts,
+    pack_pages,
+)
 
 
 def _page(items: list[dict[str, Any]], more: bool = False, indent: int | None = None) -> bytes:
@@ -79,3 +85,125 @@ def test_spans_objects_batched_across_pages() -> None:
     assert frame["latency_ms"].to_list() == [10] * 3
     one_by_one = finish([p.table for p in pages], schema.SPANS)
     assert one_by_one.equals(frame)
+
+
+# -- batched fast paths: page bodies kept, parsed together in finish() -------------------
+
+
+def _compact(items: list[dict[str, Any]], more: bool = False, **kw: Any) -> bytes:
+    """A page as the server writes it: compact, one line, the cursor last in each item."""
+    body = {"data": {"data": items, "pageInfo": {"hasNextPage": more}}}
+    return json.dumps(body, separators=(",", ":"), **kw).encode()
+
+
+SPAN = {
+    "id": "s0",
+    "trace_id": "t",
+    "name": "llm",
+    "latency_ms": 4,
+    "start_time_ms": "1767225600000",
+    "end_time_ms": "1767225600010",
+    "pii_entities": ["EMAIL"],
+    "pii_actions": {},
+    "metadata": {"sdk": "netra-python", "v": [1, {"k": None}], "é": "x\u0001"},
+    "attributes": '{"a": 1}',
+    "has_pii": True,
+    "total_cost": 0.25,
+}
+
+
+def _spans(*variants: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**SPAN, "id": f"s{i}", **v, "cursor": f"c{i}"} for i, v in enumerate(variants)]
+
+
+def _slow(body: bytes) -> bytes:
+    return body.replace(b'{"data":{"data":[', b'{"data": {"data": [', 1)  # not the fast form
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ({}, {"metadata": None, "attributes": None}),  # nulls
+        ({"new": 1}, {"new": None}, {}),  # unknown field, type inferred
+        ({"tag": {"k": [1]}}, {}),  # object in an unknown field: JSON text (slow path)
+        ({"metadata": {"f": 1.5}},),  # a float inside an object (slow path)
+        ({"metadata": "as text"}, {"metadata": {"a": 1}}),  # strings and objects mixed
+        ({"attributes": {"x": 1}, "events": [1, "a"], "links": 5},),  # non-strings in JSON fields
+        ({"latency_ms": 3.0, "has_pii": 1, "name": 12},),  # wrong types: coerced
+        ({"start_time": "collides"},),
+    ],
+)
+def test_batched_spans_equal_one_by_one(variants: tuple[dict[str, Any], ...]) -> None:
+    items = _spans(*variants)
+    for drop in ((), ("name", "metadata", "pii_actions")):  # missing fields too
+        rows = [{k: v for k, v in item.items() if k not in drop} for item in items]
+        bodies = [
+            _compact(rows[:1], more=True),
+            _compact(rows[1:]),
+            _compact(rows, ensure_ascii=False),
+        ]
+        pages = [decode_spans_page(b) for b in bodies]
+        assert [p.raw is not None for p in pages] == [True, len(rows) > 1, True]  # [] is slow
+        assert (pages[0].has_next_page, pages[0].next_cursor) == (True, "c0")
+        fast = finish(pages, schema.SPANS)
+        slow = finish([decode_spans_page(_slow(b)) for b in bodies], schema.SPANS)
+        assert fast.equals(slow)
+        by_page = finish([decode_spans_page(b).table for b in bodies], schema.SPANS)
+        assert by_page.equals(slow)
+
+
+def test_batched_spans_keep_compact_json_text() -> None:
+    body = _compact(_spans({}, {"pii_actions": {"a": [1]}}))
+    frame = finish([decode_spans_page(body)], schema.SPANS)
+    assert (
+        frame["metadata"].to_list()
+        == ['{"sdk":"netra-python","v":[1,{"k":null}],"é":"x\\u0001"}'] * 2
+    )
+    assert frame["pii_actions"].to_list() == ["{}", '{"a":[1]}']
+    assert frame["attributes"].to_list() == ['{"a": 1}'] * 2  # a string stays as sent
+
+
+def test_spans_envelope_fast_path_only_for_the_exact_form() -> None:
+    one_line = _compact(_spans({}), more=True)
+    assert decode_spans_page(one_line).raw is not None
+    newline = one_line.replace(b'"name":"llm"', b'"name":\n"llm"')
+    cursor_not_last = _compact([{**_spans({})[0], "x": 1}], more=True)
+    no_cursor = _compact([SPAN])
+    for body in (newline, cursor_not_last, no_cursor, _compact([])):
+        page = decode_spans_page(body)
+        assert page.raw is None and page.items is not None
+    with pytest.raises(ValueError):
+        decode_spans_page(_compact([SPAN], more=True))  # a next page without a cursor
+    pages = [decode_spans_page(newline), decode_spans_page(one_line)]
+    assert finish(pages, schema.SPANS).height == 2
+    bad = decode_spans_page(_compact(_spans({"latency_ms": "slow"})))
+    with pytest.raises(nf.TransportError):
+        finish([bad], schema.SPANS)
+
+
+def test_batched_traces_count_rows_off_the_bytes() -> None:
+    items = [{**TRACE, "cursor": "c1"}, {**TRACE, "id": "b" * 32, "models": None, "cursor": "c2"}]
+    page = decode_traces_page(_compact(items, more=True))
+    assert page.raw is not None and (page.num_rows, page.next_cursor) == (2, "c2")
+    nested = [
+        {**{k: v for k, v in TRACE.items() if k != "cursor"}, "x": {"id": "q"}, "cursor": "c"}
+    ]
+    assert decode_traces_page(_compact(nested)).raw is None  # counts disagree: parsed now
+    pages = [decode_traces_page(_compact(items, more=True)), decode_traces_page(_compact(nested))]
+    slow = [decode_traces_page(_page(items, more=True)), decode_traces_page(_page(nested))]
+    assert finish(pages, schema.TRACES).equals(finish(slow, schema.TRACES))
+
+
+def test_finish_parts_equals_one_finish() -> None:
+    bodies = [
+        _compact(_spans({}, {"new": 1})),
+        _compact(_spans({"tag": "x"})),
+        _compact(_spans({})),
+    ]
+    pages = [decode_spans_page(b) for b in bodies]
+    whole = finish(pages, schema.SPANS)
+    parts = [finish(pages[:1], schema.SPANS), [pages[1]], finish(pages[2:], schema.SPANS)]
+    assert finish_parts(parts, schema.SPANS).equals(whole)
+    packed = pack_pages([decode_spans_page(b) for b in bodies[:2]], schema.SPANS)
+    again = finish([packed, decode_spans_page(bodies[2])], schema.SPANS)
+    assert again.equals(whole)

@@ -110,3 +110,53 @@ def test_failure_partial_and_resume(
         server.reset_stats()
         assert_frame_equal(err.resume(), expected)
         assert server.stats.requests < expected.height / 25 + 6  # only what was missing
+
+
+# -- incremental batches: spans and traces drains pack pages as they go -------------------
+
+
+def test_packed_drains_equal_unpacked(
+    client: NetraClient, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netra_frames import _drain, frames
+
+    traces = nf.traces_frame(*window, shards=1, backend="polars", client=client)
+    ids = traces["trace_id"][:60].to_list()
+    want = nf.spans_frame(ids, backend="polars", client=client)
+    want_pd = nf.spans_frame(ids, backend="pandas", client=client)
+    for pack in (frames._POLARS_PACK, frames._ARROW_PACK):
+        monkeypatch.setattr(pack, "size", 1)  # a batch per trace
+    monkeypatch.setattr(_drain, "PAGE_BATCH_BYTES", 1)  # a table per traces page
+    assert_frame_equal(nf.spans_frame(ids, backend="polars", client=client), want)
+    got_pd = nf.spans_frame(ids, backend="pandas", max_workers=3, client=client)
+    assert_frame_equal(pl.from_pandas(got_pd), pl.from_pandas(want_pd))
+    assert list(got_pd.dtypes) == list(want_pd.dtypes)
+    again = nf.traces_frame(*window, shards=1, page_size=40, backend="polars", client=client)
+    assert_frame_equal(again, traces)
+
+
+def test_packed_spans_drain_error_resumes(
+    client: NetraClient, server: LocalNetra, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netra_frames import frames
+
+    ids = nf.traces_frame(*window, max_rows=40, backend="polars", client=client)["trace_id"]
+    want = nf.spans_frame(ids, backend="pandas", client=client)
+    monkeypatch.setattr(frames._ARROW_PACK, "size", 1)
+    server.set_faults(error_rate=0.15, error_statuses=(400,), seed=3)
+    try:
+        err = None
+        for _ in range(20):
+            try:
+                nf.spans_frame(ids, backend="pandas", max_workers=4, client=client)
+            except nf.DrainError as exc:
+                err = exc
+                break
+            except nf.APIError:
+                continue
+        assert err is not None
+    finally:
+        server.set_faults(None)
+    assert 0 < len(err.partial) < len(want)
+    assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))
+    assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))  # twice: intact
