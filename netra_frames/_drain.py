@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
-from urllib.parse import quote
 
 from ._decode import (
     DecodedPage,
@@ -33,7 +32,9 @@ from ._decode import (
     pack_pages,
     page_weight,
 )
-from .errors import DrainError, InvalidParameterError, NetraError, TransportError
+from ._pages import next_cursor
+from .client import spans_path
+from .errors import DrainError, InvalidParameterError, NetraError
 from .schema import TRACES
 
 if TYPE_CHECKING:
@@ -107,17 +108,6 @@ def _page_body(body: Mapping[str, Any], limit: int, cursor: str | None) -> dict[
     return {**body, "pagination": pagination}
 
 
-def _next_cursor(page: DecodedPage, seen: set[str]) -> str:
-    cursor = page.next_cursor
-    if cursor is None or cursor in seen:
-        raise TransportError(
-            "the server returned a cursor it had already given; stopping instead of "
-            "looping forever (a server bug: report it with the request's window)."
-        )
-    seen.add(cursor)
-    return cursor
-
-
 def _ignore(_: object) -> None:
     return None
 
@@ -179,7 +169,7 @@ def walk_traces(
     and the error propagates.
     """
     rows = walk.rows
-    seen: set[str] = set()
+    seen: set[str] = set() if walk.cursor is None else {walk.cursor}
     while not walk.done and (max_rows is None or rows < max_rows):
         limit = page_size if max_rows is None else min(page_size, max_rows - rows)
         page = client.request(
@@ -188,14 +178,15 @@ def walk_traces(
             body=_page_body(walk.body, limit, walk.cursor),
             decode=decode_traces_page,
         )
+        # Check the cursor first: a page that repeats one is never kept.
+        cursor = next_cursor(page, seen) if page.has_next_page else None
         walk.pages.append(page)
         rows += page.num_rows
         on_page(page)
         _pack_tail(walk.pages)
-        if not page.has_next_page:
-            walk.done = True
-        else:
-            walk.cursor = _next_cursor(page, seen)
+        walk.done = cursor is None
+        if cursor is not None:
+            walk.cursor = cursor
 
 
 def drain_traces(
@@ -245,17 +236,18 @@ def drain_spans(
     client: NetraClient, trace_id: str, params: Mapping[str, str], page_size: int
 ) -> list[DecodedPage]:
     """Fetch every span page of one trace (``params`` already validated)."""
-    path = f"/sdk/traces/{quote(trace_id, safe='')}/spans"
+    path = spans_path(trace_id)
     query = {k: v for k, v in params.items() if k != "cursor"}
     query["limit"] = str(page_size)
     pages: list[DecodedPage] = []
     seen: set[str] = set()
     while True:
         page = client.request("GET", path, params=query, decode=decode_spans_page)
+        cursor = next_cursor(page, seen) if page.has_next_page else None
         pages.append(page)
-        if not page.has_next_page:
+        if cursor is None:
             return pages
-        query["cursor"] = _next_cursor(page, seen)
+        query["cursor"] = cursor
 
 
 class Pack(Generic[R]):

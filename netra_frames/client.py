@@ -547,7 +547,7 @@ class NetraClient(FrameMethods):
 
     def get_spans(self, trace_id: str, params: Mapping[str, str]) -> SpansPage:
         """Send an already validated spans query (see :meth:`spans_params`)."""
-        path = f"/sdk/traces/{_segment(trace_id)}/spans"
+        path = spans_path(trace_id)
         return self.request("GET", path, params=params, decode=parse_spans_page)
 
     def iter_spans_by_trace_id(
@@ -582,6 +582,17 @@ class NetraClient(FrameMethods):
 def _items(pages: Iterator[TracesPage | SpansPage]) -> Iterator[dict[str, Any]]:
     for page in pages:
         yield from page.items
+
+
+def spans_path(trace_id: str) -> str:
+    """Return the path of a trace's spans, the id percent-encoded as one segment.
+
+    Examples
+    --------
+    >>> spans_path("a/b")
+    '/sdk/traces/a%2Fb/spans'
+    """
+    return f"/sdk/traces/{_segment(trace_id)}/spans"
 
 
 def _segment(value: str) -> str:

@@ -417,11 +417,6 @@ def test_repeated_cursor_is_detected_by_spans_frame(
         nf.spans_frame(ids, page_size=1, max_workers=1, progress=False, client=c)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_drain.walk_traces keeps the page that repeats a cursor before raising, so "
-    "DrainError.partial and resume() hold that page twice (see the reliability report)",
-)
 def test_repeated_cursor_drain_error_has_no_duplicates(
     srv: LocalNetra, window: Window, reference: tuple[pl.DataFrame, pl.DataFrame]
 ) -> None:
