@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from hashlib import blake2b
 from typing import Any
 
 __all__ = [
@@ -123,7 +124,7 @@ class CursorCodec:
     """Sign and check opaque pagination cursors.
 
     A cursor is ``b64(payload).b64(mac)``; the payload is ``[sort_field, sort_order, key, id]``
-    and the HMAC-SHA256 covers the organisation and listing too, so a cursor from another
+    and the keyed BLAKE2b MAC covers the organisation and listing too, so a cursor from another
     organisation, trace or server instance, or for another sort, is rejected.
 
     Examples
@@ -164,7 +165,7 @@ class CursorCodec:
                 payload = f'["{sort}","{order}",{key},"{item_id}"]'.encode()
             else:
                 payload = json.dumps([sort, order, key, item_id], separators=(",", ":")).encode()
-            mac = hmac.digest(secret, prefix + payload, "sha256")[:_MAC_BYTES]
+            mac = blake2b(prefix + payload, key=secret, digest_size=_MAC_BYTES).digest()
             tokens.append(f"{_b64(payload)}.{_b64(mac)}")
         return tokens
 
@@ -185,8 +186,9 @@ class CursorCodec:
             payload, mac = _unb64(head), _unb64(tail)
         except (ValueError, binascii.Error):
             raise ApiError(400, "invalid cursor: malformed token") from None
-        expected = hmac.digest(self._secret, self._prefix(org_id, listing) + payload, "sha256")
-        if not hmac.compare_digest(mac, expected[:_MAC_BYTES]):
+        signed = self._prefix(org_id, listing) + payload
+        expected = blake2b(signed, key=self._secret, digest_size=_MAC_BYTES).digest()
+        if not hmac.compare_digest(mac, expected):
             raise ApiError(400, "invalid cursor: not issued for this listing or organisation")
         c_sort, c_order, key, item_id = json.loads(payload)
         if (c_sort, c_order) != (sort, order):

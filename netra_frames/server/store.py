@@ -328,15 +328,27 @@ class Store:
         >>> store.close()
         """
         key = SORT_FIELDS[sort_field]
-        sql = ["FROM traces WHERE org_id = ? AND start_ms >= ? AND start_ms < ?"]
-        args: list[Any] = [org_id, *window]
+        lo, hi = window
+        op, order = (">", "ASC") if ascending else ("<", "DESC")
+        # SQLite seeks an index only on plain bounds of a column, not on a row value; so the
+        # cursor's key also becomes a plain bound (merged into the window for start_ms), or
+        # every page would scan all the rows before it.
+        key_bound = ""
+        if after is not None and key == "start_ms":
+            lo, hi = (max(lo, after[0]), hi) if ascending else (lo, min(hi, after[0] + 1))
+        elif after is not None:
+            key_bound = f"AND {key} {op}= ? "
+        # For another sort key, "+start_ms" keeps SQLite off the start_ms index (a window
+        # scan plus a sort of every row in it) and on the key's own index or a filter's.
+        window_col = "start_ms" if key == "start_ms" else "+start_ms"
+        sql = [f"FROM traces WHERE org_id = ? AND {window_col} >= ? AND {window_col} < ?"]
+        args: list[Any] = [org_id, lo, hi]
         for field, value in filters:
             sql.append(f"AND {_FILTER_COLUMNS[field]} = ?")
             args.append(value)
-        op, order = (">", "ASC") if ascending else ("<", "DESC")
         if after is not None:
-            sql.append(f"AND ({key}, id) {op} (?, ?)")
-            args.extend(after)
+            sql.append(f"{key_bound}AND ({key}, id) {op} (?, ?)")
+            args.extend((after[0], *after) if key_bound else after)
         sql.append(f"ORDER BY {key} {order}, id {order} LIMIT ?")
         args.append(limit)
         return self._page("wire", key, "id", " ".join(sql), args, ascending)
@@ -388,8 +400,8 @@ class Store:
             args.extend((span_name, span_name))
         op, order = (">", "ASC") if ascending else ("<", "DESC")
         if after is not None:
-            sql.append(f"AND (s.start_ms, s.id) {op} (?, ?)")
-            args.extend(after)
+            sql.append(f"AND s.start_ms {op}= ? AND (s.start_ms, s.id) {op} (?, ?)")
+            args.extend((after[0], *after))
         sql.append(f"ORDER BY s.start_ms {order}, s.id {order} LIMIT ?")
         args.append(limit)
         return self._page(_SPAN_JSON, "s.start_ms", "s.id", " ".join(sql), args, ascending)
