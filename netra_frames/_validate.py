@@ -11,6 +11,7 @@ __all__ = [
     "check_direction",
     "check_id",
     "check_limit",
+    "check_page_size",
     "check_optional_id",
     "check_sort_field",
     "check_sort_order",
@@ -62,6 +63,23 @@ def check_limit(limit: object) -> int | None:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidParameterError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
     return limit
+
+
+def check_page_size(page_size: object) -> int:
+    """Return a valid ``page_size`` of the frame builders (an int, never ``None``).
+
+    Examples
+    --------
+    >>> check_page_size(100)
+    100
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise InvalidParameterError(f"page_size must be an int, got {type(page_size).__name__}.")
+    if not 1 <= page_size <= MAX_LIMIT:
+        raise InvalidParameterError(
+            f"page_size must be between 1 and {MAX_LIMIT}, got {page_size}."
+        )
+    return page_size
 
 
 def _choice(value: object, name: str, choices: tuple[str, ...]) -> str | None:

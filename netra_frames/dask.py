@@ -38,7 +38,7 @@ import pandas as pd
 
 from ._convert import to_backend
 from ._decode import finish
-from ._validate import check_limit, check_optional_id
+from ._validate import check_optional_id, check_page_size
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .schema import TRACES
@@ -215,7 +215,7 @@ def traces_frame(
     8
     >>> ddf["total_cost"].sum().compute()  # doctest: +SKIP
     """
-    check_limit(page_size)
+    check_page_size(page_size)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     if partitions is None:
         partitions = max(1, ceil((window[1] - window[0]).total_seconds() / 86400))

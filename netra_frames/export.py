@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 from ._decode import finish
 from ._defaults import get_client
 from ._progress import Progress, want_progress
-from ._validate import check_limit
+from ._validate import check_page_size
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .output import neutralise_formulas
@@ -442,7 +442,7 @@ def export_traces(
         raise InvalidParameterError(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
-    check_limit(page_size)
+    check_page_size(page_size)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     chosen = client or get_client()
     named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}

@@ -37,7 +37,7 @@ from ._drain import (
 )
 from ._progress import Progress, want_progress
 from ._shard import Shards, choose_shards, drain_sharded, merge_shards, shard_bodies
-from ._validate import check_limit, check_sort_order
+from ._validate import check_page_size, check_sort_order
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, polars_schema
 from .times import TimeLike, resolve_window
@@ -189,7 +189,7 @@ def traces_frame(
     >>> df.groupby("user_id")["total_cost"].sum().head(2)  # doctest: +SKIP
     """
     chosen = resolve_backend(backend)
-    check_limit(page_size)
+    check_page_size(page_size)
     check_sort_order(sort_order)
     limit = check_max_rows(max_rows)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
@@ -323,7 +323,7 @@ def spans_frame(
     """
     chosen = resolve_backend(backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
-    check_limit(page_size)
+    check_page_size(page_size)
     workers = check_max_workers(max_workers)
     client = client or get_client()
     workers = pooled_workers(client, workers)

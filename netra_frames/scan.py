@@ -53,7 +53,7 @@ from ._decode import DecodedPage, decode_traces_page, finish
 from ._defaults import get_client
 from ._drain import check_max_rows, check_max_workers, drain_spans, pooled_workers
 from ._pages import next_cursor
-from ._validate import check_limit, check_sort_order
+from ._validate import check_page_size, check_sort_order
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike, format_time, resolve_window
@@ -447,7 +447,7 @@ def scan_traces(
     ...
     >>> lf.sink_parquet("traces.parquet")  # doctest: +SKIP
     """
-    check_limit(page_size)
+    check_page_size(page_size)
     check_sort_order(sort_order)
     named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}
     filters = {name: value for name, value in named.items() if value is not None}
@@ -610,7 +610,7 @@ def scan_spans(
     ...
     """
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
-    check_limit(page_size)
+    check_page_size(page_size)
     chosen = client or get_client()
     workers = pooled_workers(chosen, check_max_workers(max_workers))
     params = chosen.spans_params(span_name=span_name)

@@ -184,10 +184,19 @@ def test_bad_limits(c: NetraClient, bad: Any) -> None:
         lambda: c.iter_traces(START, END, limit=bad),
         lambda: c.list_spans_by_trace_id("a" * 32, limit=bad),
         lambda: c.iter_spans_by_trace_id("a" * 32, limit=bad),
-        lambda: nf.traces_frame(START, END, page_size=bad, client=c),
-        lambda: nf.spans_frame("a" * 32, page_size=bad, client=c),
     ):
         refused(call, "limit")
+
+
+@pytest.mark.parametrize("bad", [*BAD_LIMITS, None], ids=repr)
+def test_bad_page_sizes(c: NetraClient, bad: Any) -> None:
+    for call in (
+        lambda: nf.traces_frame(START, END, page_size=bad, client=c),
+        lambda: nf.spans_frame("a" * 32, page_size=bad, client=c),
+        lambda: nf.scan_traces(START, END, page_size=bad, client=c),
+        lambda: nf.export_traces("unused-dir", START, END, page_size=bad, client=c),
+    ):
+        refused(call, "page_size")
 
 
 @pytest.mark.parametrize("bad", [-1, -100, 1.5, "10", True], ids=repr)
