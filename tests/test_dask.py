@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,7 +26,7 @@ ORDER = ["start_time", "trace_id"]
 @pytest.fixture(scope="module")
 def dask_client() -> Iterator[object]:
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     with cluster, distributed.Client(cluster) as dc:
         yield dc
@@ -71,14 +73,32 @@ def test_projection_filters_and_aggregation(
     pd.testing.assert_series_equal(by_tenant, expected, check_exact=False)
 
 
-@pytest.mark.usefixtures("dask_client")
+def _set_env(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def test_workers_read_the_environment(
-    server: LocalNetra, window: Window, eager: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    dask_client: Any,
+    server: LocalNetra,
+    window: Window,
+    eager: pd.DataFrame,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("NETRA_API_KEY", server.api_key)
-    monkeypatch.setenv("NETRA_OTLP_ENDPOINT", server.base_url)
-    ddf = nfd.traces_frame(*window, partitions=2)
-    assert len(ddf) == len(eager)
+    """As on a real cluster: the key reaches the worker processes through their environment."""
+    for name in ("NETRA_API_KEY", "NETRA_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)  # the driver has no key at all
+    env = {"NETRA_API_KEY": server.api_key, "NETRA_OTLP_ENDPOINT": server.base_url}
+    dask_client.run(_set_env, env)
+    try:
+        ddf = nfd.traces_frame(*window, partitions=2)
+        assert server.api_key not in repr(dict(ddf.__dask_graph__()))
+        pd.testing.assert_frame_equal(ddf.compute().reset_index(drop=True), eager)
+    finally:
+        dask_client.run(_set_env, dict.fromkeys(env))
 
 
 def test_key_never_in_graph_or_repr(server: LocalNetra, window: Window) -> None:
