@@ -71,7 +71,7 @@ def parse_envelope(content: bytes) -> tuple[list[dict[str, Any]], bool, str | No
     info = block.get("pageInfo") if isinstance(block, dict) else None
     if not isinstance(items, list) or not isinstance(info, dict):
         raise ValueError("the body lacks the {'data': {'data': [...], 'pageInfo': {...}}} envelope")
-    has_next = info.get("hasNextPage", False)
+    has_next = info.get("hasNextPage")
     if not isinstance(has_next, bool):
         raise ValueError(f"pageInfo.hasNextPage is {has_next!r}, not a boolean")
     if not all(isinstance(item, dict) for item in items):

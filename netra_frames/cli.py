@@ -443,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file we were asked to read or write
+        print(f"netra-frames: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("netra-frames: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from . import __about__
@@ -273,13 +274,13 @@ class NetraClient(FrameMethods):
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.Timeout as exc:
-            raise TransportError(
-                f"{method} {url} timed out after {self._settings.timeout}s (and retries); raise "
-                "timeout= or NETRA_USAGE_TIMEOUT if the server is slow.",
-                url=url,
-            ) from exc
         except requests.exceptions.RequestException as exc:
+            if _timed_out(exc):
+                raise TransportError(
+                    f"{method} {url} timed out after {self._settings.timeout}s (and retries); "
+                    "raise timeout= or NETRA_USAGE_TIMEOUT if the server is slow.",
+                    url=url,
+                ) from exc
             raise TransportError(f"{method} {url} failed: {_describe_exc(exc)}", url=url) from exc
         try:
             content = response.content
@@ -630,6 +631,14 @@ def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], de
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TransportError(f"the usage response has {name}={value!r} of an unexpected type.")
     return value
+
+
+def _timed_out(exc: requests.exceptions.RequestException) -> bool:
+    """Whether a request failed by timing out (urllib3 wraps it once retries are spent)."""
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.TimeoutError)
 
 
 def _describe_exc(exc: BaseException) -> str:

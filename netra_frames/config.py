@@ -7,7 +7,9 @@ named ``DEFAULT_*`` constant. Nothing here reads the environment at import time.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -94,23 +96,38 @@ def parse_headers(raw: str) -> dict[str, str]:
     {'x-team': 'data science', 'x-env': 'prod'}
     """
     headers: dict[str, str] = {}
-    for part in raw.split(","):
+    for position, part in enumerate(raw.split(","), start=1):
         part = part.strip()
         if not part:
             continue
         name, sep, value = part.partition("=")
         if not sep or not name.strip():
+            # The position, never the text: a stray comma inside a secret lands here.
             raise ConfigurationError(
-                f"{ENV_HEADERS} has an entry without 'name=value' (entry {_describe(name)}); "
-                "use the form k1=v1,k2=v2."
+                f"{ENV_HEADERS} entry #{position} is not 'name=value'; use the form "
+                "k1=v1,k2=v2 and percent-encode commas inside values."
             )
         headers[unquote(name.strip())] = unquote(value.strip())
     return headers
 
 
-def _describe(name: str) -> str:
-    """Name a header entry in an error without echoing a possible secret value."""
-    return repr(name.strip()[:40])
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _check_header(name: object, value: object) -> None:
+    """Refuse a header HTTP cannot carry, naming it but never echoing its value."""
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+        raise ConfigurationError(f"header name {name!r} is not a valid HTTP header name.")
+    if not isinstance(value, str):
+        raise ConfigurationError(f"header {name!r} must have a str value.")
+    if any(ord(c) < 32 and c != "\t" or ord(c) == 127 for c in value):
+        raise ConfigurationError(f"header {name!r} has a line break or control character.")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigurationError(
+            f"header {name!r} has characters HTTP headers cannot carry (not Latin-1); use ASCII."
+        ) from None
 
 
 def normalise_base_url(url: str) -> str:
@@ -166,7 +183,11 @@ def _resolve_timeout(timeout: float | None) -> float:
             raise ConfigurationError(
                 f"{ENV_TIMEOUT}={raw!r} is not a number of seconds; set it to e.g. 10."
             ) from None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout < math.inf
+    ):
         raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
     return float(timeout)
 
@@ -223,9 +244,16 @@ def resolve_settings(
     extra_headers, api_key = _merge_headers(headers, api_key)
     if api_key is None or not api_key.strip():
         raise ConfigurationError(f"no API key: pass api_key= or set {ENV_API_KEY}.")
-    if any(c in api_key for c in "\r\n"):
-        raise ConfigurationError("the API key contains a line break; check how it was loaded.")
     api_key = api_key.strip()
+    try:
+        _check_header(API_KEY_HEADER, api_key)
+    except ConfigurationError:
+        raise ConfigurationError(
+            "the API key has a character HTTP headers cannot carry (a line break, control "
+            "character or non-Latin-1 letter such as a pasted dash); check how it was loaded."
+        ) from None
+    for name, value in extra_headers.items():
+        _check_header(name, value)
     if base_url is None:
         base_url = _env(ENV_BASE_URL) or _env(ENV_BASE_URL_FALLBACK)
     if base_url is None:
@@ -236,9 +264,9 @@ def resolve_settings(
     _check_url(base_url, allow_insecure_http)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}.")
-    for name, value in (("backoff_factor", backoff_factor), ("max_backoff", max_backoff)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigurationError(f"{name} must be a number >= 0, got {value!r}.")
+    for knob, amount in (("backoff_factor", backoff_factor), ("max_backoff", max_backoff)):
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount >= 0:
+            raise ConfigurationError(f"{knob} must be a number >= 0, got {amount!r}.")
     return Settings(
         api_key=api_key,
         base_url=base_url,

@@ -20,15 +20,16 @@ __all__ = ["TimeLike", "format_time", "parse_time", "resolve_window", "split_win
 TimeLike = str | datetime | date
 
 
-def _naive(value: TimeLike) -> bool:
+def _naive(value: TimeLike) -> bool | None:
+    """Whether a time has no zone: ``None`` for a date, which is a day and not a time."""
     if isinstance(value, datetime):
         return value.tzinfo is None or value.utcoffset() is None
     if isinstance(value, str):
-        text = value.strip()
-        return "T" in text.upper() and not (
-            text.upper().endswith("Z") or "+" in text[10:] or "-" in text[10:]
-        )
-    return False
+        text = value.strip().upper()
+        if "T" not in text and " " not in text:
+            return None
+        return not (text.endswith("Z") or "+" in text[10:] or "-" in text[10:])
+    return None
 
 
 def parse_time(value: TimeLike, name: str = "time") -> datetime:
@@ -114,7 +115,8 @@ def resolve_window(
     >>> (e - s).days
     31
     """
-    if start is not None and end is not None and _naive(start) != _naive(end):
+    kinds = {_naive(start) if start is not None else None, _naive(end) if end is not None else None}
+    if kinds >= {True, False}:
         if isinstance(start, datetime) or isinstance(end, datetime):
             raise InvalidParameterError(
                 "start and end mix a naive and a timezone-aware time; make both aware "

@@ -447,3 +447,11 @@ def test_help_of_every_command(command: list[str], capsys: pytest.CaptureFixture
 def test_version_subprocess() -> None:
     proc = cli("--version", env=clean_env())
     assert proc.stdout.decode().strip() == f"netra-frames {netra_frames.__version__}"
+
+
+def test_unwritable_output_is_one_line(server: LocalNetra, window: Window, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = str(blocker / "traces.csv")
+    proc = cli("traces", *span(window), "--limit", "3", "-o", target, server=server, code=1)
+    assert_one_line_error(proc, "a-file")

@@ -341,3 +341,10 @@ def test_context_manager_closes_session(server: LocalNetra, window: tuple[str, s
         adapter = c._session.get_adapter(server.base_url)
         assert adapter.poolmanager.pools  # type: ignore[attr-defined]
     assert not adapter.poolmanager.pools  # type: ignore[attr-defined]
+
+
+def test_a_page_without_has_next_page_is_a_bad_body() -> None:
+    from netra_frames._pages import parse_envelope
+
+    with pytest.raises(ValueError, match="hasNextPage"):
+        parse_envelope(b'{"data":{"data":[{"cursor":"c1"}],"pageInfo":{}}}')

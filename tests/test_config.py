@@ -152,3 +152,50 @@ def test_format_time_pads_the_year() -> None:
     assert format_time(datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=timezone.utc)).startswith(
         "2026-01-02T03:04:05.006"
     )
+
+
+@pytest.mark.parametrize(
+    "key", ["nk_secret\u2013pasted", "nk_secret\nX-Evil: 1", "nk_secret\x00", "nk_\x7fsecret"]
+)
+def test_keys_http_cannot_carry_are_refused_without_echo(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="API key") as info:
+        resolve_settings(key, "https://api.example.com")
+    assert "secret" not in str(info.value) and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "authorization=Bearer%20sk-SECRET%0A",
+        "x-city=%E6%9D%B1%E4%BA%AC-SECRET",
+        "bad name=SECRET",
+    ],
+)
+def test_headers_http_cannot_carry_are_refused_without_echo(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("NETRA_HEADERS", raw)
+    with pytest.raises(ConfigurationError) as info:
+        resolve_settings("k", "https://api.example.com")
+    assert "SECRET" not in str(info.value)
+
+
+def test_header_entry_without_value_is_named_by_position(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETRA_HEADERS", "authorization=Bearer sk-abc,SECRETPART")
+    with pytest.raises(ConfigurationError, match="#2") as info:
+        resolve_settings("k", "https://api.example.com")
+    assert "SECRETPART" not in str(info.value)
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan")])
+def test_infinite_timeouts_are_refused(timeout: float) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+        resolve_settings("k", "https://api.example.com", timeout=timeout)
+
+
+def test_dates_and_naive_datetimes_mix() -> None:
+    start, end = resolve_window(date(2026, 1, 1), datetime(2026, 1, 2))
+    assert (end - start).days == 1
+    start, end = resolve_window("2026-01-01", datetime(2026, 1, 2, 12))
+    assert end - start == timedelta(days=1, hours=12)
+    resolve_window(date(2026, 1, 1), datetime(2026, 1, 2, tzinfo=timezone.utc))
