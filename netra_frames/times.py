@@ -33,7 +33,10 @@ def _naive(value: TimeLike) -> bool | None:
 
 
 def parse_time(value: TimeLike, name: str = "time") -> datetime:
-    """Return ``value`` as an aware UTC datetime, floored to the millisecond.
+    """Return ``value`` as an aware UTC datetime, rounded up to the millisecond.
+
+    Every time here bounds a half-open window ``[start, end)`` over millisecond data, and
+    rounding both bounds up selects exactly the traces the exact bounds would.
 
     Raises
     ------
@@ -75,7 +78,8 @@ def parse_time(value: TimeLike, name: str = "time") -> datetime:
         raise InvalidParameterError(
             f"{name}={value!r} is outside 1970..9998; pass a time within the data's range."
         )
-    return dt.replace(microsecond=dt.microsecond - dt.microsecond % 1000)
+    extra = dt.microsecond % 1000
+    return dt + timedelta(microseconds=1000 - extra) if extra else dt
 
 
 def format_time(value: datetime) -> str:
@@ -84,7 +88,7 @@ def format_time(value: datetime) -> str:
     Examples
     --------
     >>> format_time(parse_time("2026-01-02T03:04:05.678901+00:00"))
-    '2026-01-02T03:04:05.678Z'
+    '2026-01-02T03:04:05.679Z'
     """
     utc = value.astimezone(timezone.utc)
     return (

@@ -113,7 +113,8 @@ def test_time_parsing_forms() -> None:
     assert parse_time(date(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=utc)
     assert parse_time("2026-01-01T02:00:00+02:00") == datetime(2026, 1, 1, tzinfo=utc)
     assert parse_time(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=utc)
-    assert format_time(parse_time("2026-01-01T00:00:00.123456Z")) == "2026-01-01T00:00:00.123Z"
+    assert format_time(parse_time("2026-01-01T00:00:00.123456Z")) == "2026-01-01T00:00:00.124Z"
+    assert format_time(parse_time("2026-01-01T00:00:00.123Z")) == "2026-01-01T00:00:00.123Z"
 
 
 @pytest.mark.parametrize("bad", ["", "  ", "yesterday", "2026-13-01", 5, 1.5, None, [1]])
@@ -132,6 +133,8 @@ def test_windows() -> None:
         resolve_window("2026-02-01", "2026-02-01")
     with pytest.raises(InvalidParameterError, match="naive"):
         resolve_window(datetime(2026, 1, 1), datetime(2026, 2, 1, tzinfo=timezone.utc))
+    with pytest.raises(InvalidParameterError, match="after start"):  # one millisecond apart
+        resolve_window("2026-01-01T00:00:00.0002Z", "2026-01-01T00:00:00.0008Z")
 
 
 @pytest.mark.parametrize(

@@ -387,3 +387,13 @@ def test_drain_error_partial_and_resume(
         server.set_faults(None)
     assert_frame_equal(err.resume(), traces)
     assert_frame_equal(pl.from_pandas(span_err.resume()), spans)
+
+
+def test_sub_millisecond_window_edges_select_exactly(client: NetraClient, window: Any) -> None:
+    full = nf.traces_frame(*window, backend="polars", progress=False, client=client)
+    times = full["start_time"]
+    half_ms = timedelta(microseconds=500)
+    start, end = times[len(full) // 2] + half_ms, times[len(full) // 8] + half_ms
+    got = nf.traces_frame(start, end, backend="polars", progress=False, client=client)
+    expected = full.filter((pl.col("start_time") >= start) & (pl.col("start_time") < end))
+    assert got["trace_id"].to_list() == expected["trace_id"].to_list() and got.height > 10
