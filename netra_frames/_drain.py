@@ -20,7 +20,7 @@ before any progress re-raises the original error unchanged.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -48,6 +48,7 @@ __all__ = [
     "drain_traces",
     "map_ordered",
     "pooled_workers",
+    "trace_pages",
     "walk_traces",
 ]
 
@@ -155,6 +156,34 @@ def _pack_tail(pages: list[DecodedPage]) -> None:
             return  # a value that does not parse: ``finish`` reports it (TransportError)
 
 
+def trace_pages(
+    client: NetraClient,
+    body: Mapping[str, Any],
+    *,
+    page_size: int,
+    max_rows: int | None,
+    cursor: str | None = None,
+    rows: int = 0,
+) -> Iterator[tuple[DecodedPage, str | None]]:
+    """Fetch one traces listing page by page, lazily: yield ``(page, next cursor or None)``.
+
+    Each page asks for no more rows than ``max_rows`` still wants (``rows`` are already
+    had); the walk starts at ``cursor``. A page's cursor is checked before the page is
+    yielded, so a page that repeats a cursor is never handed out.
+    """
+    seen: set[str] = set() if cursor is None else {cursor}
+    while max_rows is None or rows < max_rows:
+        limit = page_size if max_rows is None else min(page_size, max_rows - rows)
+        page = client.request(
+            "POST", "/sdk/traces", body=_page_body(body, limit, cursor), decode=decode_traces_page
+        )
+        rows += page.num_rows
+        cursor = next_cursor(page, seen) if page.has_next_page else None
+        yield page, cursor
+        if cursor is None:
+            return
+
+
 def walk_traces(
     client: NetraClient,
     walk: Walk,
@@ -168,20 +197,18 @@ def walk_traces(
     On a failure ``walk`` holds every page fetched before it and the cursor to retry,
     and the error propagates.
     """
-    rows = walk.rows
-    seen: set[str] = set() if walk.cursor is None else {walk.cursor}
-    while not walk.done and (max_rows is None or rows < max_rows):
-        limit = page_size if max_rows is None else min(page_size, max_rows - rows)
-        page = client.request(
-            "POST",
-            "/sdk/traces",
-            body=_page_body(walk.body, limit, walk.cursor),
-            decode=decode_traces_page,
-        )
-        # Check the cursor first: a page that repeats one is never kept.
-        cursor = next_cursor(page, seen) if page.has_next_page else None
+    if walk.done:
+        return
+    pages = trace_pages(
+        client,
+        walk.body,
+        page_size=page_size,
+        max_rows=max_rows,
+        cursor=walk.cursor,
+        rows=walk.rows,
+    )
+    for page, cursor in pages:
         walk.pages.append(page)
-        rows += page.num_rows
         on_page(page)
         _pack_tail(walk.pages)
         walk.done = cursor is None

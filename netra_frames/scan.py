@@ -49,10 +49,15 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ._convert import normalise_ids
-from ._decode import DecodedPage, decode_traces_page, finish
+from ._decode import DecodedPage, finish
 from ._defaults import get_client
-from ._drain import check_max_rows, check_max_workers, drain_spans, pooled_workers
-from ._pages import next_cursor
+from ._drain import (
+    check_max_rows,
+    check_max_workers,
+    drain_spans,
+    pooled_workers,
+    trace_pages,
+)
 from ._validate import check_page_size, check_sort_order
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SPANS, TRACES, Column, polars_schema
@@ -314,18 +319,8 @@ def iter_trace_pages(
     drops each page holds one page at a time. ``max_rows`` stops early, asking each page
     for no more rows than still wanted.
     """
-    rows = 0
-    cursor: str | None = None
-    seen: set[str] = set()
-    while max_rows is None or rows < max_rows:
-        limit = query.page_size if max_rows is None else min(query.page_size, max_rows - rows)
-        body = query.body(client, limit=limit, cursor=cursor)
-        page = client.request("POST", "/sdk/traces", body=body, decode=decode_traces_page)
-        rows += page.num_rows
-        if not page.has_next_page:
-            yield page
-            return
-        cursor = next_cursor(page, seen)  # before yielding: a repeated page is never handed out
+    pages = trace_pages(client, query.body(client), page_size=query.page_size, max_rows=max_rows)
+    for page, _ in pages:
         yield page
 
 
