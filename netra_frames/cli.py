@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
-from ._cli_export import add_export_parser
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .output import FORMATS, Format, format_for_path, write_frame
@@ -128,6 +127,12 @@ def _window_options(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--end", help="window end, exclusive, ISO 8601 (default: now)")
 
 
+def _filter_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tenant", help="only this tenant id")
+    p.add_argument("--user", help="only this user id")
+    p.add_argument("--session", help="only this session id")
+
+
 # -- commands --------------------------------------------------------------------------
 
 
@@ -236,6 +241,33 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_traces
+
+    with connect(args) as client:
+        result = export_traces(
+            args.path,
+            args.start,
+            args.end,
+            tenant_id=args.tenant,
+            user_id=args.user,
+            session_id=args.session,
+            format=args.format,
+            partition_by=args.partition_by,
+            max_rows_per_file=args.max_rows_per_file,
+            csv_safe=not args.no_csv_safe,
+            progress=_progress(args),
+            client=client,
+        )
+    print(
+        f"exported {result.rows} rows in {result.files} file(s) to {result.root} "
+        f"({result.partitions_written} partition(s) written, {len(result.skipped)} already "
+        "complete)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _fault_config(specs: Sequence[str] | None) -> Any:
     if not specs:
         return None
@@ -301,9 +333,7 @@ def _add_traces(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None
         "--end 2026-12-01 -o november.parquet",
     )
     _window_options(p, "7 days before --end")
-    p.add_argument("--tenant", help="only this tenant id")
-    p.add_argument("--user", help="only this user id")
-    p.add_argument("--session", help="only this session id")
+    _filter_options(p)
     p.add_argument("--sort-field", default="start_time", help="sort field (default start_time)")
     p.add_argument("--sort-order", default="desc", choices=("asc", "desc"), help="default desc")
     p.add_argument("--limit", type=_positive_int, help="stop after this many traces")
@@ -348,6 +378,48 @@ def _add_usage(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
         k.add_argument("ids", nargs="+", metavar="ID", help=f"{kind} id(s)")
         _window_options(k, "7 days before --end")
         k.set_defaults(handler=_usage)
+
+
+def _add_export(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
+    from .export import DEFAULT_MAX_ROWS_PER_FILE, EXPORT_FORMATS, PARTITION_BY
+
+    p = sub.add_parser(
+        "export",
+        parents=parents,
+        help="stream traces to hive-partitioned Parquet/NDJSON/CSV files (resumable)",
+        description="Write the traces of [--start, --end) under PATH page by page, one "
+        "date=YYYY-MM-DD folder per UTC day with a _SUCCESS marker written last. Running "
+        "the same command again skips finished days. Read the result with e.g. "
+        "pl.scan_parquet('PATH/**/*.parquet', hive_partitioning=True).",
+        epilog="example: netra-frames export out/traces --start 2026-11-01 --end 2026-12-01 "
+        "--tenant AceTech",
+    )
+    p.add_argument("path", metavar="PATH", help="root folder of the export")
+    _window_options(p, "7 days before --end")
+    _filter_options(p)
+    p.add_argument(
+        "--format", choices=EXPORT_FORMATS, default="parquet", help="file format (default parquet)"
+    )
+    p.add_argument(
+        "--partition-by",
+        choices=PARTITION_BY,
+        default="date",
+        help="one folder per UTC day, or none (default date)",
+    )
+    p.add_argument(
+        "--max-rows-per-file",
+        type=_positive_int,
+        default=DEFAULT_MAX_ROWS_PER_FILE,
+        metavar="N",
+        help=f"start a new part file after N rows (default {DEFAULT_MAX_ROWS_PER_FILE})",
+    )
+    p.add_argument(
+        "--no-csv-safe",
+        action="store_true",
+        help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
+    )
+    p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    p.set_defaults(handler=_export)
 
 
 def _add_serve(sub: SubParsers) -> None:
@@ -417,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_usage(sub, parents)
     _add_serve(sub)
     _add_demo(sub)
-    add_export_parser(sub, [_connection_options()])
+    _add_export(sub, [_connection_options()])
     return parser
 
 
