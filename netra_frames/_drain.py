@@ -46,6 +46,7 @@ __all__ = [
     "check_max_workers",
     "drain_spans",
     "drain_traces",
+    "ignore",
     "map_ordered",
     "pooled_workers",
     "trace_pages",
@@ -109,7 +110,8 @@ def _page_body(body: Mapping[str, Any], limit: int, cursor: str | None) -> dict[
     return {**body, "pagination": pagination}
 
 
-def _ignore(_: object) -> None:
+def ignore(_: object) -> None:
+    """A callback that does nothing (progress of a resumed drain)."""
     return None
 
 
@@ -244,7 +246,7 @@ def drain_traces(
             body,
             page_size=page_size,
             max_rows=max_rows,
-            on_page=_ignore,
+            on_page=ignore,
             build=build,
             pages=list(walk.pages),
             cursor=walk.cursor,
@@ -405,7 +407,7 @@ def map_ordered(
             fetch,
             keys,
             max_workers=max_workers,
-            on_done=_ignore,
+            on_done=ignore,
             build=build,
             done=snapshot,
             pack=pack,

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import polars as pl
 
 from ._decode import DecodedPage
-from ._drain import Walk, walk_traces
+from ._drain import Walk, ignore, walk_traces
 from .errors import DrainError, InvalidParameterError, NetraError
 from .times import format_time, split_window
 
@@ -195,7 +195,7 @@ def drain_sharded(
             [w.copy() for w in snapshot],
             page_size=page_size,
             max_workers=max_workers,
-            on_page=_ignore,
+            on_page=ignore,
             build=build,
             prefix_partial=prefix_partial,
         )
@@ -208,7 +208,3 @@ def drain_sharded(
         resume=resume,
         cause=error,
     ) from error
-
-
-def _ignore(_: object) -> None:
-    return None
