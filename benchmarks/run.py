@@ -41,6 +41,7 @@ import requests
 import netra_frames as nf
 from netra_frames._convert import to_backend as _to_backend
 from netra_frames._decode import decode_spans_page, decode_traces_page, finish
+from netra_frames.query import Request, SpanQuery, TraceQuery
 from netra_frames.schema import SPANS, TRACES
 
 RESULTS = Path(__file__).parent / "results"
@@ -119,8 +120,8 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - started
 
 
-def _fetch_raw(client: nf.NetraClient, method: str, path: str, **kw: Any) -> bytes:
-    body: bytes = client.request(method, path, decode=lambda b: b, **kw)
+def _fetch_raw(client: nf.NetraClient, request: Request) -> bytes:
+    body: bytes = client.transport.send(request, lambda b: b)
     return body
 
 
@@ -132,8 +133,8 @@ def bench_decode(
     trace_pages: list[bytes] = []
     cursor = None
     for _ in range(sizes.decode_trace_pages):
-        body = client.traces_body(start, end, limit=100, cursor=cursor)
-        raw = _fetch_raw(client, "POST", "/sdk/traces", body=body)
+        query = TraceQuery.build(start, end, page_size=100)
+        raw = _fetch_raw(client, query.request(cursor=cursor))
         trace_pages.append(raw)
         page = json.loads(raw)["data"]
         if not page["pageInfo"]["hasNextPage"]:
@@ -147,9 +148,7 @@ def bench_decode(
         client=client,
         progress=False,
     )["trace_id"].to_list()
-    span_pages = [
-        _fetch_raw(client, "GET", f"/sdk/traces/{i}/spans", params={"limit": "100"}) for i in ids
-    ]
+    span_pages = [_fetch_raw(client, SpanQuery.build(i, page_size=100).request()) for i in ids]
     out: dict[str, Any] = {
         "decode_trace_pages": len(trace_pages),
         "decode_trace_bytes": sum(map(len, trace_pages)),

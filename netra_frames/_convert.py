@@ -10,8 +10,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ._defaults import Backend
 from ._validate import check_id
+from .config import Backend
 from .errors import InvalidParameterError
 from .schema import arrow_to_pandas_dtype, arrow_type
 

@@ -22,6 +22,7 @@ Speed (see ``benchmarks/``): the target is a frame in at most 1.3x the time of a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 import polars as pl
@@ -36,11 +37,13 @@ from .schema import SPANS, TRACES, Column
 
 __all__ = [
     "DecodedPage",
+    "clip_start_times",
     "decode_spans_page",
     "decode_traces_page",
     "empty_table",
     "finish",
     "finish_parts",
+    "last_start_time",
     "pack_pages",
     "page_weight",
     "wire_schema",
@@ -212,9 +215,10 @@ def finish(pages: Sequence[pa.Table | DecodedPage], columns: Sequence[Column]) -
         frame = raw.select(*exprs, *extra)
     except pl.exceptions.PolarsError as exc:
         raise TransportError(f"the server sent a value that does not parse: {exc}") from exc
-    if columns is SPANS:
+    derived = [c.name for c in columns if c.elapsed_fallback]
+    if derived:
         elapsed = (pl.col("end_time") - pl.col("start_time")).dt.total_milliseconds()
-        frame = frame.with_columns(pl.coalesce("latency_ms", elapsed).alias("latency_ms"))
+        frame = frame.with_columns(pl.coalesce(name, elapsed).alias(name) for name in derived)
     return frame
 
 
@@ -337,3 +341,67 @@ def _column_expr(c: Column, dtype: pl.DataType) -> pl.Expr:
     else:
         expr = col.cast(c.dtype)
     return expr.alias(c.name)
+
+
+_START = b'"start_time":"'
+_START_COLUMN = [c for c in TRACES if c.name == "start_time"]
+
+
+def _as_utc(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def last_start_time(page: DecodedPage) -> datetime | None:
+    """The ``start_time`` of a traces page's last item, or ``None`` if it has none or is odd.
+
+    Read off the kept body when there is one (no parse): the last ``"start_time":"`` of
+    the body is the last item's (a quote inside a string value is escaped, so it never
+    matches).
+
+    Examples
+    --------
+    >>> body = b'{"data":{"data":[{"id":"a","start_time":"2026-01-01T00:00:00.000Z",'
+    >>> body += b'"cursor":"c"}],"pageInfo":{"hasNextPage":false}}}'
+    >>> last_start_time(decode_traces_page(body)).isoformat()
+    '2026-01-01T00:00:00+00:00'
+    """
+    if page.num_rows == 0:
+        return None
+    raw = page.raw
+    if raw is not None:
+        at = raw.rfind(_START)
+        end = raw.find(b'"', at + len(_START)) if at >= 0 else -1
+        if end > 0:
+            moment = _as_utc(raw[at + len(_START) : end].decode("utf-8", "replace"))
+            if moment is not None:
+                return moment
+    times = finish([page.table], _START_COLUMN)["start_time"]
+    value = times[-1] if len(times) else None
+    return value if isinstance(value, datetime) else None
+
+
+def clip_start_times(
+    page: DecodedPage, lo: datetime | None = None, hi: datetime | None = None
+) -> DecodedPage:
+    """The page with only the items whose ``start_time`` lies in ``[lo, hi)``.
+
+    Raises
+    ------
+    TransportError
+        When a ``start_time`` does not parse.
+    """
+    table = page.table
+    if table.num_rows == 0:
+        return page
+    times = finish([table], _START_COLUMN)["start_time"]
+    keep = pl.Series([True] * table.num_rows)
+    if lo is not None:
+        keep = keep & (times >= lo)
+    if hi is not None:
+        keep = keep & (times < hi)
+    mask = keep.fill_null(False).to_arrow()
+    return DecodedPage(table.filter(mask), page.has_next_page, page.next_cursor)

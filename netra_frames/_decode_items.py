@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
-from .schema import DROPPED_WIRE_FIELDS, SPANS, STRINGS, TRACES, Column, arrow_type
+from .schema import DROPPED_WIRE_FIELDS, STRINGS, Column, arrow_type
 
 __all__ = [
     "ARROW_ERRORS",
@@ -48,14 +49,14 @@ def wire_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema(fields)
 
 
-_TRACES_WIRE = wire_schema(TRACES)
-_SPANS_WIRE = wire_schema(SPANS)
-_WIRE = {id(TRACES): _TRACES_WIRE, id(SPANS): _SPANS_WIRE}
+@lru_cache(maxsize=64)
+def _wire_schema_of(columns: tuple[Column, ...]) -> pa.Schema:
+    return wire_schema(columns)
 
 
 def schema_of(columns: Sequence[Column]) -> pa.Schema:
-    schema = _WIRE.get(id(columns))
-    return schema if schema is not None else wire_schema(columns)
+    """:func:`wire_schema`, computed once per column table (keyed by value)."""
+    return _wire_schema_of(tuple(columns))
 
 
 def items_table(items: list[dict[str, Any]], columns: Sequence[Column]) -> pa.Table:

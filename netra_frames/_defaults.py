@@ -11,27 +11,18 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
+from .client import NetraClient
+from .config import DEFAULT_BACKEND, ENV_BACKEND, Backend
 from .errors import InvalidParameterError
 
-if TYPE_CHECKING:
-    from .client import NetraClient
-
 __all__ = [
-    "BACKENDS",
-    "ENV_BACKEND",
-    "Backend",
     "configure",
     "get_client",
     "resolve_backend",
     "set_backend",
 ]
-
-Backend = Literal["pandas", "polars"]
-BACKENDS: tuple[Backend, ...] = ("pandas", "polars")
-ENV_BACKEND = "NETRA_FRAMES_BACKEND"
-DEFAULT_BACKEND: Backend = "pandas"
 
 _lock = threading.Lock()
 _client: NetraClient | None = None
@@ -70,8 +61,6 @@ def configure(
     >>> nf.traces_frame(tenant_id="AceTech").shape[1] > 20
     True
     """
-    from .client import NetraClient
-
     global _client
     new = NetraClient(api_key, base_url, **client_kwargs)
     with _lock:
@@ -90,8 +79,6 @@ def get_client() -> NetraClient:
     >>> nf.get_client()  # doctest: +SKIP
     NetraClient(base_url='https://api.getnetra.ai', api_key='[secure]')
     """
-    from .client import NetraClient
-
     global _client
     with _lock:
         if _client is None:

@@ -1,8 +1,9 @@
 """Pages: how to read one page off the wire, and how to walk from page to page.
 
-One function knows where the next cursor is (the last item's ``cursor``); one generator
-walks pages and refuses the two server bugs that would otherwise loop forever or stop
-silently: a next page promised without a cursor, and a cursor that comes back again.
+One function knows where the next cursor is (the last item's ``cursor``); one walk
+(:class:`PageWalk`, driven by :func:`iter_pages` or by the engine) goes from page to page
+and refuses the two server bugs that would otherwise loop forever or stop silently: a
+next page promised without a cursor, and a cursor that comes back again.
 """
 
 from __future__ import annotations
@@ -12,13 +13,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from .config import MAX_PAGE_SIZE
 from .errors import TransportError
+from .query import Request
 
 __all__ = [
+    "Listing",
+    "Page",
+    "PageWalk",
     "SpansPage",
     "TracesPage",
     "iter_pages",
     "next_cursor",
+    "parse_envelope",
     "parse_spans_page",
     "parse_traces_page",
 ]
@@ -37,6 +44,11 @@ class TracesPage:
         """The traces of this page."""
         return self.traces
 
+    @property
+    def num_rows(self) -> int:
+        """Items on this page."""
+        return len(self.traces)
+
 
 @dataclass(frozen=True)
 class SpansPage:
@@ -50,6 +62,11 @@ class SpansPage:
     def items(self) -> list[dict[str, Any]]:
         """The spans of this page."""
         return self.spans
+
+    @property
+    def num_rows(self) -> int:
+        """Items on this page."""
+        return len(self.spans)
 
 
 def parse_envelope(content: bytes) -> tuple[list[dict[str, Any]], bool, str | None]:
@@ -92,42 +109,106 @@ def parse_spans_page(content: bytes) -> SpansPage:
     return SpansPage(*parse_envelope(content))
 
 
-P = TypeVar("P", TracesPage, SpansPage)
+class Listing(Protocol):
+    """A query that can build the request of one of its pages (traces or spans)."""
+
+    @property
+    def page_size(self) -> int | None: ...
+    def request(self, *, limit: int | None = None, cursor: str | None = None) -> Request: ...
 
 
-def iter_pages(fetch: Callable[[str | None], P], cursor: str | None = None) -> Iterator[P]:
-    """Walk pages: call ``fetch(cursor)`` until a page says there is no next page.
+class Page(Protocol):
+    """What a walk reads off a page: its size and where the next page is."""
 
-    Raises
-    ------
-    TransportError
-        When the server hands back a cursor it has already given (or the one it was
-        asked with): it would loop forever. The page carrying it is not yielded.
-
-    Examples
-    --------
-    >>> pages = list(iter_pages(lambda c: TracesPage([], False, None)))
-    >>> len(pages)
-    1
-    """
-    seen: set[str] = set() if cursor is None else {cursor}
-    while True:
-        page = fetch(cursor)
-        if not page.has_next_page:
-            yield page
-            return
-        cursor = next_cursor(page, seen)  # raises before a repeated page is handed out
-        yield page
-
-
-class _Paged(Protocol):
     @property
     def has_next_page(self) -> bool: ...
     @property
     def next_cursor(self) -> str | None: ...
+    @property
+    def num_rows(self) -> int: ...
 
 
-def next_cursor(page: _Paged, seen: set[str]) -> str:
+P = TypeVar("P", bound=Page)
+
+
+class PageWalk:
+    """Where one listing's walk stands: the next cursor, the cursors seen, rows so far.
+
+    The one page walk of the package: :func:`iter_pages` drives it for the client's
+    ``iter_*`` calls and the scans; the engine drives one per shard. Each page asks for
+    no more rows than ``max_rows`` still wants.
+
+    Examples
+    --------
+    >>> from netra_frames.query import SpanQuery
+    >>> walk = PageWalk(SpanQuery.build("t1", page_size=10), max_rows=15)
+    >>> walk.advance(TracesPage([{"cursor": "c1"}] * 10, True, "c1"))
+    >>> walk.next_request().params["limit"], walk.cursor
+    ('5', 'c1')
+    """
+
+    __slots__ = ("cursor", "done", "listing", "max_rows", "rows", "seen")
+
+    def __init__(
+        self, listing: Listing, cursor: str | None = None, max_rows: int | None = None
+    ) -> None:
+        self.listing = listing
+        self.cursor = cursor
+        self.max_rows = max_rows
+        self.seen: set[str] = set() if cursor is None else {cursor}
+        self.rows = 0
+        self.done = max_rows == 0
+
+    def next_request(self) -> Request:
+        """The request of the next page."""
+        limit = None
+        if self.max_rows is not None:
+            limit = min(self.listing.page_size or MAX_PAGE_SIZE, self.max_rows - self.rows)
+        return self.listing.request(limit=limit, cursor=self.cursor)
+
+    def advance(self, page: Page) -> None:
+        """Take one fetched page into account; a repeated cursor raises before it counts.
+
+        Raises
+        ------
+        TransportError
+            When the page promises a next page without a new cursor (see :func:`next_cursor`).
+        """
+        more = page.has_next_page and (
+            self.max_rows is None or self.rows + page.num_rows < self.max_rows
+        )
+        cursor = next_cursor(page, self.seen) if more else None
+        self.rows += page.num_rows
+        self.done = not more
+        if cursor is not None:
+            self.cursor = cursor
+
+    def copy(self) -> PageWalk:
+        """An independent snapshot (for ``resume``)."""
+        twin = PageWalk(self.listing, self.cursor, self.max_rows)
+        twin.seen, twin.rows, twin.done = set(self.seen), self.rows, self.done
+        return twin
+
+
+def iter_pages(send: Callable[[Request], P], walk: PageWalk) -> Iterator[P]:
+    """Walk pages lazily: send each page's request until the walk is done.
+
+    A page whose cursor repeats an earlier one is never yielded (it would loop forever).
+
+    Examples
+    --------
+    >>> from netra_frames.query import SpanQuery
+    >>> walk = PageWalk(SpanQuery.build("t1"))
+    >>> [p.num_rows for p in iter_pages(lambda r: TracesPage([], False, None), walk)]
+    [0]
+    """
+    while not walk.done:
+        page = send(walk.next_request())
+        walk.advance(page)
+        yield page
+
+
+def next_cursor(page: Page, seen: set[str]) -> str:
     """Return the cursor of the page after ``page`` and remember it in ``seen``.
 
     Raises

@@ -45,7 +45,7 @@ class Progress:
     desc:
         Short label, e.g. ``"traces"`` (never anything secret).
     unit:
-        What is counted (``"row"``, ``"trace"``, ``"id"``).
+        What is counted (``"rows"``, ``"traces"``, ``"ids"``), shown after a space.
     total:
         Expected count, when known.
 
@@ -62,7 +62,9 @@ class Progress:
         try:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc=f"netra_frames: {desc}", unit=unit, leave=False)
+            self._bar = tqdm(
+                total=total, desc=f"netra_frames: {desc}", unit=f" {unit}", leave=False
+            )
         except Exception:  # a bar must never fail a read
             logger.debug("netra_frames: progress bar disabled", exc_info=True)
             self._bar = None
@@ -73,6 +75,17 @@ class Progress:
             return
         try:
             self._bar.update(n)
+        except Exception:
+            logger.debug("netra_frames: progress bar disabled", exc_info=True)
+            self._bar = None
+
+    def set_total(self, total: int | None) -> None:
+        """Change the expected count (an estimate that firms up as the drain goes)."""
+        if self._bar is None:
+            return
+        try:
+            self._bar.total = total
+            self._bar.refresh()
         except Exception:
             logger.debug("netra_frames: progress bar disabled", exc_info=True)
             self._bar = None

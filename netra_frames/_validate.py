@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from .config import MAX_PAGE_SIZE
 from .errors import InvalidParameterError
 
 __all__ = [
-    "MAX_LIMIT",
+    "check_count",
     "check_direction",
     "check_id",
     "check_limit",
+    "check_max_rows",
     "check_page_size",
     "check_optional_id",
     "check_sort_field",
     "check_sort_order",
 ]
-
-MAX_LIMIT = 1000
-"""Largest page size the client will ask for (servers have their own, smaller maximum)."""
 
 DIRECTIONS = ("down", "up")
 SORT_ORDERS = ("asc", "desc")
@@ -49,7 +48,7 @@ def check_optional_id(value: object, name: str) -> str | None:
 
 
 def check_limit(limit: object) -> int | None:
-    """Return a valid page size or ``None``.
+    """Return a valid page size (``limit`` of the client's calls) or ``None``.
 
     Examples
     --------
@@ -58,11 +57,11 @@ def check_limit(limit: object) -> int | None:
     """
     if limit is None:
         return None
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidParameterError(f"limit must be an int, got {type(limit).__name__}.")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameterError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}.")
-    return limit
+    return _page_size(
+        limit,
+        "limit",
+        " (it is the page size; to cap rows use max_rows= of traces_frame, or stop iterating)",
+    )
 
 
 def check_page_size(page_size: object) -> int:
@@ -73,13 +72,46 @@ def check_page_size(page_size: object) -> int:
     >>> check_page_size(100)
     100
     """
-    if isinstance(page_size, bool) or not isinstance(page_size, int):
-        raise InvalidParameterError(f"page_size must be an int, got {type(page_size).__name__}.")
-    if not 1 <= page_size <= MAX_LIMIT:
+    return _page_size(page_size, "page_size", " (to cap rows use max_rows=)")
+
+
+def _page_size(value: object, name: str, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterError(f"{name} must be an int, got {type(value).__name__}.")
+    if not 1 <= value <= MAX_PAGE_SIZE:
         raise InvalidParameterError(
-            f"page_size must be between 1 and {MAX_LIMIT}, got {page_size}."
+            f"{name} must be between 1 and {MAX_PAGE_SIZE}, the API's largest page, got "
+            f"{value}{hint if value > MAX_PAGE_SIZE else ''}."
         )
-    return page_size
+    return value
+
+
+def check_count(value: object, name: str) -> int:
+    """Return ``value`` if it is an int >= 1 (``max_workers``, ``shards``...), else raise.
+
+    Examples
+    --------
+    >>> check_count(4, "max_workers")
+    4
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameterError(f"{name} must be an int >= 1, got {value!r}.")
+    return value
+
+
+def check_max_rows(max_rows: object) -> int | None:
+    """Return ``max_rows`` if it is ``None`` or an int >= 0, else raise.
+
+    Examples
+    --------
+    >>> check_max_rows(None) is None
+    True
+    """
+    if max_rows is None:
+        return None
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
+        raise InvalidParameterError(f"max_rows must be None or an int >= 0, got {max_rows!r}.")
+    return max_rows
 
 
 def _choice(value: object, name: str, choices: tuple[str, ...]) -> str | None:

@@ -18,6 +18,7 @@ from .__about__ import __version__
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .output import FORMATS, Format, format_for_path, write_frame
+from .query import FILTERS
 from .times import parse_time
 
 __all__ = ["build_parser", "main"]
@@ -127,10 +128,26 @@ def _window_options(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--end", help="window end, exclusive, ISO 8601 (default: now)")
 
 
+def _filter_flag(name: str) -> str:
+    """``tenant_id`` -> ``--tenant`` (the CLI's short form of a traces filter)."""
+    return "--" + name.removesuffix("_id").replace("_", "-")
+
+
 def _filter_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tenant", help="only this tenant id")
-    p.add_argument("--user", help="only this user id")
-    p.add_argument("--session", help="only this session id")
+    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form)."""
+    for name in FILTERS:
+        what = name.removesuffix("_id").replace("_", " ")
+        p.add_argument(
+            _filter_flag(name),
+            "--" + name.replace("_", "-"),
+            dest=name,
+            metavar="ID",
+            help=f"only this {what} id (exact, case-sensitive)",
+        )
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
 
 
 # -- commands --------------------------------------------------------------------------
@@ -143,15 +160,13 @@ def _traces(args: argparse.Namespace) -> int:
         frame = traces_frame(
             args.start,
             args.end,
-            tenant_id=args.tenant,
-            user_id=args.user,
-            session_id=args.session,
             sort_field=args.sort_field,
             sort_order=args.sort_order,
             max_rows=args.limit,
             backend="polars",
             progress=_progress(args),
             client=client,
+            **_filters(args),
         )
     return _emit(args, frame)
 
@@ -249,15 +264,13 @@ def _export(args: argparse.Namespace) -> int:
             args.path,
             args.start,
             args.end,
-            tenant_id=args.tenant,
-            user_id=args.user,
-            session_id=args.session,
             format=args.format,
             partition_by=args.partition_by,
             max_rows_per_file=args.max_rows_per_file,
             csv_safe=not args.no_csv_safe,
             progress=_progress(args),
             client=client,
+            **_filters(args),
         )
     print(
         f"exported {result.rows} rows in {result.files} file(s) to {result.root} "

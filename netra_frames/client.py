@@ -1,67 +1,43 @@
-"""``NetraClient``: Netra's six documented usage calls on one pooled ``requests.Session``.
+"""``NetraClient``: Netra's six documented usage calls, and nothing more.
 
 The methods mirror the official SDK one to one, in Python naming, with these differences:
 failures raise typed errors (never ``{}`` or ``None``), arguments are validated before any
 request, ids in paths are percent-encoded, and every page item stays the plain ``dict``
-the wire sent.
+the wire sent. Frames are built by the functions of :mod:`netra_frames` (pass
+``client=``); the HTTP layer is :attr:`NetraClient.transport`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
-from . import __about__
-from ._client_frames import FrameMethods
-from ._pages import SpansPage, TracesPage, iter_pages, parse_spans_page, parse_traces_page
-from ._retry import backoff_delay, make_retry, parse_retry_after
-from ._validate import (
-    check_direction,
-    check_id,
-    check_limit,
-    check_optional_id,
-    check_sort_field,
-    check_sort_order,
-)
+from ._pages import PageWalk, SpansPage, TracesPage, iter_pages, parse_spans_page, parse_traces_page
+from ._validate import check_id, check_limit
 from .config import (
-    API_KEY_HEADER,
     DEFAULT_BACKOFF_FACTOR,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_RATE_LIMIT_PATIENCE,
     Settings,
     resolve_settings,
 )
-from .errors import (
-    APIError,
-    AuthenticationError,
-    InvalidParameterError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-)
-from .times import TimeLike, format_time, parse_time, resolve_window
+from .errors import TransportError
+from .query import Direction, Request, SortOrder, SpanQuery, TraceFilters, TraceQuery, segment
+from .times import TimeLike, format_time
+from .transport import Transport
 
 if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = ["NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"]
 
-logger = logging.getLogger("netra_frames")
-
-T = TypeVar("T")
-Direction = Literal["up", "down"]
-SortOrder = Literal["asc", "desc"]
+P = TypeVar("P", TracesPage, SpansPage)
 
 
 @dataclass(frozen=True)
@@ -86,7 +62,7 @@ class TenantUsage:
     total_cost: float
 
 
-class NetraClient(FrameMethods):
+class NetraClient:
     """A client for Netra's usage and traces API.
 
     Parameters
@@ -104,12 +80,19 @@ class NetraClient(FrameMethods):
         A ``requests.Session`` to use as is (its adapters are left alone, so our retry
         policy is not mounted on it, and it is not closed by :meth:`close`).
     max_retries, backoff_factor, max_backoff:
-        Retry policy for connection errors, timeouts, 429 and 5xx (full-jitter
+        Retry policy for connection errors, timeouts, broken bodies and 5xx (full-jitter
         exponential backoff; ``Retry-After`` honoured up to ``max_backoff`` seconds).
     allow_insecure_http:
         Allow plain ``http://`` to a non-loopback host (refused by default).
     pool_size:
         Connections kept alive per host; size it to the number of concurrent workers.
+    max_requests_per_second:
+        A ceiling on this client's request rate, for a plan whose limit you know; default
+        ``NETRA_FRAMES_MAX_REQUESTS_PER_SECOND``, else none. Without it the client still
+        slows down on its own when the server answers 429.
+    rate_limit_patience:
+        Seconds one request may wait out 429 answers before :class:`RateLimitError`
+        (these waits do not use up ``max_retries``).
 
     Examples
     --------
@@ -133,8 +116,10 @@ class NetraClient(FrameMethods):
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         allow_insecure_http: bool = False,
         pool_size: int = DEFAULT_MAX_WORKERS,
+        max_requests_per_second: float | None = None,
+        rate_limit_patience: float = DEFAULT_RATE_LIMIT_PATIENCE,
     ) -> None:
-        self._settings = resolve_settings(
+        settings = resolve_settings(
             api_key,
             base_url,
             timeout=timeout,
@@ -143,46 +128,33 @@ class NetraClient(FrameMethods):
             backoff_factor=backoff_factor,
             max_backoff=max_backoff,
             allow_insecure_http=allow_insecure_http,
+            max_requests_per_second=max_requests_per_second,
+            rate_limit_patience=rate_limit_patience,
         )
-        self._owns_session = session is None
-        self._pool_size = max(1, pool_size) if session is None else None
-        self._session = session if session is not None else self._new_session(pool_size)
-        self._headers = {
-            "Accept": "application/json",
-            "User-Agent": f"netra-frames/{__about__.__version__}",
-            **self._settings.headers,
-            API_KEY_HEADER: self._settings.api_key,
-        }
+        self._transport = Transport(settings, session, pool_size)
 
-    def _new_session(self, pool_size: int) -> requests.Session:
-        s = self._settings
-        session = requests.Session()
-        adapter = HTTPAdapter(
-            pool_connections=4,
-            pool_maxsize=max(1, pool_size),
-            max_retries=make_retry(s.max_retries, s.backoff_factor, s.max_backoff),
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
+    @property
+    def transport(self) -> Transport:
+        """The HTTP layer (shared by every drain of this client, with its rate limiter)."""
+        return self._transport
 
     @property
     def settings(self) -> Settings:
         """The resolved settings (the key is masked in their ``repr``)."""
-        return self._settings
+        return self._transport.settings
 
     @property
     def pool_size(self) -> int | None:
         """Connections kept alive per host, or ``None`` for a session passed in by the caller."""
-        return self._pool_size
+        return self._transport.pool_size
 
     @property
     def base_url(self) -> str:
         """The base URL every path is joined to."""
-        return self._settings.base_url
+        return self._transport.settings.base_url
 
     def __repr__(self) -> str:
-        return f"NetraClient(base_url={self._settings.base_url!r}, api_key='[secure]')"
+        return f"NetraClient(base_url={self.base_url!r}, api_key='[secure]')"
 
     def __enter__(self) -> NetraClient:
         return self
@@ -197,118 +169,7 @@ class NetraClient(FrameMethods):
 
     def close(self) -> None:
         """Close the pooled connections (only when the client created the session)."""
-        if self._owns_session:
-            self._session.close()
-
-    # -- transport ---------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        return self._settings.base_url + path
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        decode: Callable[[bytes], T],
-    ) -> T:
-        """Send one request and decode its body, retrying unreadable bodies.
-
-        Status and connection retries happen in urllib3 (see ``_retry``); a body that is
-        cut short or does not decode is fetched again, up to ``max_retries`` times.
-        ``decode`` raises ``ValueError`` for a body it cannot use.
-        """
-        url = self._url(path)
-        data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        headers = (
-            self._headers if data is None else {**self._headers, "Content-Type": "application/json"}
-        )
-        s = self._settings
-        for attempt in range(s.max_retries + 1):
-            last = attempt == s.max_retries
-            content = self._send(method, url, params, data, headers, retry_body=not last)
-            if content is None:
-                time.sleep(backoff_delay(attempt, s.backoff_factor, s.max_backoff))
-                continue
-            try:
-                return decode(content)
-            except ValueError as exc:
-                if last:
-                    raise TransportError(
-                        f"{method} {url} returned an unusable body after {attempt + 1} "
-                        f"attempt(s): {exc}.",
-                        url=url,
-                    ) from exc
-                logger.warning("netra_frames: retrying %s %s: %s", method, url, exc)
-                time.sleep(backoff_delay(attempt, s.backoff_factor, s.max_backoff))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _send(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str] | None,
-        data: bytes | None,
-        headers: Mapping[str, str],
-        *,
-        retry_body: bool,
-    ) -> bytes | None:
-        """Return the body of a 2xx response, ``None`` for a body cut short, or raise.
-
-        urllib3 retries everything up to the response headers (connection errors, resets,
-        timeouts, retryable statuses). The body is read here, outside urllib3, so a body
-        that breaks off (reset, truncated, timed out mid-body) is reported as ``None``
-        for :meth:`request` to fetch again.
-        """
-        started = time.perf_counter()
-        try:
-            response = self._session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=self._settings.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.exceptions.RequestException as exc:
-            if _timed_out(exc):
-                raise TransportError(
-                    f"{method} {url} timed out after {self._settings.timeout}s (and retries); "
-                    "raise timeout= or NETRA_USAGE_TIMEOUT if the server is slow.",
-                    url=url,
-                ) from exc
-            raise TransportError(f"{method} {url} failed: {_describe_exc(exc)}", url=url) from exc
-        try:
-            content = response.content
-        except requests.exceptions.RequestException as exc:
-            response.close()
-            if retry_body:
-                logger.warning(
-                    "netra_frames: body of %s %s broke off (%s); retrying",
-                    method,
-                    url,
-                    type(exc).__name__,
-                )
-                return None
-            raise TransportError(
-                f"{method} {url}: the response body broke off ({_describe_exc(exc)}); the "
-                "connection was reset, cut short or timed out mid-body.",
-                url=url,
-            ) from exc
-        logger.debug(
-            "netra_frames: %s %s -> %s in %.1f ms",
-            method,
-            url,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        if response.status_code >= 300:
-            raise error_from_response(method, response)
-        return content
+        self._transport.close()
 
     # -- the six documented calls --------------------------------------------------------
 
@@ -324,10 +185,7 @@ class NetraClient(FrameMethods):
         >>> client.get_session_usage("sess_1", "2026-01-01", "2026-02-01")
         SessionUsage(session_id='sess_1', token_count=1234, request_count=3, total_cost=0.02)
         """
-        check_id(session_id, "session_id")
-        params = _window_params(start_time, end_time)
-        path = f"/usage/sessions/{_segment(session_id)}"
-        data = self.request("GET", path, params=params, decode=_decode_data_object)
+        data = self._usage("sessions", check_id(session_id, "session_id"), start_time, end_time)
         return SessionUsage(
             session_id=_field(data, "session_id", str, session_id),
             token_count=_field(data, "tokenCount", int, 0),
@@ -345,10 +203,7 @@ class NetraClient(FrameMethods):
         >>> client.get_tenant_usage("AceTech", "2026-01-01", "2026-02-01")
         TenantUsage(tenant_id='AceTech', organisation_id='org_1', token_count=..., ...)
         """
-        check_id(tenant_id, "tenant_id")
-        params = _window_params(start_time, end_time)
-        path = f"/usage/tenants/{_segment(tenant_id)}"
-        data = self.request("GET", path, params=params, decode=_decode_data_object)
+        data = self._usage("tenants", check_id(tenant_id, "tenant_id"), start_time, end_time)
         org = data.get("organisation_id")
         return TenantUsage(
             tenant_id=_field(data, "tenant_id", str, tenant_id),
@@ -359,72 +214,22 @@ class NetraClient(FrameMethods):
             total_cost=float(_field(data, "totalCost", (int, float), 0.0)),
         )
 
-    def traces_body(
-        self,
-        start_time: TimeLike,
-        end_time: TimeLike,
-        *,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        trace_id: str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        direction: Direction | None = "down",
-        sort_field: str | None = None,
-        sort_order: SortOrder | None = None,
-    ) -> dict[str, Any]:
-        """Validate arguments and build the ``POST /sdk/traces`` body, exactly as the SDK does.
-
-        Examples
-        --------
-        >>> client.traces_body("2026-01-01", "2026-01-02", tenant_id="AceTech")["filters"]
-        [{'field': 'tenant_id', 'operator': 'equals', 'type': 'string', 'value': 'AceTech'}]
-        """
-        window = _window_params(start_time, end_time)
-        filters = []
-        for name, value in (
-            ("trace_id", trace_id),
-            ("session_id", session_id),
-            ("user_id", user_id),
-            ("tenant_id", tenant_id),
-        ):
-            if check_optional_id(value, name) is not None:
-                filters.append(
-                    {"field": name, "operator": "equals", "type": "string", "value": value}
-                )
-        body: dict[str, Any] = {**window, "filters": filters}
-        pagination: dict[str, Any] = {}
-        if check_limit(limit) is not None:
-            pagination["limit"] = limit
-        if cursor is not None:
-            pagination["cursor"] = check_id(cursor, "cursor")
-        if check_direction(direction) is not None:
-            pagination["direction"] = direction
-        if pagination:
-            body["pagination"] = pagination
-        if check_sort_field(sort_field) is not None:
-            body["sortField"] = sort_field
-        if check_sort_order(sort_order) is not None:
-            body["sortOrder"] = sort_order
-        return body
-
     def list_traces(
         self,
         start_time: TimeLike,
         end_time: TimeLike,
         *,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        trace_id: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
         direction: Direction | None = "down",
         sort_field: str | None = None,
         sort_order: SortOrder | None = None,
+        **filters: Unpack[TraceFilters],
     ) -> TracesPage:
         """Fetch one page of traces whose ``start_time`` lies in ``[start_time, end_time)``.
+
+        ``filters`` are ``tenant_id``, ``user_id``, ``session_id`` and ``trace_id``
+        (equality, combined with AND; see :class:`~netra_frames.query.TraceFilters`).
 
         Examples
         --------
@@ -432,94 +237,37 @@ class NetraClient(FrameMethods):
         >>> page.has_next_page, page.next_cursor
         (True, 'eyJ...')
         """
-        body = self.traces_body(
-            start_time,
-            end_time,
-            tenant_id=tenant_id,
-            user_id=user_id,
-            session_id=session_id,
-            trace_id=trace_id,
-            limit=limit,
-            cursor=cursor,
-            direction=direction,
-            sort_field=sort_field,
-            sort_order=sort_order,
+        query = _trace_query(
+            start_time, end_time, limit, direction, sort_field, sort_order, filters
         )
-        return self.post_traces(body)
-
-    def post_traces(self, body: Mapping[str, Any]) -> TracesPage:
-        """Send an already built ``POST /sdk/traces`` body (see :meth:`traces_body`)."""
-        return self.request("POST", "/sdk/traces", body=body, decode=parse_traces_page)
+        page = query.request(cursor=_cursor(cursor))
+        return self._transport.send(page, parse_traces_page)
 
     def iter_traces(
         self,
         start_time: TimeLike,
         end_time: TimeLike,
         *,
-        tenant_id: str | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        trace_id: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
         direction: Direction | None = "down",
         sort_field: str | None = None,
         sort_order: SortOrder | None = None,
+        **filters: Unpack[TraceFilters],
     ) -> Iterator[dict[str, Any]]:
         """Yield every trace of the window across pages, fetching each page on demand.
 
-        Arguments are validated when this is called, before the first request.
+        Arguments are those of :meth:`list_traces`, validated when this is called, before
+        the first request.
 
         Examples
         --------
         >>> ids = [t["id"] for t in client.iter_traces("2026-01-01", "2026-02-01")]
         """
-        body = self.traces_body(
-            start_time,
-            end_time,
-            tenant_id=tenant_id,
-            user_id=user_id,
-            session_id=session_id,
-            trace_id=trace_id,
-            limit=limit,
-            cursor=cursor,
-            direction=direction,
-            sort_field=sort_field,
-            sort_order=sort_order,
+        query = _trace_query(
+            start_time, end_time, limit, direction, sort_field, sort_order, filters
         )
-        return _items(iter_pages(self._traces_fetcher(body), cursor))
-
-    def _traces_fetcher(self, body: dict[str, Any]) -> Callable[[str | None], TracesPage]:
-        def fetch(cursor: str | None) -> TracesPage:
-            pagination = {k: v for k, v in body.get("pagination", {}).items() if k != "cursor"}
-            if cursor is not None:
-                pagination["cursor"] = cursor
-            page_body = {k: v for k, v in body.items() if k != "pagination"}
-            if pagination:
-                page_body["pagination"] = pagination
-            return self.post_traces(page_body)
-
-        return fetch
-
-    def spans_params(
-        self,
-        *,
-        cursor: str | None = None,
-        direction: Direction | None = "down",
-        limit: int | None = None,
-        span_name: str | None = None,
-    ) -> dict[str, str]:
-        """Validate arguments and build the query of ``GET /sdk/traces/{id}/spans``."""
-        params: dict[str, str] = {}
-        if cursor is not None:
-            params["cursor"] = check_id(cursor, "cursor")
-        if check_direction(direction) is not None:
-            params["direction"] = str(direction)
-        if check_limit(limit) is not None:
-            params["limit"] = str(limit)
-        if span_name is not None:
-            params["spanName"] = check_id(span_name, "span_name")
-        return params
+        return self._items(PageWalk(query, _cursor(cursor)), parse_traces_page)
 
     def list_spans_by_trace_id(
         self,
@@ -540,16 +288,8 @@ class NetraClient(FrameMethods):
         >>> [s["kind"] for s in page.spans][:2]
         ['workflow', 'generation']
         """
-        check_id(trace_id, "trace_id")
-        params = self.spans_params(
-            cursor=cursor, direction=direction, limit=limit, span_name=span_name
-        )
-        return self.get_spans(trace_id, params)
-
-    def get_spans(self, trace_id: str, params: Mapping[str, str]) -> SpansPage:
-        """Send an already validated spans query (see :meth:`spans_params`)."""
-        path = spans_path(trace_id)
-        return self.request("GET", path, params=params, decode=parse_spans_page)
+        query = _span_query(trace_id, limit, direction, span_name)
+        return self._transport.send(query.request(cursor=_cursor(cursor)), parse_spans_page)
 
     def iter_spans_by_trace_id(
         self,
@@ -566,51 +306,54 @@ class NetraClient(FrameMethods):
         --------
         >>> spans = list(client.iter_spans_by_trace_id(trace_id))
         """
-        check_id(trace_id, "trace_id")
-        params = self.spans_params(
-            cursor=cursor, direction=direction, limit=limit, span_name=span_name
-        )
+        query = _span_query(trace_id, limit, direction, span_name)
+        return self._items(PageWalk(query, _cursor(cursor)), parse_spans_page)
 
-        def fetch(page_cursor: str | None) -> SpansPage:
-            query = {k: v for k, v in params.items() if k != "cursor"}
-            if page_cursor is not None:
-                query["cursor"] = page_cursor
-            return self.get_spans(trace_id, query)
+    # -- what the calls share --------------------------------------------------------------
 
-        return _items(iter_pages(fetch, cursor))
+    def _usage(
+        self, kind: str, key: str, start_time: TimeLike, end_time: TimeLike
+    ) -> dict[str, Any]:
+        query = TraceQuery.build(start_time, end_time)  # validates the window
+        params = {"startTime": format_time(query.start), "endTime": format_time(query.end)}
+        request = Request("GET", f"/usage/{kind}/{segment(key)}", params)
+        return self._transport.send(request, _decode_data_object)
 
-
-def _items(pages: Iterator[TracesPage | SpansPage]) -> Iterator[dict[str, Any]]:
-    for page in pages:
-        yield from page.items
-
-
-def spans_path(trace_id: str) -> str:
-    """Return the path of a trace's spans, the id percent-encoded as one segment.
-
-    Examples
-    --------
-    >>> spans_path("a/b")
-    '/sdk/traces/a%2Fb/spans'
-    """
-    return f"/sdk/traces/{_segment(trace_id)}/spans"
+    def _items(self, walk: PageWalk, parse: Callable[[bytes], P]) -> Iterator[dict[str, Any]]:
+        for page in iter_pages(lambda request: self._transport.send(request, parse), walk):
+            yield from page.items
 
 
-def _segment(value: str) -> str:
-    """Percent-encode an id as one path segment (``.`` and ``..`` too, or URLs drop them)."""
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+def _trace_query(
+    start_time: TimeLike,
+    end_time: TimeLike,
+    limit: int | None,
+    direction: Direction | None,
+    sort_field: str | None,
+    sort_order: SortOrder | None,
+    filters: Mapping[str, object],
+) -> TraceQuery:
+    return TraceQuery.build(
+        start_time,
+        end_time,
+        filters=filters,
+        sort_field=sort_field,
+        sort_order=sort_order,
+        page_size=check_limit(limit),
+        direction=direction,
+    )
 
 
-def _window_params(start_time: TimeLike, end_time: TimeLike) -> dict[str, str]:
-    start, end = parse_time(start_time, "start_time"), parse_time(end_time, "end_time")
-    if end <= start:
-        raise InvalidParameterError(
-            f"end_time ({end_time!r}) must be after start_time ({start_time!r}); the window "
-            "is [start_time, end_time)."
-        )
-    resolve_window(start_time, end_time)  # refuses a naive and an aware time in one window
-    return {"startTime": format_time(start), "endTime": format_time(end)}
+def _span_query(
+    trace_id: str, limit: int | None, direction: Direction | None, span_name: str | None
+) -> SpanQuery:
+    return SpanQuery.build(
+        trace_id, span_name=span_name, page_size=limit, direction=direction, limit_name="limit"
+    )
+
+
+def _cursor(cursor: str | None) -> str | None:
+    return None if cursor is None else check_id(cursor, "cursor")
 
 
 def _decode_data_object(content: bytes) -> dict[str, Any]:
@@ -631,68 +374,3 @@ def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], de
     if isinstance(value, bool) or not isinstance(value, kind):
         raise TransportError(f"the usage response has {name}={value!r} of an unexpected type.")
     return value
-
-
-def _timed_out(exc: requests.exceptions.RequestException) -> bool:
-    """Whether a request failed by timing out (urllib3 wraps it once retries are spent)."""
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, urllib3.exceptions.TimeoutError)
-
-
-def _describe_exc(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "..."
-
-
-_STATUS_HINTS = {
-    400: "check the arguments",
-    401: "check NETRA_API_KEY / api_key=",
-    403: "check NETRA_API_KEY / api_key= and the key's permissions",
-    404: "check the id and that it belongs to this key's organisation",
-    429: "slow down or raise max_retries",
-}
-
-
-def error_from_response(method: str, response: requests.Response) -> APIError:
-    """Map an error response to its exception class, with the server's message.
-
-    Examples
-    --------
-    >>> err = error_from_response("GET", response_404)
-    >>> type(err).__name__
-    'NotFoundError'
-    """
-    status = response.status_code
-    server_message: str | None = None
-    try:
-        payload = response.json()
-        err = payload.get("error") if isinstance(payload, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else None
-        server_message = str(msg) if msg is not None else None
-    except ValueError:
-        server_message = None
-    url = response.url
-    hint = _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
-    if 300 <= status < 400:
-        location = _describe_exc(ValueError(response.headers.get("Location", "?")))
-        hint = (
-            f"redirects to {location} are not followed, so the API key never travels to "
-            "another URL; set base_url to the final API URL"
-        )
-    text = f"{method} {url} returned HTTP {status}"
-    text += f": {server_message}" if server_message else ""
-    text += f" ({hint})." if hint else "."
-    kwargs: dict[str, Any] = {"status": status, "url": url, "server_message": server_message}
-    if status in (401, 403):
-        return AuthenticationError(text, **kwargs)
-    if status == 404:
-        return NotFoundError(text, **kwargs)
-    if status == 429:
-        return RateLimitError(
-            text, retry_after=parse_retry_after(response.headers.get("Retry-After")), **kwargs
-        )
-    if status >= 500:
-        return ServerError(text, **kwargs)
-    return APIError(text, **kwargs)

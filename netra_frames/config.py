@@ -12,22 +12,31 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigurationError, InsecureTransportError
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
     "DEFAULT_BACKOFF_FACTOR",
     "DEFAULT_MAX_BACKOFF",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_WORKERS",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_RATE_LIMIT_PATIENCE",
     "DEFAULT_TIMEOUT",
+    "DEFAULT_WINDOW_DAYS",
     "ENV_API_KEY",
+    "ENV_BACKEND",
     "ENV_BASE_URL",
     "ENV_BASE_URL_FALLBACK",
     "ENV_HEADERS",
+    "ENV_MAX_REQUESTS_PER_SECOND",
     "ENV_TIMEOUT",
+    "MAX_PAGE_SIZE",
+    "Backend",
     "Settings",
     "parse_headers",
     "resolve_settings",
@@ -38,6 +47,13 @@ ENV_BASE_URL = "NETRA_OTLP_ENDPOINT"
 ENV_BASE_URL_FALLBACK = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_HEADERS = "NETRA_HEADERS"
 ENV_TIMEOUT = "NETRA_USAGE_TIMEOUT"
+ENV_MAX_REQUESTS_PER_SECOND = "NETRA_FRAMES_MAX_REQUESTS_PER_SECOND"
+ENV_BACKEND = "NETRA_FRAMES_BACKEND"
+
+Backend = Literal["pandas", "polars"]
+"""The frame libraries a frame builder can return."""
+BACKENDS: tuple[Backend, ...] = ("pandas", "polars")
+DEFAULT_BACKEND: Backend = "pandas"
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds to wait for a response (the official SDK's default)."""
@@ -47,10 +63,18 @@ DEFAULT_BACKOFF_FACTOR = 0.25
 """Seconds; the n-th retry waits a random time in ``[0, factor * 2**n]`` (full jitter)."""
 DEFAULT_MAX_BACKOFF = 20.0
 """Seconds; the cap on one backoff sleep and on a server's ``Retry-After``."""
-DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 100
+"""Largest page size (``limit``) the API accepts; larger asks are refused before sending."""
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE
 """Items per page asked by the frame builders (the API's maximum)."""
 DEFAULT_MAX_WORKERS = 16
 """Concurrent requests of one frame builder."""
+DEFAULT_WINDOW_DAYS = 7.0
+"""Days covered when a frame builder gets no ``start`` (the window ends now unless ``end``)."""
+DEFAULT_RATE_LIMIT_PATIENCE = 600.0
+"""Seconds one request may spend waiting out 429 answers before :class:`RateLimitError`.
+
+These waits never use up ``max_retries``, which is the budget for failures."""
 
 API_KEY_HEADER = "x-api-key"
 
@@ -76,6 +100,8 @@ class Settings:
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
     max_backoff: float = DEFAULT_MAX_BACKOFF
     allow_insecure_http: bool = False
+    max_requests_per_second: float | None = None
+    rate_limit_patience: float = DEFAULT_RATE_LIMIT_PATIENCE
 
     def __repr__(self) -> str:
         masked = {k: "[secure]" for k in self.headers}
@@ -83,7 +109,9 @@ class Settings:
             f"Settings(api_key='[secure]', base_url={self.base_url!r}, timeout={self.timeout!r}, "
             f"headers={masked!r}, max_retries={self.max_retries!r}, "
             f"backoff_factor={self.backoff_factor!r}, max_backoff={self.max_backoff!r}, "
-            f"allow_insecure_http={self.allow_insecure_http!r})"
+            f"allow_insecure_http={self.allow_insecure_http!r}, "
+            f"max_requests_per_second={self.max_requests_per_second!r}, "
+            f"rate_limit_patience={self.rate_limit_patience!r})"
         )
 
 
@@ -215,6 +243,25 @@ def _merge_headers(
     return merged, api_key
 
 
+def _resolve_rate(rate: float | None) -> float | None:
+    if rate is None:
+        raw = _env(ENV_MAX_REQUESTS_PER_SECOND)
+        if raw is None:
+            return None
+        try:
+            rate = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{ENV_MAX_REQUESTS_PER_SECOND}={raw!r} is not a number of requests per second; "
+                "set it to e.g. 10, or unset it for no cap."
+            ) from None
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
+        raise ConfigurationError(
+            f"max_requests_per_second must be a positive number, got {rate!r} (None: no cap)."
+        )
+    return float(rate)
+
+
 def resolve_settings(
     api_key: str | None = None,
     base_url: str | None = None,
@@ -225,6 +272,8 @@ def resolve_settings(
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR,
     max_backoff: float = DEFAULT_MAX_BACKOFF,
     allow_insecure_http: bool = False,
+    max_requests_per_second: float | None = None,
+    rate_limit_patience: float = DEFAULT_RATE_LIMIT_PATIENCE,
 ) -> Settings:
     """Resolve settings from arguments, then the environment, then defaults.
 
@@ -232,7 +281,8 @@ def resolve_settings(
     ------
     ConfigurationError
         When the key or base URL is missing or a value is invalid; the message names
-        the argument and the environment variable to set.
+        the argument and the environment variable to set, and lists every missing
+        setting at once.
 
     Examples
     --------
@@ -242,8 +292,18 @@ def resolve_settings(
     if api_key is None:
         api_key = _env(ENV_API_KEY)
     extra_headers, api_key = _merge_headers(headers, api_key)
+    if base_url is None:
+        base_url = _env(ENV_BASE_URL) or _env(ENV_BASE_URL_FALLBACK)
+    missing = []
     if api_key is None or not api_key.strip():
-        raise ConfigurationError(f"no API key: pass api_key= or set {ENV_API_KEY}.")
+        missing.append(f"no API key: pass api_key= or set {ENV_API_KEY}")
+    if base_url is None:
+        missing.append(
+            f"no base URL: pass base_url= or set {ENV_BASE_URL} (or {ENV_BASE_URL_FALLBACK})"
+        )
+    if missing:
+        raise ConfigurationError("; ".join(missing) + ".")
+    assert api_key is not None and base_url is not None
     api_key = api_key.strip()
     try:
         _check_header(API_KEY_HEADER, api_key)
@@ -254,17 +314,15 @@ def resolve_settings(
         ) from None
     for name, value in extra_headers.items():
         _check_header(name, value)
-    if base_url is None:
-        base_url = _env(ENV_BASE_URL) or _env(ENV_BASE_URL_FALLBACK)
-    if base_url is None:
-        raise ConfigurationError(
-            f"no base URL: pass base_url= or set {ENV_BASE_URL} (or {ENV_BASE_URL_FALLBACK})."
-        )
     base_url = normalise_base_url(base_url)
     _check_url(base_url, allow_insecure_http)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}.")
-    for knob, amount in (("backoff_factor", backoff_factor), ("max_backoff", max_backoff)):
+    for knob, amount in (
+        ("backoff_factor", backoff_factor),
+        ("max_backoff", max_backoff),
+        ("rate_limit_patience", rate_limit_patience),
+    ):
         if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount >= 0:
             raise ConfigurationError(f"{knob} must be a number >= 0, got {amount!r}.")
     return Settings(
@@ -276,4 +334,6 @@ def resolve_settings(
         backoff_factor=float(backoff_factor),
         max_backoff=float(max_backoff),
         allow_insecure_http=allow_insecure_http,
+        max_requests_per_second=_resolve_rate(max_requests_per_second),
+        rate_limit_patience=float(rate_limit_patience),
     )

@@ -33,24 +33,28 @@ from datetime import datetime
 from math import ceil
 from typing import TYPE_CHECKING
 
-import dask.dataframe as dd
 import pandas as pd
 
 from ._convert import to_backend
 from ._decode import finish
-from ._validate import check_optional_id, check_page_size
-from .config import DEFAULT_PAGE_SIZE
+from ._validate import check_page_size
+from .client import NetraClient
+from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
+from .frames import traces_frame as eager_traces_frame
+from .query import TraceFilters, TraceQuery
 from .schema import TRACES
-from .times import TimeLike, resolve_window, split_window
+from .times import TimeLike, split_window
+
+try:
+    import dask.dataframe as dd
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError('netra_frames.dask needs Dask: pip install "netra-frames[dask]"') from exc
 
 if TYPE_CHECKING:
-    from .client import NetraClient
+    from typing import Unpack
 
 __all__ = ["ClientConfig", "Shard", "load_shard", "traces_frame", "traces_meta"]
-
-DEFAULT_WINDOW_DAYS = 7.0
-"""Days covered when ``start`` is not given (as for :func:`netra_frames.traces_frame`)."""
 
 _COLUMNS = [c.name for c in TRACES]
 
@@ -91,8 +95,6 @@ class ClientConfig:
 
     def client(self) -> NetraClient:
         """Build a client from these values and the environment (on the worker)."""
-        from .client import NetraClient
-
         return NetraClient(self.api_key, self.base_url, timeout=self.timeout)
 
 
@@ -145,20 +147,16 @@ def load_shard(
     >>> load_shard(shard, ClientConfig(srv.api_key, srv.base_url)).shape[1]
     27
     """
-    from .frames import traces_frame as eager_traces_frame
-
-    filters = dict(shard.filters)
+    filters: TraceFilters = dict(shard.filters)  # type: ignore[assignment]
     with config.client() as client:
         frame = eager_traces_frame(
             shard.start,
             shard.end,
-            tenant_id=filters.get("tenant_id"),
-            user_id=filters.get("user_id"),
-            session_id=filters.get("session_id"),
             page_size=shard.page_size,
             backend="pandas",
             progress=False,
             client=client,
+            **filters,
         )
     return frame[columns if columns is not None else _COLUMNS]
 
@@ -167,14 +165,12 @@ def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
     *,
-    tenant_id: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
     partitions: int | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     api_key: str | None = None,
     base_url: str | None = None,
     timeout: float | None = None,
+    **filters: Unpack[TraceFilters],
 ) -> dd.DataFrame:
     """Return the traces of ``[start, end)`` as a lazy Dask DataFrame, one shard per partition.
 
@@ -185,8 +181,6 @@ def traces_frame(
     start, end:
         The window, as for :func:`netra_frames.traces_frame` (default: the last 7 days,
         resolved now, on the client).
-    tenant_id, user_id, session_id:
-        Equality filters (combined with AND).
     partitions:
         Number of time-window shards (default: one per day of the window). Fewer come
         back for a window shorter than that many milliseconds.
@@ -195,6 +189,9 @@ def traces_frame(
     api_key, base_url, timeout:
         Connection settings for the workers; what is not given comes from each worker's
         environment (``NETRA_API_KEY``, ``NETRA_OTLP_ENDPOINT``, ...).
+    **filters:
+        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
+        combined with AND.
 
     Returns
     -------
@@ -215,16 +212,20 @@ def traces_frame(
     8
     >>> ddf["total_cost"].sum().compute()  # doctest: +SKIP
     """
-    check_page_size(page_size)
-    window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
+    query = TraceQuery.build(
+        start,
+        end,
+        filters=filters,
+        page_size=check_page_size(page_size),
+        default_days=DEFAULT_WINDOW_DAYS,
+    )
+    window = query.start, query.end
     if partitions is None:
         partitions = max(1, ceil((window[1] - window[0]).total_seconds() / 86400))
     if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
         raise InvalidParameterError(f"partitions must be an int >= 1, got {partitions!r}.")
-    named = (("tenant_id", tenant_id), ("user_id", user_id), ("session_id", session_id))
-    filters = tuple((k, v) for k, v in named if v is not None and check_optional_id(v, k))
     shards = [
-        Shard(lo, hi, filters, page_size)
+        Shard(lo, hi, tuple(query.filters.items()), page_size)
         for lo, hi in reversed(split_window(window[0], window[1], partitions))
     ]
     config = ClientConfig(api_key, base_url, timeout)

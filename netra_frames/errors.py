@@ -14,6 +14,13 @@ The tree::
     ├── TransportError                             connection, timeout, unreadable body
     └── DrainError                                 a multi-page drain failed part way
 
+A :class:`DrainError` keeps the class of the error that stopped the drain: the one raised
+for a missing trace is both a ``DrainError`` and a ``NotFoundError``, so either ``except``
+catches it (see :func:`drain_error`).
+
+Warnings: :class:`NetraWarning` (a ``UserWarning``), and :class:`EmptyResultWarning` for a
+filtered listing or usage call that matched nothing (ids are case-sensitive).
+
 No message, attribute or ``repr`` of these ever contains the API key.
 """
 
@@ -27,13 +34,16 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "DrainError",
+    "EmptyResultWarning",
     "InsecureTransportError",
     "InvalidParameterError",
     "NetraError",
+    "NetraWarning",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
     "TransportError",
+    "drain_error",
 ]
 
 
@@ -146,3 +156,50 @@ class DrainError(NetraError):
     def resume(self) -> Any:
         """Continue the failed drain and return the complete frame."""
         return self._resume()
+
+
+_DRAIN_CLASSES: dict[type[NetraError], type[DrainError]] = {}
+
+
+def _drain_class(cause: type[NetraError]) -> type[DrainError]:
+    """``DrainError`` mixed with the class of the error that stopped the drain (made once)."""
+    if issubclass(cause, DrainError):
+        return cause
+    kind = _DRAIN_CLASSES.get(cause)
+    if kind is None:
+        kind = type(f"Drain{cause.__name__}", (DrainError, cause), {"__module__": __name__})
+        _DRAIN_CLASSES[cause] = kind
+    return kind
+
+
+def drain_error(
+    message: str, *, partial: Any, resume: Callable[[], Any], cause: BaseException
+) -> DrainError:
+    """Build the :class:`DrainError` of a drain stopped by ``cause``, keeping its class.
+
+    The result is an instance of ``DrainError`` *and* of ``type(cause)`` (when ``cause``
+    is one of ours), with the cause's attributes (``status``, ``url``, ...) copied, so
+    ``except NotFoundError`` and ``except DrainError`` both catch it.
+
+    Examples
+    --------
+    >>> err = drain_error("x", partial=None, resume=lambda: None,
+    ...                   cause=NotFoundError("gone", status=404))
+    >>> isinstance(err, NotFoundError), isinstance(err, DrainError), err.status
+    (True, True, 404)
+    """
+    kind = _drain_class(type(cause)) if isinstance(cause, NetraError) else DrainError
+    error = kind.__new__(kind, message)
+    DrainError.__init__(error, message, partial=partial, resume=resume, cause=cause)
+    for name, value in vars(cause).items():  # status, url, retry_after, ...
+        if name not in ("partial", "cause", "_resume"):
+            setattr(error, name, value)
+    return error
+
+
+class NetraWarning(UserWarning):
+    """Base class of the warnings netra_frames emits."""
+
+
+class EmptyResultWarning(NetraWarning):
+    """A filtered listing or usage call matched nothing (ids are case-sensitive)."""

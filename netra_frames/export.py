@@ -57,15 +57,19 @@ from ._decode import finish
 from ._defaults import get_client
 from ._progress import Progress, want_progress
 from ._validate import check_page_size
-from .config import DEFAULT_PAGE_SIZE
+from .client import NetraClient
+from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
 from .output import neutralise_formulas
-from .scan import DEFAULT_WINDOW_DAYS, TraceQuery, trace_batches
+from .query import TraceFilters, TraceQuery
+from .scan import trace_batches
 from .schema import TRACES
-from .times import TimeLike, format_time, resolve_window
+from .times import TimeLike, format_time
 
 if TYPE_CHECKING:
-    from .client import NetraClient
+    from typing import Unpack
+
+    from .transport import Transport
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -334,7 +338,7 @@ def _clear(folder: Path) -> None:
 
 
 def _export_partition(
-    client: NetraClient,
+    transport: Transport,
     folder: Path,
     query: TraceQuery,
     fmt: ExportFormat,
@@ -346,7 +350,7 @@ def _export_partition(
     _clear(folder)
     writer = _PartWriter(folder, fmt, max_rows_per_file, csv_safe)
     try:
-        for batch in trace_batches(client, query):
+        for batch in trace_batches(transport, query):
             writer.write(batch)
             bar.update(batch.height)
         files = writer.finish()
@@ -364,9 +368,6 @@ def export_traces(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
     *,
-    tenant_id: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
     format: ExportFormat = "parquet",  # noqa: A002 - the natural name, as in write_frame
     partition_by: PartitionBy = "date",
     max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
@@ -374,6 +375,7 @@ def export_traces(
     page_size: int = DEFAULT_PAGE_SIZE,
     progress: bool | None = None,
     client: NetraClient | None = None,
+    **filters: Unpack[TraceFilters],
 ) -> ExportResult:
     """Write the traces of ``[start, end)`` under ``path``, page by page, one folder per day.
 
@@ -389,8 +391,6 @@ def export_traces(
         Root folder (created if missing).
     start, end:
         The window, as for :func:`netra_frames.traces_frame` (default: the last 7 days).
-    tenant_id, user_id, session_id:
-        Equality filters (combined with AND).
     format:
         ``"parquet"`` (zstd-compressed), ``"ndjson"`` or ``"csv"``.
     partition_by:
@@ -406,6 +406,9 @@ def export_traces(
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
+    **filters:
+        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
+        combined with AND.
 
     Returns
     -------
@@ -442,28 +445,29 @@ def export_traces(
         raise InvalidParameterError(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
-    check_page_size(page_size)
-    window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    chosen = client or get_client()
-    named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}
-    filters = {k: v for k, v in named.items() if v is not None}
-    base = TraceQuery(*window, filters, page_size=page_size)
-    base.body(chosen)  # validates ids now, without a request
+    base = TraceQuery.build(
+        start,
+        end,
+        filters=filters,
+        page_size=check_page_size(page_size),
+        default_days=DEFAULT_WINDOW_DAYS,
+    )
+    transport = (client or get_client()).transport
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     skipped: list[str] = []
     rows = files = 0
-    with Progress(want_progress(progress), "export", "row") as bar:
-        for name, lo, hi in partition_windows(*window, partition_by):
-            query = TraceQuery(lo, hi, filters, page_size=page_size)
+    with Progress(want_progress(progress), "export", "rows") as bar:
+        for name, lo, hi in partition_windows(base.start, base.end, partition_by):
+            query = base.with_window(lo, hi)
             folder = root / name
             if _is_done(folder, _marker_key(query, format)):
                 logger.debug("netra_frames: export skips finished partition %s", name)
                 skipped.append(name)
                 continue
             n, f = _export_partition(
-                chosen, folder, query, format, max_rows_per_file, csv_safe, bar
+                transport, folder, query, format, max_rows_per_file, csv_safe, bar
             )
             logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
             written.append(name)

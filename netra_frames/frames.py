@@ -1,53 +1,51 @@
 """The frame builders: whole listings and usage as typed pandas or Polars DataFrames.
 
-Every function validates its arguments before any request, then hands the work to
-:mod:`netra_frames._drain`. Columns and dtypes are those of :mod:`netra_frames.schema`;
-``backend="pandas"`` (the default, see :func:`netra_frames.set_backend`) gives nullable
-pandas dtypes, ``backend="polars"`` a ``pl.DataFrame``. Without ``client=``, the default
-client of :func:`netra_frames.configure` (or the environment) is used.
+Every function validates its arguments before any request, then hands the work to the
+engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
+:mod:`netra_frames.schema`; ``backend="pandas"`` (the default, see
+:func:`netra_frames.set_backend`) gives nullable pandas dtypes, ``backend="polars"`` a
+``pl.DataFrame``. Without ``client=``, the default client of
+:func:`netra_frames.configure` (or the environment) is used.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 import polars as pl
-import pyarrow as pa
 
-from ._convert import (
-    as_polars,
-    expand_attributes_polars,
-    normalise_ids,
-    pandas_ready,
-    tables_to_pandas,
-    to_backend,
-)
-from ._decode import DecodedPage, finish, finish_parts, page_weight
-from ._defaults import Backend, get_client, resolve_backend
-from ._drain import (
-    Pack,
-    Walk,
-    check_max_rows,
-    check_max_workers,
-    drain_spans,
+from ._cancel import CancelScope
+from ._convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
+from ._defaults import get_client, resolve_backend
+from ._engine.batch import Batcher, polars_sink
+from ._engine.drains import (
+    KeyedDrain,
+    PageCollector,
+    RowCollector,
     drain_traces,
-    map_ordered,
-    pooled_workers,
+    sink_for,
+    spans_of,
 )
+from ._engine.pool import pooled_workers
+from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
-from ._shard import Shards, choose_shards, drain_sharded, merge_shards, shard_bodies
-from ._validate import check_page_size, check_sort_order
-from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, polars_schema
-from .times import TimeLike, resolve_window
+from ._validate import check_count, check_max_rows, check_page_size
+from .client import NetraClient, SessionUsage, TenantUsage
+from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
+from .errors import EmptyResultWarning
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
+from .times import TimeLike, format_time, resolve_window
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import pandas as pd
 
-    from .client import NetraClient, SessionUsage, TenantUsage
-
 __all__ = [
+    "TracesFrameOptions",
     "expand_attributes",
     "session_usage_frame",
     "spans_frame",
@@ -55,16 +53,20 @@ __all__ = [
     "traces_frame",
 ]
 
-DEFAULT_WINDOW_DAYS = 7.0
-"""Days covered when ``start`` is not given (the window ends now unless ``end`` is given)."""
-
 TraceIds = str | Iterable[str] | Any
 
 
-def _finish_with(
-    columns: Any, backend: Backend
-) -> Callable[[list[DecodedPage]], pd.DataFrame | pl.DataFrame]:
-    return lambda pages: to_backend(finish(pages, columns), backend)
+class TracesFrameOptions(TraceFilters, total=False):
+    """The keywords of :func:`traces_frame` besides ``backend`` (for its overloads)."""
+
+    sort_field: str
+    sort_order: SortOrder
+    page_size: int
+    max_rows: int | None
+    shards: Shards
+    max_workers: int
+    progress: bool | None
+    client: NetraClient | None
 
 
 @overload
@@ -72,64 +74,31 @@ def traces_frame(
     start: TimeLike | None = ...,
     end: TimeLike | None = ...,
     *,
-    tenant_id: str | None = ...,
-    user_id: str | None = ...,
-    session_id: str | None = ...,
-    sort_field: str = ...,
-    sort_order: Literal["asc", "desc"] = ...,
-    page_size: int = ...,
-    max_rows: int | None = ...,
-    shards: Shards = ...,
-    max_workers: int = ...,
     backend: Literal["pandas"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[TracesFrameOptions],
 ) -> pd.DataFrame: ...
 @overload
 def traces_frame(
     start: TimeLike | None = ...,
     end: TimeLike | None = ...,
     *,
-    tenant_id: str | None = ...,
-    user_id: str | None = ...,
-    session_id: str | None = ...,
-    sort_field: str = ...,
-    sort_order: Literal["asc", "desc"] = ...,
-    page_size: int = ...,
-    max_rows: int | None = ...,
-    shards: Shards = ...,
-    max_workers: int = ...,
     backend: Literal["polars"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[TracesFrameOptions],
 ) -> pl.DataFrame: ...
 @overload
 def traces_frame(
     start: TimeLike | None = ...,
     end: TimeLike | None = ...,
     *,
-    tenant_id: str | None = ...,
-    user_id: str | None = ...,
-    session_id: str | None = ...,
-    sort_field: str = ...,
-    sort_order: Literal["asc", "desc"] = ...,
-    page_size: int = ...,
-    max_rows: int | None = ...,
-    shards: Shards = ...,
-    max_workers: int = ...,
     backend: Backend | None = ...,
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[TracesFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
     *,
-    tenant_id: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
     sort_field: str = "start_time",
-    sort_order: Literal["asc", "desc"] = "desc",
+    sort_order: SortOrder = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
     max_rows: int | None = None,
     shards: Shards = "auto",
@@ -137,6 +106,7 @@ def traces_frame(
     backend: Backend | None = None,
     progress: bool | None = None,
     client: NetraClient | None = None,
+    **filters: Unpack[TraceFilters],
 ) -> pd.DataFrame | pl.DataFrame:
     """Drain every page of ``list_traces`` over ``[start, end)`` into one frame.
 
@@ -146,30 +116,34 @@ def traces_frame(
         The window on a trace's ``start_time``: ISO string, ``datetime`` or ``date``
         (naive means UTC; mixing naive and aware is refused). Defaults: ``end`` = now,
         ``start`` = ``end`` - 7 days.
-    tenant_id, user_id, session_id:
-        Equality filters (combined with AND).
     sort_field, sort_order:
         Row order, as the API sorts (ties broken by trace id).
     page_size:
-        Traces per request (the server's maximum is usually 100).
+        Traces per request (1 to 100, the API's largest page).
     max_rows:
-        Stop after this many rows, fetching no page more than needed (never sharded).
+        Stop after this many rows, fetching no page more than needed (one walk).
     shards:
-        Split the window into this many contiguous sub-windows drained concurrently
-        (same rows, same order as one drain; see :mod:`netra_frames._shard`). ``"auto"``:
-        one per day of window up to ``max_workers``; 1 for windows under a day, with
-        ``max_rows``, or for a sort field other than ``start_time``, ``end_time``,
-        ``latency_ms``, ``total_cost``, ``total_tokens`` and ``name``.
+        ``"auto"``: start with one sub-window per day (up to ``max_workers``; one for a
+        window under a day) and, for listings in ``start_time`` order, split the largest
+        part a running sub-window has not reached whenever a worker is idle, so uneven data
+        drains as fast as even data. An int: exactly that many equal sub-windows, never
+        split. Same rows, same order as one walk, whatever the sharding.
     max_workers:
-        Sub-windows fetched at once (threads sharing the client's pooled session; capped
+        Requests in flight at once (threads sharing the client's pooled session; capped
         at the client's ``pool_size`` so no request opens a connection of its own).
     backend:
         ``"pandas"`` or ``"polars"``; default from :func:`set_backend`, else
         ``NETRA_FRAMES_BACKEND``, else pandas.
     progress:
-        Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
+        Draw a progress bar (rows, with the total estimated from the share of the window
+        covered); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
+    **filters:
+        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
+        combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
+        case-sensitive; a filtered drain that matches nothing warns
+        (:class:`~netra_frames.EmptyResultWarning`).
 
     Returns
     -------
@@ -181,7 +155,8 @@ def traces_frame(
     InvalidParameterError
         For a bad argument, before any request.
     DrainError
-        When a page fails after earlier pages succeeded (``.partial``, ``.resume()``).
+        When a page fails after earlier pages succeeded (``.partial``, ``.resume()``);
+        it is also an instance of the failure's own class.
 
     Examples
     --------
@@ -189,86 +164,75 @@ def traces_frame(
     >>> df.groupby("user_id")["total_cost"].sum().head(2)  # doctest: +SKIP
     """
     chosen = resolve_backend(backend)
-    check_page_size(page_size)
-    check_sort_order(sort_order)
     limit = check_max_rows(max_rows)
-    window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    client = client or get_client()
-    body = client.traces_body(
-        *window,
-        tenant_id=tenant_id,
-        user_id=user_id,
-        session_id=session_id,
+    query = TraceQuery.build(
+        start,
+        end,
+        filters=filters,
         sort_field=sort_field,
         sort_order=sort_order,
+        page_size=check_page_size(page_size),
+        default_days=DEFAULT_WINDOW_DAYS,
     )
-    workers = pooled_workers(client, check_max_workers(max_workers))
+    client = client or get_client()
+    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
     parts = choose_shards(
-        shards, *window, sort_field=sort_field, max_rows=limit, max_workers=workers
+        shards, query.start, query.end, sort_field=sort_field, max_rows=limit, max_workers=workers
     )
-    with Progress(want_progress(progress), "traces", "row", total=limit) as bar:
-        if parts > 1:
-            walks = [Walk(b) for b in shard_bodies(body, *window, parts, sort_order)]
-            return drain_sharded(
-                client,
-                walks,
-                page_size=page_size,
-                max_workers=workers,
-                on_page=lambda page: bar.update(page.num_rows),
-                build=lambda pages: to_backend(
-                    merge_shards(finish(pages, TRACES), sort_field, sort_order), chosen
-                ),
-                prefix_partial=sort_field == "start_time",
-            )
-        build = _finish_with(TRACES, chosen)
-        if limit is not None:
-            full = build
-            build = lambda pages: full(pages)[:limit]  # noqa: E731  (a server may overfill)
-        return drain_traces(
-            client,
-            body,
-            page_size=page_size,
+
+    def present(frames: list[Any]) -> Any:
+        (frame,) = frames
+        return frame[:limit] if limit is not None and len(frame) > limit else frame  # overfill
+
+    with Progress(want_progress(progress), "traces", "rows", total=limit) as bar:
+        frame: pd.DataFrame | pl.DataFrame = drain_traces(
+            client.transport,
+            query,
+            [(query.start, query.end)],
+            backend=chosen,
+            shards=parts,
+            adaptive=shards == "auto",
+            workers=workers,
             max_rows=limit,
-            on_page=lambda page: bar.update(page.num_rows),
-            build=build,
+            bar=bar,
+            present=present,
         )
+    if len(frame) == 0 and query.filters:
+        _warn_empty(f"no traces matched {dict(query.filters)}", query)
+    return frame
+
+
+def _warn_empty(what: str, query: TraceQuery) -> None:
+    warnings.warn(
+        f"{what} in [{format_time(query.start)}, {format_time(query.end)}); ids are "
+        "case-sensitive: check the spelling and the window.",
+        EmptyResultWarning,
+        stacklevel=3,
+    )
+
+
+class SpansFrameOptions(TypedDict, total=False):
+    """The keywords of :func:`spans_frame` besides ``backend`` (for its overloads)."""
+
+    span_name: str | None
+    page_size: int
+    parse_json: bool
+    progress: bool | None
+    max_workers: int
+    client: NetraClient | None
 
 
 @overload
 def spans_frame(
-    trace_ids: TraceIds,
-    *,
-    span_name: str | None = ...,
-    page_size: int = ...,
-    parse_json: bool = ...,
-    backend: Literal["pandas"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    trace_ids: TraceIds, *, backend: Literal["pandas"], **options: Unpack[SpansFrameOptions]
 ) -> pd.DataFrame: ...
 @overload
 def spans_frame(
-    trace_ids: TraceIds,
-    *,
-    span_name: str | None = ...,
-    page_size: int = ...,
-    parse_json: bool = ...,
-    backend: Literal["polars"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    trace_ids: TraceIds, *, backend: Literal["polars"], **options: Unpack[SpansFrameOptions]
 ) -> pl.DataFrame: ...
 @overload
 def spans_frame(
-    trace_ids: TraceIds,
-    *,
-    span_name: str | None = ...,
-    page_size: int = ...,
-    parse_json: bool = ...,
-    backend: Backend | None = ...,
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    trace_ids: TraceIds, *, backend: Backend | None = ..., **options: Unpack[SpansFrameOptions]
 ) -> pd.DataFrame | pl.DataFrame: ...
 def spans_frame(
     trace_ids: TraceIds,
@@ -292,7 +256,7 @@ def spans_frame(
     span_name:
         Keep spans whose name or kind matches (as the API filters).
     page_size:
-        Spans per request.
+        Spans per request (1 to 100).
     parse_json:
         Also expand ``attributes`` into ``attr.<key>`` columns (see
         :func:`expand_attributes`).
@@ -311,6 +275,10 @@ def spans_frame(
     ------
     InvalidParameterError
         For a bad argument or id, before any request.
+    NotFoundError
+        For a trace that does not exist (or belongs to another organisation): when other
+        traces were fetched first it is also a :class:`DrainError` (``.partial`` holds
+        them); the message names the trace.
     DrainError
         When a trace fails after others succeeded (``.partial``, ``.resume()``).
 
@@ -323,101 +291,42 @@ def spans_frame(
     """
     chosen = resolve_backend(backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
-    check_page_size(page_size)
-    workers = check_max_workers(max_workers)
+    template = SpanQuery.template(span_name=span_name, page_size=page_size)
     client = client or get_client()
-    workers = pooled_workers(client, workers)
-    params = client.spans_params(span_name=span_name)
+    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
+    transport = client.transport
+    sink = polars_sink(SPANS) if parse_json else sink_for(chosen, SPANS)
 
-    arrow_batches = chosen == "pandas" and not parse_json
+    def fetch(trace_id: str, scope: CancelScope) -> Any:
+        return spans_of(transport, template, trace_id, scope)
 
-    def build(results: list[SpanPart]) -> pd.DataFrame | pl.DataFrame:
-        if arrow_batches:
-            return _spans_to_pandas(results)
-        frame = finish_parts(results, SPANS)
-        results.clear()  # the batches now live in ``frame`` only
-        if parse_json:
-            frame = expand_attributes_polars(frame)
-        return to_backend(frame, chosen)
-
-    with Progress(want_progress(progress), "spans", "trace", total=len(ids)) as bar:
-        return map_ordered(
-            lambda trace_id: drain_spans(client, trace_id, params, page_size),
+    with Progress(want_progress(progress), "spans", "traces", total=len(ids)) as bar:
+        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
+            fetch,
             ids,
-            max_workers=workers,
-            on_done=bar.update,
-            build=build,
-            pack=_ARROW_PACK if arrow_batches else _POLARS_PACK,
+            PageCollector(Batcher(sink)),
+            workers=min(workers, max(1, len(ids))),
+            bar=bar,
+            noun="traces",
+        ).run()
+    if parse_json:
+        frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)
+    if len(frame) == 0 and span_name is not None and ids:
+        warnings.warn(
+            f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
+            "matched as the API does (name or kind).",
+            EmptyResultWarning,
+            stacklevel=2,
         )
+    return frame
 
 
-SpanPart: TypeAlias = "list[DecodedPage] | pl.DataFrame | pa.Table"
-"""What :func:`spans_frame` holds per trace: its pages, or (packed) a finished batch."""
+class UsageFrameOptions(TypedDict, total=False):
+    """The keywords of the usage frames besides ``backend`` (for their overloads)."""
 
-SPAN_BATCH_BYTES = 4 << 20
-"""Page bytes (about 3,500 spans) finished into one Arrow-backed batch during a drain."""
-
-
-def _span_weight(part: SpanPart) -> int:
-    return 0 if isinstance(part, pa.Table) else page_weight(part)
-
-
-def _pack_run(
-    run: list[SpanPart], convert: Callable[[list[DecodedPage]], SpanPart]
-) -> list[SpanPart]:
-    """Finish each stretch of traces' pages in ``run`` into one batch (first), leaving empty
-    parts after it; batches packed earlier (a resumed drain) stay as they are."""
-    out: list[SpanPart] = []
-    stretch: list[list[DecodedPage]] = []
-
-    def flush() -> None:
-        pages = [page for part in stretch for page in part]
-        if pages:
-            out.extend([convert(pages), *([] for _ in stretch[1:])])
-        else:
-            out.extend(stretch)
-        stretch.clear()
-
-    for part in run:
-        if isinstance(part, list):
-            stretch.append(part)
-        else:
-            flush()
-            out.append(part)
-    flush()
-    return out
-
-
-def _pack_polars(run: list[SpanPart]) -> list[SpanPart]:
-    """Pack a run of finished traces into Polars frames."""
-    return _pack_run(run, lambda pages: finish(pages, SPANS))
-
-
-def _pack_arrow(run: list[SpanPart]) -> list[SpanPart]:
-    """Pack a run of finished traces into the Arrow tables pandas will take over."""
-    return _pack_run(run, lambda pages: pandas_ready(finish(pages, SPANS)))
-
-
-_POLARS_PACK: Pack[SpanPart] = Pack(_span_weight, _pack_polars, SPAN_BATCH_BYTES)
-_ARROW_PACK: Pack[SpanPart] = Pack(_span_weight, _pack_arrow, SPAN_BATCH_BYTES)
-
-
-def _spans_to_pandas(results: list[SpanPart]) -> pd.DataFrame:
-    """One pandas frame of packed Arrow batches and the pages not packed yet, in order."""
-    tables: list[pa.Table] = []
-    pages: list[DecodedPage] = []
-    for part in results:
-        if isinstance(part, pa.Table):
-            if pages:
-                tables.append(pandas_ready(finish(pages, SPANS)))
-                pages = []
-            tables.append(part)
-        elif isinstance(part, list):
-            pages.extend(part)
-    if pages or not tables:
-        tables.append(pandas_ready(finish(pages, SPANS)))
-    results.clear()  # the batches now live in ``tables`` only
-    return tables_to_pandas(tables)
+    progress: bool | None
+    max_workers: int
+    client: NetraClient | None
 
 
 def _usage_frame(
@@ -433,15 +342,15 @@ def _usage_frame(
     chosen = resolve_backend(backend)
     name = f"{kind}_id"
     keys = normalise_ids(ids, name, column=name)
-    workers = check_max_workers(max_workers)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     cli = client or get_client()
-    workers = pooled_workers(cli, workers)
-    fetch: Callable[[str], SessionUsage | TenantUsage]
+    workers = pooled_workers(cli.pool_size, check_count(max_workers, "max_workers"))
+    fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
+    columns = SESSION_USAGE if kind == "session" else TENANT_USAGE
     if kind == "session":
-        fetch, columns = (lambda key: cli.get_session_usage(key, *window)), SESSION_USAGE
+        fetch = lambda key, scope: cli.get_session_usage(key, *window)  # noqa: E731
     else:
-        fetch, columns = (lambda key: cli.get_tenant_usage(key, *window)), TENANT_USAGE
+        fetch = lambda key, scope: cli.get_tenant_usage(key, *window)  # noqa: E731
 
     def build(rows: list[SessionUsage | TenantUsage]) -> pd.DataFrame | pl.DataFrame:
         data: dict[str, list[Any]] = {c.name: [] for c in columns}
@@ -450,8 +359,26 @@ def _usage_frame(
                 data[c.name].append(_usage_value(row, c.name, window))
         return to_backend(pl.DataFrame(data, schema=polars_schema(columns)), chosen)
 
-    with Progress(want_progress(progress), f"{kind} usage", "id", total=len(keys)) as bar:
-        return map_ordered(fetch, keys, max_workers=workers, on_done=bar.update, build=build)
+    with Progress(want_progress(progress), f"{kind} usage", "ids", total=len(keys)) as bar:
+        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
+            fetch,
+            keys,
+            RowCollector(build),
+            workers=min(workers, max(1, len(keys))),
+            bar=bar,
+            noun=f"{kind} ids",
+        ).run()
+    unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
+    if unused:
+        shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")
+        warnings.warn(
+            f"{len(unused)} {kind} id(s) had no usage in [{format_time(window[0])}, "
+            f"{format_time(window[1])}): {shown}; ids are case-sensitive: check the "
+            "spelling and the window.",
+            EmptyResultWarning,
+            stacklevel=3,
+        )
+    return frame
 
 
 def _usage_value(row: object, name: str, window: tuple[Any, Any]) -> Any:
@@ -469,9 +396,7 @@ def session_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["pandas"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pd.DataFrame: ...
 @overload
 def session_usage_frame(
@@ -480,9 +405,7 @@ def session_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["polars"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pl.DataFrame: ...
 @overload
 def session_usage_frame(
@@ -491,9 +414,7 @@ def session_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Backend | None = ...,
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
 def session_usage_frame(
     session_id: str | Iterable[str],
@@ -521,7 +442,8 @@ def session_usage_frame(
     -------
     pandas.DataFrame or polars.DataFrame
         Columns of :data:`netra_frames.schema.SESSION_USAGE`. A session without traces
-        in the window has zero counts and cost.
+        in the window has zero counts and cost (and an
+        :class:`~netra_frames.EmptyResultWarning` names it).
 
     Raises
     ------
@@ -543,9 +465,7 @@ def tenant_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["pandas"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pd.DataFrame: ...
 @overload
 def tenant_usage_frame(
@@ -554,9 +474,7 @@ def tenant_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["polars"],
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pl.DataFrame: ...
 @overload
 def tenant_usage_frame(
@@ -565,9 +483,7 @@ def tenant_usage_frame(
     end: TimeLike | None = ...,
     *,
     backend: Backend | None = ...,
-    progress: bool | None = ...,
-    max_workers: int = ...,
-    client: NetraClient | None = ...,
+    **options: Unpack[UsageFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
 def tenant_usage_frame(
     tenant_id: str | Iterable[str],
@@ -594,7 +510,8 @@ def tenant_usage_frame(
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        Columns of :data:`netra_frames.schema.TENANT_USAGE`.
+        Columns of :data:`netra_frames.schema.TENANT_USAGE`; a tenant without traces in
+        the window has zeros (and an :class:`~netra_frames.EmptyResultWarning`).
 
     Raises
     ------

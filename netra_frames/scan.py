@@ -40,41 +40,44 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
 from ._convert import normalise_ids
-from ._decode import DecodedPage, finish
+from ._decode import finish
 from ._defaults import get_client
-from ._drain import (
-    check_max_rows,
-    check_max_workers,
-    drain_spans,
-    pooled_workers,
-    trace_pages,
-)
-from ._validate import check_page_size, check_sort_order
-from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
+from ._engine.drains import span_pages, trace_pages
+from ._engine.pool import pooled_workers
+from ._validate import check_count, check_max_rows, check_page_size
+from .client import NetraClient
+from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
+from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery
 from .schema import SPANS, TRACES, Column, polars_schema
-from .times import TimeLike, format_time, resolve_window
+from .times import TimeLike
 
 if TYPE_CHECKING:
-    from .client import NetraClient
+    from typing import Unpack
 
-__all__ = ["PUSHABLE_FIELDS", "Pushdown", "pushdown_of", "scan_spans", "scan_traces"]
+    from .transport import Transport
+
+__all__ = [
+    "PUSHABLE_FIELDS",
+    "Pushdown",
+    "narrowed",
+    "pushdown_of",
+    "scan_spans",
+    "scan_traces",
+    "trace_batches",
+]
 
 logger = logging.getLogger("netra_frames")
 
-PUSHABLE_FIELDS = ("tenant_id", "user_id", "session_id", "trace_id")
-"""Columns whose ``== "literal"`` filters become API filters."""
-
-DEFAULT_WINDOW_DAYS = 7.0
-"""Days covered when ``start`` is not given (as for :func:`netra_frames.traces_frame`)."""
+PUSHABLE_FIELDS = FILTERS
+"""Columns whose ``== "literal"`` filters become API filters: every traces filter."""
 
 SPAN_BATCH_ROWS = 1000
 """Spans gathered (from whole traces) before :func:`scan_spans` yields a batch."""
@@ -263,65 +266,27 @@ def _datetime(value: Any) -> datetime | None:
 # -- traces --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TraceQuery:
-    """One traces listing: window, equality filters, order and page size (validated)."""
+def narrowed(query: TraceQuery, pushed: Pushdown) -> TraceQuery | None:
+    """Return ``query`` restricted by ``pushed``, or ``None`` if it matches nothing.
 
-    start: datetime
-    end: datetime
-    filters: Mapping[str, str] = field(default_factory=dict)
-    sort_field: str = "start_time"
-    sort_order: Literal["asc", "desc"] = "desc"
-    page_size: int = DEFAULT_PAGE_SIZE
-
-    def narrowed(self, pushed: Pushdown) -> TraceQuery | None:
-        """Return this query restricted by ``pushed``, or ``None`` if it matches nothing."""
-        if pushed.empty:
-            return None
-        filters = dict(self.filters)
-        for name, value in pushed.equals.items():
-            if filters.setdefault(name, value) != value:
-                return None
-        start = self.start if pushed.start is None else max(self.start, pushed.start)
-        end = self.end if pushed.end is None else min(self.end, pushed.end)
-        if end <= start:
-            return None
-        return replace(self, start=start, end=end, filters=filters)
-
-    def body(
-        self, client: NetraClient, *, limit: int | None = None, cursor: str | None = None
-    ) -> dict[str, Any]:
-        """Build (and validate) the ``POST /sdk/traces`` body of one page."""
-        return client.traces_body(
-            self.start,
-            self.end,
-            tenant_id=self.filters.get("tenant_id"),
-            user_id=self.filters.get("user_id"),
-            session_id=self.filters.get("session_id"),
-            trace_id=self.filters.get("trace_id"),
-            limit=limit,
-            cursor=cursor,
-            sort_field=self.sort_field,
-            sort_order=self.sort_order,
-        )
-
-    def describe(self) -> str:
-        """A one-line description for logs (no secrets in a query)."""
-        return f"[{format_time(self.start)}, {format_time(self.end)}) filters={dict(self.filters)}"
-
-
-def iter_trace_pages(
-    client: NetraClient, query: TraceQuery, *, max_rows: int | None = None
-) -> Iterator[DecodedPage]:
-    """Yield the decoded pages of one traces listing, one request per page, lazily.
-
-    Unlike :func:`netra_frames._drain.drain_traces` nothing is kept: a consumer that
-    drops each page holds one page at a time. ``max_rows`` stops early, asking each page
-    for no more rows than still wanted.
+    Examples
+    --------
+    >>> q = TraceQuery.build("2026-01-01", "2026-01-08")
+    >>> narrowed(q, pushdown_of(pl.col("user_id") == "u1")).filters
+    {'user_id': 'u1'}
     """
-    pages = trace_pages(client, query.body(client), page_size=query.page_size, max_rows=max_rows)
-    for page, _ in pages:
-        yield page
+    if pushed.empty:
+        return None
+    filters = dict(query.filters)
+    for name, value in pushed.equals.items():
+        if filters.setdefault(name, value) != value:
+            return None
+    start = query.start if pushed.start is None else max(query.start, pushed.start)
+    end = query.end if pushed.end is None else min(query.end, pushed.end)
+    if end <= start:
+        return None
+    ordered = {name: filters[name] for name in FILTERS if name in filters}
+    return query.with_window(start, end).with_filters(ordered)
 
 
 def _subset(columns: Sequence[Column], needed: set[str] | None) -> tuple[Column, ...]:
@@ -352,7 +317,7 @@ def _finish_batch(
 
 
 def trace_batches(
-    client: NetraClient,
+    transport: Transport,
     query: TraceQuery,
     *,
     with_columns: list[str] | None = None,
@@ -365,19 +330,19 @@ def trace_batches(
     Only the declared columns of :data:`~netra_frames.schema.TRACES` are produced.
     """
     pushed = Pushdown() if n_rows is not None else pushdown_of(predicate)
-    narrowed = query.narrowed(pushed)
+    sent = narrowed(query, pushed)
     logger.debug(
         "netra_frames: scan_traces pushes %s; n_rows=%s, columns=%s",
-        narrowed.describe() if narrowed is not None else "nothing to fetch (empty)",
+        sent.describe() if sent is not None else "nothing to fetch (empty)",
         n_rows,
         with_columns,
     )
-    if narrowed is None or n_rows == 0:
+    if sent is None or n_rows == 0:
         return
     columns = _subset(TRACES, _needed(with_columns, predicate)) or TRACES[:1]
     sources = [c.source for c in columns]
     left = n_rows
-    for page in iter_trace_pages(client, narrowed, max_rows=n_rows):
+    for page in trace_pages(transport, sent, max_rows=n_rows):
         table = page.table.select(sources)
         if left is not None:
             table = table.slice(0, left)  # a server may overfill a page
@@ -392,13 +357,11 @@ def scan_traces(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
     *,
-    tenant_id: str | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
     sort_field: str = "start_time",
-    sort_order: Literal["asc", "desc"] = "desc",
+    sort_order: SortOrder = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
     client: NetraClient | None = None,
+    **filters: Unpack[TraceFilters],
 ) -> pl.LazyFrame:
     """Return a lazy scan of the traces over ``[start, end)``; nothing is fetched yet.
 
@@ -413,15 +376,16 @@ def scan_traces(
         The window on a trace's ``start_time``, as for :func:`netra_frames.traces_frame`
         (default: the 7 days before ``end``, ``end`` = now). The window is resolved when
         this function is called, not when the query runs.
-    tenant_id, user_id, session_id:
-        Equality filters always sent (a ``filter`` on these columns does the same).
     sort_field, sort_order:
         Row order, as the API sorts (default newest first).
     page_size:
-        Traces per request.
+        Traces per request (1 to 100).
     client:
         The client to use; default: the module-level client (see :func:`configure`).
         It must stay open until the query has run.
+    **filters:
+        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters always
+        sent (a ``filter`` on these columns does the same).
 
     Returns
     -------
@@ -442,14 +406,16 @@ def scan_traces(
     ...
     >>> lf.sink_parquet("traces.parquet")  # doctest: +SKIP
     """
-    check_page_size(page_size)
-    check_sort_order(sort_order)
-    named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}
-    filters = {name: value for name, value in named.items() if value is not None}
-    window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    chosen = client or get_client()
-    query = TraceQuery(*window, filters, sort_field, sort_order, page_size)
-    query.body(chosen)  # validates ids and sort_field now, without a request
+    query = TraceQuery.build(
+        start,
+        end,
+        filters=filters,
+        sort_field=sort_field,
+        sort_order=sort_order,
+        page_size=check_page_size(page_size),
+        default_days=DEFAULT_WINDOW_DAYS,
+    )
+    transport = (client or get_client()).transport
 
     def source(
         with_columns: list[str] | None,
@@ -458,7 +424,7 @@ def scan_traces(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         return trace_batches(
-            chosen, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows
+            transport, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows
         )
 
     return register_io_source(
@@ -472,42 +438,11 @@ def scan_traces(
 # -- spans ---------------------------------------------------------------------------
 
 
-def _prefetch(
-    client: NetraClient,
-    ids: Sequence[str],
-    params: Mapping[str, str],
-    page_size: int,
-    max_workers: int,
-) -> Iterator[list[DecodedPage]]:
-    """Yield each trace's span pages in input order, at most ``max_workers`` in flight."""
-    if not ids:
-        return
-    pool = ThreadPoolExecutor(
-        max_workers=min(max_workers, len(ids)), thread_name_prefix="netra_frames_scan"
-    )
-    try:
-        pending: list[Future[list[DecodedPage]]] = []
-        ahead = iter(ids)
-        for trace_id in ahead:
-            pending.append(pool.submit(drain_spans, client, trace_id, params, page_size))
-            if len(pending) >= max_workers:
-                break
-        while pending:
-            pages = pending.pop(0).result()
-            nxt = next(ahead, None)
-            if nxt is not None:
-                pending.append(pool.submit(drain_spans, client, nxt, params, page_size))
-            yield pages
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def span_batches(
-    client: NetraClient,
+    transport: Transport,
     ids: Sequence[str],
-    params: Mapping[str, str],
+    query: SpanQuery,
     *,
-    page_size: int,
     max_workers: int,
     with_columns: list[str] | None = None,
     predicate: pl.Expr | None = None,
@@ -528,7 +463,7 @@ def span_batches(
     remaining = n_rows
     buffer: list[Any] = []
     buffered = 0
-    for pages in _prefetch(client, ids, params, page_size, max_workers):
+    for pages in span_pages(transport, query, ids, workers=max_workers):
         for page in pages:
             table = page.table if remaining is None else page.table.slice(0, remaining)
             if remaining is not None:
@@ -605,10 +540,10 @@ def scan_spans(
     ...
     """
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
-    check_page_size(page_size)
+    query = SpanQuery.template(span_name=span_name, page_size=page_size)
     chosen = client or get_client()
-    workers = pooled_workers(chosen, check_max_workers(max_workers))
-    params = chosen.spans_params(span_name=span_name)
+    workers = pooled_workers(chosen.pool_size, check_count(max_workers, "max_workers"))
+    transport = chosen.transport
 
     def source(
         with_columns: list[str] | None,
@@ -617,10 +552,9 @@ def scan_spans(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         return span_batches(
-            chosen,
+            transport,
             ids,
-            params,
-            page_size=page_size,
+            query,
             max_workers=workers,
             with_columns=with_columns,
             predicate=predicate,

@@ -79,6 +79,8 @@ class Column:
     dtype: pl.DataType
     wire: str | None = None
     read: Read = "plain"
+    elapsed_fallback: bool = False
+    """Fill a missing value with ``end_time - start_time`` in milliseconds (span latency)."""
 
     @property
     def source(self) -> str:
@@ -119,7 +121,7 @@ SPANS: tuple[Column, ...] = (
     *_cols(STRING, "trace_id", "parent_span_id", "name", "kind"),
     Column("start_time", TIME, wire="start_time_ms", read="epoch_ms"),
     Column("end_time", TIME, wire="end_time_ms", read="epoch_ms"),
-    Column("latency_ms", INT),
+    Column("latency_ms", INT, elapsed_fallback=True),
     *_cols(STRING, "organisation_id", "project_id", "session_id", "tenant_id", "user_id"),
     *_cols(STRING, "environment", "model_name"),
     *_TOKENS,

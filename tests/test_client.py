@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import netra_frames as nf
 from netra_frames import (
     APIError,
     AuthenticationError,
@@ -201,12 +202,26 @@ def test_bad_key_is_refused(server: LocalNetra, window: tuple[str, str]) -> None
 
 
 def test_api_error_carries_server_message(client: NetraClient, window: tuple[str, str]) -> None:
-    with pytest.raises(APIError) as info:
-        client.list_traces(*window, limit=500)  # client allows it; the server's maximum is 100
-    assert info.value.status == 400 and info.value.server_message
     with pytest.raises(APIError) as bad_cursor:
         client.list_traces(*window, cursor="not-a-cursor")
     assert bad_cursor.value.status == 400 and "cursor" in str(bad_cursor.value)
+    assert bad_cursor.value.server_message
+
+
+def test_page_size_over_the_api_maximum_is_refused_before_sending(
+    server: LocalNetra, client: NetraClient, window: tuple[str, str]
+) -> None:
+    before = server.stats.requests
+    with pytest.raises(InvalidParameterError, match="between 1 and 100.*max_rows") as info:
+        client.list_traces(*window, limit=500)
+    assert "limit" in str(info.value)
+    with pytest.raises(InvalidParameterError, match="limit"):
+        client.list_spans_by_trace_id("t", limit=101)
+    with pytest.raises(InvalidParameterError, match="page_size.*max_rows"):
+        nf.traces_frame(*window, page_size=101, client=client)
+    with pytest.raises(InvalidParameterError, match="page_size"):
+        nf.spans_frame(["t"], page_size=1000, client=client)
+    assert server.stats.requests == before
 
 
 def test_transport_error_when_server_is_gone(dead_client: NetraClient) -> None:
@@ -325,7 +340,7 @@ def test_key_never_in_repr_logs_or_errors(
         c.list_traces(*window, limit=5)
         for call in (
             lambda: c.list_spans_by_trace_id("f" * 32),
-            lambda: c.list_traces(*window, limit=500),
+            lambda: c.list_traces(*window, cursor="not-a-cursor"),
         ):
             with pytest.raises(APIError) as info:
                 call()
@@ -338,7 +353,7 @@ def test_key_never_in_repr_logs_or_errors(
 def test_context_manager_closes_session(server: LocalNetra, window: tuple[str, str]) -> None:
     with NetraClient(server.api_key, server.base_url) as c:
         c.list_traces(*window, limit=1)
-        adapter = c._session.get_adapter(server.base_url)
+        adapter = c.transport.session.get_adapter(server.base_url)
         assert adapter.poolmanager.pools  # type: ignore[attr-defined]
     assert not adapter.poolmanager.pools  # type: ignore[attr-defined]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,8 +223,25 @@ def test_session_usage_equals_sums(
     one = nf.session_usage_frame(sessions[0], *window, client=client)
     assert_schema(one, schema.SESSION_USAGE)
     assert len(one) == 1
-    empty = nf.session_usage_frame("sess_unknown", *window, backend="polars", client=client)
+    with pytest.warns(nf.EmptyResultWarning, match="'sess_unknown'.*case-sensitive") as seen:
+        empty = nf.session_usage_frame("sess_unknown", *window, backend="polars", client=client)
     assert empty["request_count"].to_list() == [0]
+    assert len(seen) == 1  # one warning per call
+
+
+def test_typo_filters_warn_once_with_the_window(
+    client: NetraClient, window: Window, traces: pl.DataFrame
+) -> None:
+    tenant = traces["tenant_id"].drop_nulls()[0]
+    with pytest.warns(nf.EmptyResultWarning, match="no traces matched.*case-sensitive") as seen:
+        frame = nf.traces_frame(*window, tenant_id=tenant.lower(), client=client, backend="polars")
+    assert frame.height == 0 and frame.columns == [c.name for c in schema.TRACES]
+    assert len(seen) == 1 and "2026" in str(seen[0].message)
+    with pytest.warns(nf.EmptyResultWarning, match="'acetech'"):
+        nf.tenant_usage_frame([tenant, "acetech"], *window, client=client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a match warns nothing
+        assert nf.traces_frame(*window, tenant_id=tenant, client=client, max_rows=5).shape[0] == 5
 
 
 # -- defaults, backends, files, progress ----------------------------------------------
@@ -261,7 +279,8 @@ def test_set_backend_and_env(client: NetraClient, monkeypatch: pytest.MonkeyPatc
         nf.traces_frame(client=client)
     with pytest.raises(nf.InvalidParameterError):
         nf.set_backend("arrow")  # type: ignore[arg-type]
-    assert isinstance(client.traces_frame(max_rows=1, backend="polars"), pl.DataFrame)
+    assert isinstance(nf.traces_frame(max_rows=1, backend="polars", client=client), pl.DataFrame)
+    assert not hasattr(client, "traces_frame")  # frames are built by nf.*, not the client
 
 
 def test_round_trip_files(client: NetraClient, window: Window, tmp_path: Path) -> None:
@@ -374,9 +393,11 @@ def test_drain_error_partial_and_resume(
     server.set_faults(error_rate=0.15, error_statuses=(400,), seed=3)
     try:
         err = _first_drain_error(
-            lambda: nf.traces_frame(*window, backend="polars", client=client, progress=False)
+            lambda: nf.traces_frame(
+                *window, shards=1, backend="polars", client=client, progress=False
+            )
         )
-        assert isinstance(err.cause, nf.APIError)
+        assert isinstance(err.cause, nf.APIError) and isinstance(err, nf.APIError)
         assert 0 < err.partial.height < traces.height
         assert_frame_equal(err.partial, traces.head(err.partial.height))
         span_err = _first_drain_error(

@@ -97,7 +97,7 @@ def test_bad_times(c: NetraClient, bad: Any) -> None:
         lambda: c.iter_traces(bad, END),
         lambda: c.get_session_usage("s", bad, END),
         lambda: c.get_tenant_usage("t", START, bad),
-        lambda: c.traces_body(bad, END),
+        lambda: nf.scan_traces(bad, END, client=c),
         lambda: nf.traces_frame(bad, END, client=c),
         lambda: nf.traces_frame(START, bad, client=c),
         lambda: nf.session_usage_frame(["s"], bad, END, client=c),

@@ -92,7 +92,7 @@ def test_key_never_in_reprs_logs_stderr_or_errors(
             nf.tenant_usage_frame(["AceTech"], *window, progress=True, client=c)
             failing: list[tuple[dict[str, Any], Callable[[], object]]] = [
                 ({}, lambda: c.list_spans_by_trace_id("f" * 32)),  # 404
-                ({}, lambda: c.list_traces(*window, limit=500)),  # 400
+                ({}, lambda: c.list_traces(*window, cursor="not-a-cursor")),  # 400
                 ({"error_rate": 1.0}, lambda: c.list_traces(*window)),  # 5xx exhausted
                 ({"rate_429": 1.0}, lambda: c.get_session_usage("s", *window)),
                 ({"reset_before_rate": 1.0}, lambda: c.list_traces(*window)),

@@ -1,0 +1,145 @@
+"""Cancellation: one scope per drain, honoured by every wait and every in-flight request.
+
+A :class:`CancelScope` is what a drain's worker threads share. Cancelling it (on Ctrl-C in
+the calling thread, or on the first error of any worker):
+
+* wakes every wait of the scope at once (backoff sleeps, 429 waits, the rate limiter,
+  the pool's hand-offs), which then raise :class:`Cancelled`;
+* shuts down the socket each of the scope's threads is reading from (the transport
+  registers it with :func:`track_socket`), so a request waiting for a slow page returns
+  at once instead of when the server answers.
+
+Waits are cut into slices of at most :data:`WAIT_SLICE` seconds: after ``import polars``
+an untimed wait in the main thread cannot be interrupted by Ctrl-C, a sliced one can.
+:data:`NEVER` is the scope of a plain client call: it is never cancelled, and its waits
+are the same interruptible slices.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = [
+    "NEVER",
+    "WAIT_SLICE",
+    "CancelScope",
+    "Cancelled",
+    "current_scope",
+    "track_socket",
+    "untrack_socket",
+]
+
+WAIT_SLICE = 0.2
+"""Longest single blocking wait, in seconds (keeps Ctrl-C prompt in the main thread)."""
+
+_sockets: dict[int, socket.socket] = {}
+_sockets_lock = threading.Lock()
+_local = threading.local()
+
+
+def track_socket(sock: socket.socket | None) -> None:
+    """Remember ``sock`` as the socket the current thread is waiting on (see module doc)."""
+    if sock is not None:
+        with _sockets_lock:
+            _sockets[threading.get_ident()] = sock
+
+
+def untrack_socket() -> None:
+    """Forget the current thread's socket (its response has been read)."""
+    with _sockets_lock:
+        _sockets.pop(threading.get_ident(), None)
+
+
+class Cancelled(BaseException):  # noqa: N818 - a signal to unwind, like KeyboardInterrupt
+    """Raised inside a worker whose drain was cancelled; never reaches the caller."""
+
+
+class CancelScope:
+    """A cancellation flag shared by one drain's threads and waits.
+
+    Examples
+    --------
+    >>> scope = CancelScope()
+    >>> scope.sleep(0.0)
+    >>> scope.cancel()
+    >>> scope.cancelled
+    True
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._threads: set[int] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        """Cancel: wake every wait and cut the sockets the scope's threads are reading."""
+        self._event.set()
+        with self._lock:
+            threads = set(self._threads)
+        with _sockets_lock:
+            sockets = [s for ident, s in _sockets.items() if ident in threads]
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` if the scope was cancelled."""
+        if self._event.is_set():
+            raise Cancelled()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` in interruptible slices; raise :class:`Cancelled` if cancelled."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while True:
+            self.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._event.wait(min(left, WAIT_SLICE))
+
+    @contextmanager
+    def enter(self) -> Iterator[None]:
+        """Count the current thread in this scope while the block runs (workers do this)."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._threads.add(ident)
+        outer = getattr(_local, "scope", None)
+        _local.scope = self
+        try:
+            yield
+        finally:
+            _local.scope = outer
+            with self._lock:
+                self._threads.discard(ident)
+
+
+class _Never(CancelScope):
+    """The scope of plain client calls: :meth:`cancel` is refused."""
+
+    def cancel(self) -> None:
+        raise RuntimeError("the NEVER scope cannot be cancelled")
+
+
+NEVER: CancelScope = _Never()
+"""The scope of calls made outside a drain; never cancelled."""
+
+
+def current_scope() -> CancelScope:
+    """The scope of the drain the current thread works for, else :data:`NEVER`.
+
+    A client call made inside a drain's worker (a usage lookup, say) is cancelled with
+    that drain without being told so.
+    """
+    scope = getattr(_local, "scope", None)
+    return scope if isinstance(scope, CancelScope) else NEVER

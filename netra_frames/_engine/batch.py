@@ -1,0 +1,121 @@
+"""The batcher: decoded pages, in result order, into Arrow-backed batches of ~4 MB.
+
+Pages keep their bodies until they are built into columns (a batched ``pyarrow.json``
+parse, see :mod:`netra_frames._decode`). A :class:`Batcher` takes pages in the order
+of the result and, once the kept bodies weigh :data:`BATCH_BYTES`, builds them into one
+batch of the final form, so a long drain never holds all its pages as bodies. The form
+is the sink's: Polars frames, or the Arrow tables pandas takes over without a copy.
+
+Examples
+--------
+>>> from netra_frames.schema import TRACES
+>>> batcher = Batcher(polars_sink(TRACES))
+>>> batcher.add([])
+>>> batcher.build().height
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+
+from .._convert import pandas_ready, tables_to_pandas
+from .._decode import DecodedPage, finish, page_weight
+from ..schema import Column
+
+__all__ = ["BATCH_BYTES", "Batcher", "Sink", "pandas_sink", "polars_sink"]
+
+BATCH_BYTES = 4 << 20
+"""Bytes of kept page bodies built into one batch (about 3,500 spans or 4,000 traces)."""
+
+Part = TypeVar("Part", pl.DataFrame, pa.Table)
+
+
+@dataclass(frozen=True)
+class Sink(Generic[Part]):
+    """How batches are built (``convert``) and put together (``build``)."""
+
+    convert: Callable[[Sequence[DecodedPage]], Part]
+    build: Callable[[list[Part]], Any]
+    columns: Sequence[Column]
+
+
+def polars_sink(columns: Sequence[Column]) -> Sink[pl.DataFrame]:
+    """Batches as Polars frames; the result is their concatenation (no copy)."""
+
+    def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
+        if not parts:
+            return finish([], columns)
+        if len(parts) == 1:
+            return parts[0]
+        same = all(p.schema == parts[0].schema for p in parts)
+        return pl.concat(parts, how="vertical" if same else "diagonal_relaxed", rechunk=False)
+
+    return Sink(lambda pages: finish(pages, columns), build, columns)
+
+
+def pandas_sink(columns: Sequence[Column]) -> Sink[pa.Table]:
+    """Batches as the Arrow tables a pandas frame takes over (see ``tables_to_pandas``)."""
+
+    def build(parts: list[pa.Table]) -> pd.DataFrame:
+        return tables_to_pandas(parts or [pandas_ready(finish([], columns))])
+
+    return Sink(lambda pages: pandas_ready(finish(pages, columns)), build, columns)
+
+
+class Batcher(Generic[Part]):
+    """Pages in result order -> batches of the sink's form (see the module docstring)."""
+
+    __slots__ = ("_pending", "_weight", "parts", "sink", "size")
+
+    def __init__(self, sink: Sink[Part], size: int | None = None) -> None:
+        self.sink: Sink[Part] = sink
+        self.size = BATCH_BYTES if size is None else size
+        self.parts: list[Part] = []
+        self._pending: list[DecodedPage] = []
+        self._weight = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows taken so far."""
+        done = sum(p.height if isinstance(p, pl.DataFrame) else p.num_rows for p in self.parts)
+        return done + sum(p.num_rows for p in self._pending)
+
+    def add(self, pages: Sequence[DecodedPage]) -> None:
+        """Take the next pages of the result; build a batch once they weigh enough."""
+        self._pending.extend(pages)
+        self._weight += page_weight(pages)
+        if self._weight >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Build the pages taken so far into a batch."""
+        if self._pending:
+            self.parts.append(self.sink.convert(self._pending))
+            self._pending, self._weight = [], 0
+
+    def copy(self) -> Batcher[Part]:
+        """An independent snapshot sharing the (immutable) batches and pages."""
+        twin = Batcher(self.sink, self.size)
+        twin.parts, twin._pending, twin._weight = (
+            list(self.parts),
+            list(self._pending),
+            self._weight,
+        )
+        return twin
+
+    def take(self) -> list[Part]:
+        """Flush and hand over the batches (the batcher is empty afterwards)."""
+        self.flush()
+        parts, self.parts = self.parts, []
+        return parts
+
+    def build(self) -> Any:
+        """The result of every page taken (the batcher is empty afterwards)."""
+        return self.sink.build(self.take())

@@ -1,0 +1,367 @@
+"""The drains the front doors call: traces, spans, usage, and streams of pages.
+
+Each eager drain is a :class:`~.policy.Drain` (one failure policy) running on one
+:class:`~.pool.Workers` pool; pages flow through one :class:`~.batch.Batcher`; traces go
+through :class:`~.walks.WalkSet` (adaptive sharding). The streams (:func:`trace_pages`,
+:func:`span_pages`) feed the lazy scans and the exports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import pandas as pd
+import polars as pl
+
+from .._cancel import NEVER, CancelScope
+from .._convert import to_backend
+from .._decode import DecodedPage, decode_spans_page, decode_traces_page
+from .._pages import PageWalk, iter_pages
+from .._progress import Progress
+from ..config import Backend
+from ..query import SpanQuery, TraceQuery
+from ..schema import TRACES
+from .batch import Batcher, Sink, pandas_sink, polars_sink
+from .policy import Drain
+from .pool import Workers, ordered
+from .walks import WalkSet, merge_by_sort
+
+if TYPE_CHECKING:
+    from ..transport import Transport
+
+__all__ = [
+    "Collector",
+    "KeyedDrain",
+    "PageCollector",
+    "RowCollector",
+    "TracesDrain",
+    "drain_traces",
+    "sink_for",
+    "span_pages",
+    "spans_of",
+    "trace_pages",
+]
+
+R = TypeVar("R")
+F = TypeVar("F")
+
+
+def sink_for(backend: Backend, columns: Any) -> Sink[Any]:
+    """The batch form of a backend: Arrow tables for pandas, frames for Polars."""
+    return pandas_sink(columns) if backend == "pandas" else polars_sink(columns)
+
+
+# -- traces ----------------------------------------------------------------------------
+
+
+class TracesDrain(Drain[int, Any]):
+    """Every page of one or more windows of a traces listing (see :mod:`.walks`).
+
+    :meth:`run` returns ``present(frames)``, one frame per window (by default the list).
+    """
+
+    noun = "traces drain"
+
+    def __init__(
+        self,
+        transport: Transport,
+        walks: WalkSet,
+        *,
+        workers: int,
+        bar: Progress,
+        max_rows: int | None,
+        finalize: Callable[[Any], Any] = lambda frame: frame,
+        present: Callable[[list[Any]], Any] = lambda frames: frames,
+    ) -> None:
+        self.transport = transport
+        self.walks = walks
+        self.workers = workers
+        self.bar = bar
+        self.max_rows = max_rows
+        self.finalize = finalize
+        self.present = present
+
+    def _run(self, pool: Workers[int]) -> Any:
+        walks = self.walks
+        while True:
+            while pool.pending < self.workers:
+                index = walks.next_walk()
+                if index is None:
+                    break
+                walk = walks.walks[index]
+                walk.busy = True
+                request = walk.pages.next_request()
+                pool.submit(index, lambda r=request: self._fetch(r, pool.scope))  # type: ignore[misc]
+            if pool.pending == 0:
+                break
+            index, ok, page = pool.next_done()
+            walk = walks.walks[index]
+            walk.busy = False
+            if not ok:
+                raise page
+            self.bar.update(walk.take(page))
+            self._estimate()
+        self.bar.set_total(walks.rows)
+        return self.present([self._group(group) for group in range(len(walks.windows))])
+
+    def _fetch(self, request: Any, scope: CancelScope) -> DecodedPage:
+        return self.transport.send(request, decode_traces_page, scope=scope)
+
+    def _estimate(self) -> None:
+        if self.max_rows is not None:
+            return
+        covered = self.walks.covered()
+        if covered > 0.02:
+            self.bar.set_total(max(self.walks.rows, math.ceil(self.walks.rows / covered)))
+
+    def _group(self, group: int, partial: bool = False) -> Any:
+        walks = self.walks
+        ordered_walks = walks.ordered(
+            group, upto_unfinished=partial and walks.query.is_time_ordered
+        )
+        batchers = [w.batcher.copy() if partial else w.batcher for w in ordered_walks]
+        parts = [part for b in batchers for part in _safe_take(b)]
+        return self.finalize(walks.sink.build(parts))
+
+    def _progress_made(self) -> bool:
+        return self.walks.rows > 0
+
+    def _snapshot(self) -> TracesDrain:
+        return TracesDrain(
+            self.transport,
+            self.walks.copy(),
+            workers=self.workers,
+            bar=Progress(False, "traces", "rows"),
+            max_rows=self.max_rows,
+            finalize=self.finalize,
+            present=self.present,
+        )
+
+    def quiet(self) -> None:
+        self.bar = Progress(False, "traces", "rows")
+
+    def _partial(self) -> Any:
+        return self.present([self._group(g, partial=True) for g in range(len(self.walks.windows))])
+
+    def _missing(self) -> str:
+        left = sum(not w.done for w in self.walks.walks)
+        return f"{left} of {len(self.walks.walks)} time ranges"
+
+
+def _safe_take(batcher: Batcher[Any]) -> list[Any]:
+    """A batcher's batches; pages that do not build (a bad value) are left out of a partial."""
+    try:
+        return batcher.take()
+    except Exception:  # noqa: BLE001 - a partial result shows what could be built
+        return list(batcher.parts)
+
+
+# -- keyed drains (spans of many traces, usage of many ids) ----------------------------
+
+
+class Collector(Generic[R]):
+    """Where a keyed drain puts each key's result, in key order."""
+
+    def add(self, result: R) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def copy(self) -> Collector[R]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def build(self) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class PageCollector(Collector[list[DecodedPage]]):
+    """Pages of each key into one batcher (spans of many traces)."""
+
+    def __init__(self, batcher: Batcher[Any]) -> None:
+        self.batcher = batcher
+
+    def add(self, result: list[DecodedPage]) -> None:
+        self.batcher.add(result)
+
+    def copy(self) -> PageCollector:
+        return PageCollector(self.batcher.copy())
+
+    def build(self) -> Any:
+        return self.batcher.sink.build(_safe_take(self.batcher))
+
+
+class RowCollector(Collector[R]):
+    """One result per key, built into a frame at the end (usage rows)."""
+
+    def __init__(self, build: Callable[[list[R]], Any]) -> None:
+        self.rows: list[R] = []
+        self._build = build
+
+    def add(self, result: R) -> None:
+        self.rows.append(result)
+
+    def copy(self) -> RowCollector[R]:
+        twin = RowCollector(self._build)
+        twin.rows = list(self.rows)
+        return twin
+
+    def build(self) -> Any:
+        return self._build(self.rows)
+
+
+class KeyedDrain(Drain[int, Any], Generic[R]):
+    """``fetch(key, scope)`` for every key, concurrently, collected in key order."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str, CancelScope], R],
+        keys: Sequence[str],
+        collector: Collector[R],
+        *,
+        workers: int,
+        bar: Progress,
+        noun: str,
+    ) -> None:
+        self.fetch = fetch
+        self.keys = keys
+        self.collector = collector
+        self.workers = workers
+        self.bar = bar
+        self.noun = noun
+        self.next = 0  # keys before it are in the collector
+        self.ready: dict[int, R] = {}  # finished out of order
+
+    def _run(self, pool: Workers[int]) -> Any:
+        todo = range(self.next, len(self.keys))
+        fetch = self.fetch
+        for index, result in ordered(
+            pool,
+            lambda key: fetch(key, pool.scope),
+            self.keys,
+            todo,
+            ahead=2 * self.workers,
+            ready=self.ready,
+        ):
+            self.collector.add(result)
+            self.next = index + 1
+            self.bar.update(1)
+        return self.collector.build()
+
+    def _progress_made(self) -> bool:
+        return self.next > 0 or bool(self.ready)
+
+    def _snapshot(self) -> KeyedDrain[R]:
+        twin = KeyedDrain(
+            self.fetch,
+            self.keys,
+            self.collector.copy(),
+            workers=self.workers,
+            bar=Progress(False, self.noun, "ids"),
+            noun=self.noun,
+        )
+        twin.next, twin.ready = self.next, dict(self.ready)
+        return twin
+
+    def quiet(self) -> None:
+        self.bar = Progress(False, self.noun, "ids")
+
+    def _partial(self) -> Any:
+        collector = self.collector.copy()
+        for index in sorted(self.ready):
+            collector.add(self.ready[index])
+        return collector.build()
+
+    def _missing(self) -> str:
+        return f"{len(self.keys) - self.next - len(self.ready)} of {len(self.keys)} {self.noun}"
+
+
+# -- one trace's spans, and streams ------------------------------------------------------
+
+
+def spans_of(
+    transport: Transport, query: SpanQuery, trace_id: str, scope: CancelScope = NEVER
+) -> list[DecodedPage]:
+    """Every span page of one trace, in the API's order.
+
+    Examples
+    --------
+    >>> pages = spans_of(client.transport, SpanQuery.build("t", page_size=100), trace_id)
+    """
+    walk = PageWalk(query.for_trace(trace_id))
+    send = lambda request: transport.send(request, decode_spans_page, scope=scope)  # noqa: E731
+    return list(iter_pages(send, walk))
+
+
+def trace_pages(
+    transport: Transport, query: TraceQuery, *, max_rows: int | None = None
+) -> Iterator[DecodedPage]:
+    """The pages of one traces listing, fetched one by one as they are consumed.
+
+    Nothing is kept: a consumer that drops each page holds one page at a time.
+    """
+    walk = PageWalk(query, max_rows=max_rows)
+    yield from iter_pages(lambda request: transport.send(request, decode_traces_page), walk)
+
+
+def span_pages(
+    transport: Transport, query: SpanQuery, trace_ids: Sequence[str], *, workers: int
+) -> Iterator[list[DecodedPage]]:
+    """Each trace's span pages, in input order, ``workers`` traces fetched ahead.
+
+    Closing the iterator early (a ``head(n)`` that is satisfied) cancels what is in flight.
+    """
+    if not trace_ids:
+        return
+    scope = CancelScope()
+    with Workers[int](min(workers, len(trace_ids)), scope) as pool:
+        for _, pages in ordered(
+            pool,
+            lambda trace_id: spans_of(transport, query, trace_id, scope),
+            trace_ids,
+            range(len(trace_ids)),
+            ahead=workers,
+        ):
+            yield pages
+
+
+def drain_traces(
+    transport: Transport,
+    query: TraceQuery,
+    windows: list[tuple[datetime, datetime]],
+    *,
+    backend: Backend,
+    shards: int,
+    adaptive: bool,
+    workers: int,
+    max_rows: int | None,
+    bar: Progress,
+    present: Callable[[list[Any]], Any] = lambda frames: frames,
+) -> Any:
+    """Drain ``windows`` of ``query`` into one frame each (see :class:`TracesDrain`).
+
+    The result (and a failure's ``partial`` and ``resume()``) is ``present(frames)``.
+
+    A listing in time order is put together by ranges, in the backend's batch form; one
+    in another order over several sub-windows is merged in Polars by that order first.
+    """
+    merge = not query.is_time_ordered and shards > 1 and max_rows is None
+    sink = polars_sink(TRACES) if merge else sink_for(backend, TRACES)
+
+    def finalize(frame: Any) -> Any:
+        if not merge:
+            return frame
+        merged = merge_by_sort(frame, str(query.sort_field), str(query.sort_order or "desc"))
+        return to_backend(merged, backend)
+
+    walks = WalkSet(query, windows, sink, shards=shards, adaptive=adaptive, max_rows=max_rows)
+    drain = TracesDrain(
+        transport,
+        walks,
+        workers=workers,
+        bar=bar,
+        max_rows=max_rows,
+        finalize=finalize,
+        present=present,
+    )
+    return drain.run()

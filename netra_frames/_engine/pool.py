@@ -1,0 +1,182 @@
+"""The worker pool of one drain: bounded threads, one cancel scope, prompt shutdown.
+
+:class:`Workers` runs tasks on at most ``size`` daemon threads, started as needed, and
+hands results back to the calling thread in completion order (:meth:`Workers.next_done`).
+Every wait of the calling thread is sliced (Ctrl-C stays prompt after ``import polars``).
+Leaving the ``with`` block on an error or Ctrl-C cancels the scope, which wakes every wait
+and cuts every in-flight request of the workers, then joins them for at most
+:data:`JOIN_SECONDS`: no worker thread outlives its drain.
+
+:func:`ordered` maps a function over keys on a pool and yields the results in input
+order, with a bounded number of keys in flight (memory stays flat for long inputs).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar
+
+from .._cancel import WAIT_SLICE, CancelScope
+
+__all__ = ["JOIN_SECONDS", "Workers", "ordered", "pooled_workers"]
+
+logger = logging.getLogger("netra_frames")
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+JOIN_SECONDS = 1.0
+"""Longest a cancelled drain waits for its workers to stop."""
+
+_STOP = object()
+
+
+class Workers(Generic[K]):
+    """At most ``size`` worker threads for one drain; results come back keyed.
+
+    Examples
+    --------
+    >>> with Workers(2, CancelScope()) as pool:
+    ...     pool.submit("a", lambda: 1)
+    ...     pool.next_done()
+    ('a', True, 1)
+    """
+
+    def __init__(self, size: int, scope: CancelScope, name: str = "netra_frames") -> None:
+        self.size = max(1, size)
+        self.scope = scope
+        self._name = name
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[K, bool, Any]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self.pending = 0
+
+    def submit(self, key: K, task: Callable[[], Any]) -> None:
+        """Run ``task()`` on a worker; its result (or exception) comes back under ``key``."""
+        self.pending += 1
+        with self._lock:
+            start = self._idle <= 0 and len(self._threads) < self.size
+            if not start:
+                self._idle -= 1
+        self._tasks.put((key, task))
+        if start:
+            thread = threading.Thread(
+                target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def next_done(self) -> tuple[K, bool, Any]:
+        """Wait (interruptibly) for the next finished task: ``(key, ok, result or error)``."""
+        while True:
+            self.scope.check()
+            try:
+                done = self._done.get(timeout=WAIT_SLICE)
+            except queue.Empty:
+                continue
+            self.pending -= 1
+            return done
+
+    def _work(self) -> None:
+        with self.scope.enter():
+            while True:
+                item = self._tasks.get()
+                if item is _STOP:
+                    return
+                key, task = item
+                try:
+                    result: tuple[K, bool, Any] = (key, True, task())
+                except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                    result = (key, False, exc)
+                with self._lock:
+                    self._idle += 1
+                self._done.put(result)
+
+    def close(self, cancel: bool) -> None:
+        """Stop the workers; when ``cancel``, cut their requests first. Joins briefly."""
+        if cancel:
+            self.scope.cancel()
+        for _ in self._threads:
+            self._tasks.put(_STOP)
+        deadline = time.monotonic() + JOIN_SECONDS
+        for thread in self._threads:
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+        alive = [t.name for t in self._threads if t.is_alive()]
+        if alive:
+            logger.debug(
+                "netra_frames: workers still stopping after %.1fs: %s", JOIN_SECONDS, alive
+            )
+
+    def __enter__(self) -> Workers[K]:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self.close(cancel=exc_type is not None)
+
+
+def ordered(
+    pool: Workers[int],
+    fetch: Callable[[K], R],
+    keys: Sequence[K],
+    todo: Sequence[int],
+    *,
+    ahead: int,
+    ready: dict[int, Any] | None = None,
+) -> Iterator[tuple[int, R]]:
+    """Yield ``(index, fetch(keys[index]))`` for each index of ``todo``, in that order.
+
+    At most ``ahead`` keys are in flight or waiting to be yielded. The first failure is
+    raised as soon as it comes back, whatever its position; results that came back out of
+    order stay in ``ready`` (the caller's dict, when given) for a resumed run.
+
+    Examples
+    --------
+    >>> with Workers(2, CancelScope()) as pool:
+    ...     list(ordered(pool, str.upper, ["a", "b"], [0, 1], ahead=4))
+    [(0, 'A'), (1, 'B')]
+    """
+    ready = {} if ready is None else ready
+    submitted = 0
+    for position, index in enumerate(todo):
+        while submitted < len(todo) and submitted - position < ahead:
+            key = todo[submitted]
+            if key not in ready:  # a resumed run already has it
+                pool.submit(key, lambda k=keys[key]: fetch(k))  # type: ignore[misc]
+            submitted += 1
+        while index not in ready:
+            key, ok, value = pool.next_done()
+            if not ok:
+                raise value
+            ready[key] = value
+        yield index, ready.pop(index)
+
+
+def pooled_workers(pool_size: int | None, max_workers: int) -> int:
+    """Return ``max_workers`` capped at the client's connection pool size.
+
+    More threads than pooled connections would open (and throw away) a new connection
+    per request beyond the pool; capping keeps every request on a kept-alive connection.
+
+    Examples
+    --------
+    >>> pooled_workers(16, 32)
+    16
+    """
+    if pool_size is not None and max_workers > pool_size:
+        logger.warning(
+            "netra_frames: max_workers=%d exceeds the client's pool_size=%d; using %d workers "
+            "(create the client with pool_size=%d to run more).",
+            max_workers,
+            pool_size,
+            pool_size,
+            max_workers,
+        )
+        return pool_size
+    return max_workers

@@ -1,0 +1,341 @@
+"""Traces drains over time ranges, with adaptive work-splitting.
+
+A traces drain is a set of :class:`Walk` objects, each paging one sub-window of the
+query (its own :class:`~netra_frames._pages.PageWalk` and cursor). The walks partition the
+window on ``start_time``: each one is *responsible* for a half-open range and keeps only
+the rows inside it, so a trace is counted once, even on an edge.
+
+**Adaptive sharding** (listings in ``start_time`` order): pages walk a sub-window in time
+order, so a walk's cursor tells how far it has got (its ``position``, the last row's
+``start_time``). When a worker is idle and no walk is waiting, :class:`WalkSet` splits the
+largest time range a running walk has not reached yet in two: a new walk takes the far
+half from scratch, and the running walk stops at the middle (a page that crosses it is
+clipped). The running walk keeps its cursor and its request: only its stopping point
+moves. A walk is split only when the rows it has seen predict at least two pages in each
+half, so a small window costs no extra request. Uneven data (a busy day in a quiet month)
+thus drains as fast as even data. Listings in another order (``total_cost``, ...) are
+split once, into equal sub-windows, and merged by that order (the server's tie-break,
+``trace_id``, included).
+
+Results come out per *group* (one per window asked for): in the listing's order, the
+walks of a group are concatenated by their ranges (newest first for ``desc``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import polars as pl
+
+from .._decode import DecodedPage, clip_start_times, last_start_time
+from .._pages import PageWalk
+from ..errors import InvalidParameterError
+from ..query import TraceQuery
+from ..times import split_window
+from .batch import Batcher, Sink
+
+__all__ = [
+    "MIN_SPLIT",
+    "SHARDABLE_SORT_FIELDS",
+    "Walk",
+    "WalkSet",
+    "choose_shards",
+    "merge_by_sort",
+]
+
+MIN_SPLIT = timedelta(milliseconds=2)
+"""The narrowest time range that is still split in two (one millisecond each)."""
+
+SHARDABLE_SORT_FIELDS = frozenset(
+    {"start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"}
+)
+"""Sort fields whose sharded result is put back in order exactly (they are frame columns)."""
+
+Shards = Literal["auto"] | int
+
+
+def choose_shards(
+    shards: object,
+    start: datetime,
+    end: datetime,
+    *,
+    sort_field: str,
+    max_rows: int | None,
+    max_workers: int,
+) -> int:
+    """Return the number of sub-windows a drain starts with (1 = one walk).
+
+    ``"auto"``: one per day of window, at most ``max_workers``; 1 for a window under a day,
+    with ``max_rows`` (one walk stops after the rows wanted), or for a sort field whose
+    order cannot be rebuilt. Time-ordered drains split further as workers go idle.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a ``shards`` that is not ``"auto"`` or an int >= 1, or an explicit
+        ``shards > 1`` with ``max_rows`` or a sort field that cannot be sharded.
+
+    Examples
+    --------
+    >>> from datetime import timezone
+    >>> a = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> choose_shards("auto", a, a + timedelta(days=30), sort_field="start_time",
+    ...               max_rows=None, max_workers=16)
+    16
+    """
+    if shards == "auto":
+        if max_rows is not None or sort_field not in SHARDABLE_SORT_FIELDS:
+            return 1
+        days = (end - start) / timedelta(days=1)
+        return 1 if days < 1 else max(1, min(max_workers, math.ceil(days)))
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise InvalidParameterError(f"shards must be 'auto' or an int >= 1, got {shards!r}.")
+    if shards > 1 and max_rows is not None:
+        raise InvalidParameterError("shards > 1 cannot be combined with max_rows; use shards=1.")
+    if shards > 1 and sort_field not in SHARDABLE_SORT_FIELDS:
+        raise InvalidParameterError(
+            f"sort_field={sort_field!r} cannot be sharded; use one of "
+            f"{', '.join(sorted(SHARDABLE_SORT_FIELDS))} or shards=1."
+        )
+    return shards
+
+
+@dataclass
+class Walk:
+    """One sub-window being paged, and the range of ``start_time`` it is responsible for.
+
+    ``bound`` is where its responsibility stops: walking backward (newest first) it keeps
+    rows at or after ``bound``; walking forward, rows before it.
+    """
+
+    group: int
+    lo: datetime
+    hi: datetime
+    pages: PageWalk
+    batcher: Batcher[Any]
+    backward: bool
+    bound: datetime
+    position: datetime | None = None
+    busy: bool = False
+
+    @property
+    def done(self) -> bool:
+        """Whether every page of the walk's range is in."""
+        return self.pages.done
+
+    def remaining(self) -> tuple[datetime, datetime] | None:
+        """The part of the walk's range its cursor has not reached, or ``None``."""
+        if self.done:
+            return None
+        if self.backward:
+            top = self.position or self.hi
+            return (self.bound, top) if top > self.bound else None
+        low = self.position or self.lo
+        return (low, self.bound) if self.bound > low else None
+
+    def expected_rows(self) -> float | None:
+        """Rows the remaining range should hold, from the density seen so far."""
+        left = self.remaining()
+        if left is None or self.position is None:
+            return None
+        covered = (self.hi - self.position) if self.backward else (self.position - self.lo)
+        span = (left[1] - left[0]).total_seconds()
+        if covered <= timedelta(0):
+            return float("inf")
+        return self.pages.rows * span / covered.total_seconds()
+
+    def split(self, query: TraceQuery) -> Walk | None:
+        """Hand the far half of the remaining range to a new walk (see module docstring)."""
+        left = self.remaining()
+        if left is None or left[1] - left[0] < MIN_SPLIT:
+            return None
+        low, high = left
+        middle = low + (high - low) // 2
+        middle -= timedelta(microseconds=middle.microsecond % 1000)  # on a millisecond
+        if not low < middle < high:
+            return None
+        if self.backward:
+            lo, hi, self.bound = low, middle, middle
+        else:
+            lo, hi, self.bound = middle, high, middle
+        return Walk(
+            self.group,
+            lo,
+            hi,
+            PageWalk(query.with_window(lo, hi)),
+            Batcher(self.batcher.sink, self.batcher.size),
+            self.backward,
+            lo if self.backward else hi,
+        )
+
+    def take(self, page: DecodedPage) -> int:
+        """Take one fetched page; return the rows kept.
+
+        The page's cursor is checked first (a repeated cursor raises before the page
+        counts). A page whose last row lies past the walk's bound is clipped to the walk's
+        range, and ends the walk: every later row would lie past it too.
+        """
+        self.pages.advance(page)
+        last = last_start_time(page)
+        if last is not None and self._past(last):
+            if self.backward:
+                page = clip_start_times(page, lo=self.bound)
+            else:
+                page = clip_start_times(page, hi=self.bound)
+            self.pages.done = True
+        elif last is not None:
+            self.position = last
+        self.batcher.add([page])
+        return page.num_rows
+
+    def _past(self, moment: datetime) -> bool:
+        return moment < self.bound if self.backward else moment >= self.bound
+
+    def copy(self) -> Walk:
+        """An independent snapshot (for ``resume``)."""
+        return Walk(
+            self.group,
+            self.lo,
+            self.hi,
+            self.pages.copy(),
+            self.batcher.copy(),
+            self.backward,
+            self.bound,
+            self.position,
+        )
+
+
+class WalkSet:
+    """The walks of one traces drain, and how work is handed out (see module docstring).
+
+    Parameters
+    ----------
+    query:
+        The listing (filters, sort, page size); its window is the first group's.
+    windows:
+        The windows to drain, one result group each.
+    sink:
+        How each walk batches its pages.
+    shards:
+        Sub-windows each window starts with.
+    adaptive:
+        Split running walks when a worker is idle (time-ordered listings only).
+    max_rows:
+        Rows wanted at most (one walk, never split).
+    """
+
+    def __init__(
+        self,
+        query: TraceQuery,
+        windows: list[tuple[datetime, datetime]],
+        sink: Sink[Any],
+        *,
+        shards: int,
+        adaptive: bool,
+        max_rows: int | None = None,
+    ) -> None:
+        self.query = query
+        self.windows = windows
+        self.sink = sink
+        self.adaptive = adaptive and query.is_time_ordered and max_rows is None
+        self.backward = query.walks_backward
+        self.walks: list[Walk] = []
+        for group, (lo, hi) in enumerate(windows):
+            parts = split_window(lo, hi, shards) if max_rows is None else [(lo, hi)]
+            for a, b in parts:
+                self.walks.append(
+                    Walk(
+                        group,
+                        a,
+                        b,
+                        PageWalk(query.with_window(a, b), max_rows=max_rows),
+                        Batcher(sink),
+                        self.backward,
+                        a if self.backward else b,
+                    )
+                )
+
+    @property
+    def rows(self) -> int:
+        """Rows taken so far."""
+        return sum(w.pages.rows for w in self.walks)
+
+    @property
+    def done(self) -> bool:
+        """Whether every walk is done."""
+        return all(w.done for w in self.walks)
+
+    def next_walk(self) -> int | None:
+        """A walk to fetch a page of now (splitting one when allowed), or ``None``."""
+        for index, walk in enumerate(self.walks):
+            if not walk.busy and not walk.done:
+                return index
+        if not self.adaptive:
+            return None
+        candidates = []
+        for walk in self.walks:
+            expected = walk.expected_rows()
+            left = walk.remaining()
+            size = self.query.page_size or 1
+            if expected is not None and left is not None and expected >= 2 * size:
+                candidates.append((left[1] - left[0], walk))
+        for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
+            new = walk.split(self.query)
+            if new is not None:
+                self.walks.append(new)
+                return len(self.walks) - 1
+        return None
+
+    def covered(self) -> float:
+        """Share of the windows' time the walks have covered (for a progress estimate)."""
+        total = sum((hi - lo).total_seconds() for lo, hi in self.windows)
+        left = 0.0
+        for walk in self.walks:
+            remaining = walk.remaining()
+            if remaining is not None:
+                left += (remaining[1] - remaining[0]).total_seconds()
+        return 1.0 - left / total if total > 0 else 1.0
+
+    def ordered(self, group: int, upto_unfinished: bool = False) -> list[Walk]:
+        """The walks of a group in result order (``upto_unfinished``: stop after the first
+        walk not done, for a partial result that is a prefix of the full one)."""
+        walks = [w for w in self.walks if w.group == group]
+        if self.backward:
+            walks.sort(key=lambda w: w.bound, reverse=True)
+        else:
+            walks.sort(key=lambda w: w.lo)
+        if upto_unfinished:
+            for index, walk in enumerate(walks):
+                if not walk.done:
+                    return walks[: index + 1]
+        return walks
+
+    def copy(self) -> WalkSet:
+        """An independent snapshot of every walk (for ``resume``)."""
+        twin = WalkSet.__new__(WalkSet)
+        twin.query, twin.windows, twin.sink = self.query, self.windows, self.sink
+        twin.adaptive, twin.backward = self.adaptive, self.backward
+        twin.walks = [w.copy() for w in self.walks]
+        return twin
+
+
+def merge_by_sort(frame: pl.DataFrame, sort_field: str, sort_order: str) -> pl.DataFrame:
+    """Restore the server's order across sub-windows of a listing not in time order.
+
+    Ties are broken by ``trace_id`` as the server does; nulls come first ascending, as
+    SQL sorts them. A trace seen twice (the data changed mid-drain) is kept once.
+
+    Examples
+    --------
+    >>> f = pl.DataFrame({"trace_id": ["b", "a", "b"], "latency_ms": [2, 2, 2]})
+    >>> merge_by_sort(f, "latency_ms", "asc")["trace_id"].to_list()
+    ['a', 'b']
+    """
+    frame = frame.unique(subset="trace_id", keep="first", maintain_order=True)
+    descending = sort_order == "desc"
+    return frame.sort(
+        [sort_field, "trace_id"], descending=descending, nulls_last=descending, maintain_order=True
+    )

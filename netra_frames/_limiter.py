@@ -1,0 +1,159 @@
+"""The client's one request-rate limiter, shared by every thread of every drain.
+
+A client starts unlimited (or at ``max_requests_per_second`` when given). Each 429 the
+server sends is a congestion signal for the whole client, not for one worker:
+
+* **Multiplicative decrease.** The allowed rate drops to ``BETA`` times what the client
+  was really sending (measured over the last second), once per round trip: 429s of
+  requests sent before the last decrease are the same signal and are not counted again.
+* **Cubic recovery.** After a decrease the rate climbs back toward the rate that was
+  throttled (concave, slowing as it nears it) over ``recovery`` seconds, then probes above
+  it (convex), as TCP CUBIC does; the next 429 starts a new cycle. So the client settles
+  just under the server's limit and sends few 429s.
+* **Spacing.** While limited, sends are spaced ``1 / rate`` apart (a burst of two at
+  most), across all threads.
+* The throttled request itself waits the server's ``Retry-After`` (the transport does it)
+  before it is sent again; that wait does not use up the retry budget meant for failures.
+
+An explicit ``max_requests_per_second`` is a ceiling the rate never exceeds. Every wait
+is a :class:`~netra_frames._cancel.CancelScope` wait, so Ctrl-C and errors stop it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from ._cancel import CancelScope
+
+__all__ = ["LimiterStats", "RateLimiter"]
+
+BETA = 0.7
+"""Share of the measured send rate kept after a 429."""
+GROWTH = 1.0
+"""How far above the throttled rate the convex probe reaches after one more ``recovery``."""
+MIN_RATE = 0.05
+"""Requests per second the limiter never goes below (3 a minute)."""
+MIN_RECOVERY = 2.0
+"""Seconds, at least, to climb back to the throttled rate after a decrease."""
+RECOVERY_REQUESTS = 20
+"""Requests, at least, to climb back (slow limits recover over more seconds)."""
+MEASURE_SECONDS = 1.0
+"""Window over which the real send rate is measured when a 429 arrives."""
+
+
+@dataclass(frozen=True)
+class LimiterStats:
+    """What the limiter has seen: 429s, decreases, and the rate it allows now.
+
+    Examples
+    --------
+    >>> RateLimiter(None).stats().throttled
+    0
+    """
+
+    throttled: int
+    decreases: int
+    rate: float | None
+
+
+class RateLimiter:
+    """Client-wide AIMD/CUBIC rate control fed by 429s (see the module docstring).
+
+    Parameters
+    ----------
+    cap:
+        Requests per second never to exceed (``max_requests_per_second``), or ``None``.
+
+    Examples
+    --------
+    >>> limiter = RateLimiter(cap=None)
+    >>> sent = limiter.acquire(CancelScope())   # unlimited: returns at once
+    >>> limiter.throttled(sent)                 # a 429: now limited
+    >>> limiter.stats().rate is not None
+    True
+    """
+
+    def __init__(self, cap: float | None) -> None:
+        self.cap = cap
+        self._limited = cap is not None
+        self._lock = threading.Lock()
+        self._next = 0.0  # the earliest time the next request may go (spacing)
+        self._epoch = 0.0  # when the rate last decreased (0: never)
+        self._w_max = 0.0  # the rate that was throttled
+        self._floor = 0.0  # the rate right after the decrease
+        self._recovery = MIN_RECOVERY
+        self._sent: deque[float] = deque(maxlen=16384)
+        self._throttled = 0
+        self._decreases = 0
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Requests per second allowed now, or ``None`` when not limited."""
+        if not self._limited:
+            return None
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return self._rate(now)
+
+    def _rate(self, now: float) -> float:
+        if self._epoch == 0.0:
+            assert self.cap is not None
+            return self.cap
+        k = self._recovery
+        t = now - self._epoch
+        if t < k:
+            rate = self._w_max - (self._w_max - self._floor) * (1 - t / k) ** 3
+        else:
+            rate = self._w_max * (1 + GROWTH * ((t - k) / k) ** 3)
+        if self.cap is not None:
+            rate = min(rate, self.cap)
+        return max(rate, MIN_RATE)
+
+    def acquire(self, scope: CancelScope) -> float:
+        """Wait until one more request may go; return the time it went (monotonic)."""
+        if not self._limited:
+            now = time.monotonic()
+            self._sent.append(now)
+            return now
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                interval = 1.0 / self._rate(now)
+                wait = self._next - interval - now  # a burst of two at most
+                if wait <= 0:
+                    self._next = max(self._next, now) + interval
+                    self._sent.append(now)
+                    return now
+            scope.sleep(wait)
+
+    def throttled(self, sent_at: float) -> None:
+        """Take a 429 into account for a request sent at ``sent_at`` (see module doc)."""
+        with self._lock:
+            self._throttled += 1
+            if sent_at <= self._epoch:
+                return  # the decrease already reacted to requests sent before it
+            now = time.monotonic()
+            measured = self._measured(now)
+            current = self._rate(now) if self._limited else measured
+            base = max(MIN_RATE, min(measured, current))
+            self._w_max = base
+            self._floor = max(MIN_RATE, base * BETA)
+            self._recovery = max(MIN_RECOVERY, RECOVERY_REQUESTS / base)
+            self._epoch = now
+            self._limited = True
+            self._decreases += 1
+            self._next = now + 1.0 / self._floor
+
+    def _measured(self, now: float) -> float:
+        """Requests per second really sent over the last :data:`MEASURE_SECONDS`."""
+        recent = [t for t in tuple(self._sent) if t > now - MEASURE_SECONDS]
+        if len(recent) < 2:
+            return MIN_RATE if not recent else 1.0 / MEASURE_SECONDS
+        span = max(now - recent[0], 1e-3)
+        return len(recent) / span
+
+    def stats(self) -> LimiterStats:
+        """A snapshot: 429s seen, decreases made, the rate allowed now."""
+        return LimiterStats(self._throttled, self._decreases, self.rate())

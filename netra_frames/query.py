@@ -1,0 +1,304 @@
+"""Query specs: what one listing asks for, declared once and validated before any request.
+
+* :class:`TraceFilters` declares the equality filters of ``POST /sdk/traces``. Every
+  front door (``traces_frame``, ``scan_traces``, ``export_traces``, the Dask frame, the
+  CLI's flags) takes exactly these keywords, read from this one declaration
+  (:data:`FILTERS`); adding a filter is a line here and its support in the server.
+* :class:`TraceQuery` is one traces listing: window, filters, sort, page size and
+  direction. :meth:`TraceQuery.request` builds the wire request of one page.
+* :class:`SpanQuery` is the spans listing of one trace.
+* :class:`Request` is what the transport sends: method, path, query and JSON body.
+
+Examples
+--------
+>>> q = TraceQuery.build("2026-01-01", "2026-01-02", filters={"tenant_id": "AceTech"})
+>>> q.request(limit=10).body
+b'{"startTime":"2026-01-01T00:00:00.000Z",...
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, NamedTuple, TypedDict
+from urllib.parse import quote
+
+from ._validate import (
+    check_direction,
+    check_id,
+    check_limit,
+    check_optional_id,
+    check_page_size,
+    check_sort_field,
+    check_sort_order,
+)
+from .errors import InvalidParameterError
+from .times import TimeLike, format_time, parse_time, resolve_window
+
+__all__ = [
+    "FILTERS",
+    "Direction",
+    "Request",
+    "SortOrder",
+    "SpanQuery",
+    "TraceFilters",
+    "TraceQuery",
+    "check_filters",
+    "segment",
+]
+
+Direction = Literal["up", "down"]
+SortOrder = Literal["asc", "desc"]
+
+
+class TraceFilters(TypedDict, total=False):
+    """The equality filters of a traces listing (combined with AND); ids are case-sensitive.
+
+    Every front door takes them as keywords: ``traces_frame(tenant_id="AceTech")``.
+    """
+
+    trace_id: str
+    session_id: str
+    user_id: str
+    tenant_id: str
+
+
+FILTERS: tuple[str, ...] = tuple(TraceFilters.__annotations__)
+"""Names of the traces filters, in the order they are sent (from :class:`TraceFilters`; the
+official SDK's order)."""
+
+
+def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
+    """Return the given filters (``None`` values dropped), each checked, in :data:`FILTERS` order.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a name that is not a filter (with the closest name) or a bad value.
+
+    Examples
+    --------
+    >>> check_filters({"user_id": "u1", "tenant_id": None})
+    {'user_id': 'u1'}
+    """
+    for name in filters:
+        if name not in FILTERS:
+            close = difflib.get_close_matches(str(name), FILTERS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidParameterError(
+                f"{name!r} is not a traces filter; {hint}the filters are {', '.join(FILTERS)}."
+            )
+    return {
+        name: value
+        for name in FILTERS
+        if (value := check_optional_id(filters.get(name), name)) is not None
+    }
+
+
+class Request(NamedTuple):
+    """One HTTP request of the API: ``path`` is relative to the base URL."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    body: bytes | None = None
+
+
+def segment(value: str) -> str:
+    """Percent-encode an id as one path segment (``.`` and ``..`` too, or URLs drop them).
+
+    Examples
+    --------
+    >>> segment("a/b")
+    'a%2Fb'
+    """
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """One traces listing: ``[start, end)`` on ``start_time``, filters, order, page size.
+
+    Fields left ``None`` are not sent (the server's defaults apply), as the SDK does. The
+    frame builders fill ``sort_field``/``sort_order``/``page_size``; build one with
+    :meth:`build`, which validates everything.
+
+    Examples
+    --------
+    >>> q = TraceQuery.build("2026-01-01", "2026-01-08", sort_field="total_cost")
+    >>> q.sort_field, q.filters
+    ('total_cost', {})
+    """
+
+    start: datetime
+    end: datetime
+    filters: Mapping[str, str] = field(default_factory=dict)
+    sort_field: str | None = "start_time"
+    sort_order: SortOrder | None = "desc"
+    page_size: int | None = None
+    direction: Direction | None = "down"
+
+    @classmethod
+    def build(
+        cls,
+        start: TimeLike | None,
+        end: TimeLike | None,
+        *,
+        filters: Mapping[str, object] | None = None,
+        sort_field: str | None = "start_time",
+        sort_order: SortOrder | None = "desc",
+        page_size: int | None = None,
+        direction: Direction | None = "down",
+        default_days: float | None = None,
+    ) -> TraceQuery:
+        """Validate arguments into a query; ``default_days`` allows an open window.
+
+        Without ``default_days`` both ends are required (the client's calls); with it, a
+        missing ``end`` is now and a missing ``start`` is ``end - default_days``.
+
+        Raises
+        ------
+        InvalidParameterError
+            For any bad argument, naming it.
+        """
+        if default_days is None:
+            if start is None or end is None:
+                raise InvalidParameterError("start_time and end_time are both required.")
+            parse_time(start, "start_time"), parse_time(end, "end_time")  # names the argument
+            window = resolve_window(start, end)
+        else:
+            window = resolve_window(start, end, default_days=default_days)
+        return cls(
+            *window,
+            filters=check_filters(filters or {}),
+            sort_field=check_sort_field(sort_field),
+            sort_order=check_sort_order(sort_order),  # type: ignore[arg-type]
+            page_size=None if page_size is None else check_page_size(page_size),
+            direction=check_direction(direction),  # type: ignore[arg-type]
+        )
+
+    def with_window(self, start: datetime, end: datetime) -> TraceQuery:
+        """The same listing over another window."""
+        return replace(self, start=start, end=end)
+
+    def with_filters(self, filters: Mapping[str, str]) -> TraceQuery:
+        """The same listing with other (already checked) filters."""
+        return replace(self, filters=dict(filters))
+
+    @property
+    def is_time_ordered(self) -> bool:
+        """Whether pages walk the window in ``start_time`` order (the server default)."""
+        return self.sort_field in (None, "start_time")
+
+    @property
+    def walks_backward(self) -> bool:
+        """Whether pages go from the window's end to its start (newest first)."""
+        descending = self.sort_order in (None, "desc")
+        return descending != (self.direction == "up")
+
+    def body(self, *, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        """The JSON body of one page, keys exactly as the official SDK sends them.
+
+        Examples
+        --------
+        >>> TraceQuery.build("2026-01-01", "2026-01-02").body(limit=5)["pagination"]
+        {'limit': 5, 'direction': 'down'}
+        """
+        body: dict[str, Any] = {
+            "startTime": format_time(self.start),
+            "endTime": format_time(self.end),
+            "filters": [
+                {"field": name, "operator": "equals", "type": "string", "value": value}
+                for name, value in self.filters.items()
+            ],
+        }
+        pagination: dict[str, Any] = {}
+        size = self.page_size if limit is None else limit
+        if size is not None:
+            pagination["limit"] = size
+        if cursor is not None:
+            pagination["cursor"] = cursor
+        if self.direction is not None:
+            pagination["direction"] = self.direction
+        if pagination:
+            body["pagination"] = pagination
+        if self.sort_field is not None:
+            body["sortField"] = self.sort_field
+        if self.sort_order is not None:
+            body["sortOrder"] = self.sort_order
+        return body
+
+    def request(self, *, limit: int | None = None, cursor: str | None = None) -> Request:
+        """The wire request of one page (``limit`` overrides ``page_size``)."""
+        data = json.dumps(self.body(limit=limit, cursor=cursor), separators=(",", ":"))
+        return Request("POST", "/sdk/traces", None, data.encode())
+
+    def describe(self) -> str:
+        """A one-line description for logs and progress (no secrets in a query)."""
+        return f"[{format_time(self.start)}, {format_time(self.end)}) filters={dict(self.filters)}"
+
+
+@dataclass(frozen=True)
+class SpanQuery:
+    """The spans listing of one trace: ``GET /sdk/traces/{trace_id}/spans``.
+
+    Examples
+    --------
+    >>> SpanQuery.build("a/b", page_size=50).request().path
+    '/sdk/traces/a%2Fb/spans'
+    """
+
+    trace_id: str
+    span_name: str | None = None
+    page_size: int | None = None
+    direction: Direction | None = "down"
+
+    @classmethod
+    def template(cls, *, span_name: str | None = None, page_size: int) -> SpanQuery:
+        """A validated listing for many traces (``page_size`` required): see :meth:`for_trace`."""
+        return cls.build("-", span_name=span_name, page_size=check_page_size(page_size)).for_trace(
+            ""
+        )
+
+    @classmethod
+    def build(
+        cls,
+        trace_id: str,
+        *,
+        span_name: str | None = None,
+        page_size: int | None = None,
+        direction: Direction | None = "down",
+        limit_name: str = "page_size",
+    ) -> SpanQuery:
+        """Validate arguments into a query (``limit_name`` names ``page_size`` in errors)."""
+        size = None
+        if page_size is not None:
+            size = check_limit(page_size) if limit_name == "limit" else check_page_size(page_size)
+        return cls(
+            check_id(trace_id, "trace_id"),
+            None if span_name is None else check_id(span_name, "span_name"),
+            size,
+            check_direction(direction),  # type: ignore[arg-type]
+        )
+
+    def for_trace(self, trace_id: str) -> SpanQuery:
+        """The same listing for another (already checked) trace."""
+        return replace(self, trace_id=trace_id)
+
+    def request(self, *, limit: int | None = None, cursor: str | None = None) -> Request:
+        """The wire request of one page; parameters not given are not sent."""
+        params: dict[str, str] = {}
+        if cursor is not None:
+            params["cursor"] = cursor
+        if self.direction is not None:
+            params["direction"] = self.direction
+        size = self.page_size if limit is None else limit
+        if size is not None:
+            params["limit"] = str(size)
+        if self.span_name is not None:
+            params["spanName"] = self.span_name
+        return Request("GET", f"/sdk/traces/{segment(self.trace_id)}/spans", params)
