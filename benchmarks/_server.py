@@ -1,7 +1,12 @@
 """A LocalNetra in its own process, so its memory and CPU are not the client's.
 
-Protocol: prints one JSON line ``{"base_url", "api_key", "anchor"}`` when ready, then
-reads commands from stdin: ``latency <ms>`` (answers ``ok``); end of input stops it.
+Usage: ``python -m benchmarks._server TRACES [SHAPE [DAYS]]``: ``TRACES`` traces over ``DAYS``
+days (default 30) ending at :data:`ANCHOR`, spread by ``SHAPE`` (``uniform``, the default,
+``skewed`` or ``bursty``; see :class:`~netra_frames.server.LocalNetra`).
+
+Protocol: prints one JSON line ``{"base_url", "api_key", "anchor", "days", "shape"}`` when
+ready, then reads commands from stdin: ``latency <ms>`` (answers ``ok``), ``stats`` (answers
+``{"requests", "connections"}``); end of input stops it.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def main() -> None:
-    """Serve ``argv[1]`` traces over 30 days until stdin closes."""
+    """Serve ``argv[1]`` traces (shape ``argv[2]``, over ``argv[3]`` days) until stdin closes."""
     traces = int(sys.argv[1])
-    with LocalNetra(seed=1, traces=traces, days=30, anchor=ANCHOR) as srv:
-        info = {"base_url": srv.base_url, "api_key": srv.api_key, "anchor": ANCHOR.isoformat()}
+    shape = sys.argv[2] if len(sys.argv) > 2 else "uniform"
+    days: float = float(sys.argv[3]) if len(sys.argv) > 3 else 30
+    if days == int(days):
+        days = int(days)  # 30, not 30.0: the data is generated from the number as written
+    with LocalNetra(seed=1, traces=traces, days=days, shape=shape, anchor=ANCHOR) as srv:
+        info = {"base_url": srv.base_url, "api_key": srv.api_key, "anchor": ANCHOR.isoformat(),
+                "days": days, "shape": shape}  # fmt: skip
         print(json.dumps(info), flush=True)
         for line in sys.stdin:
             cmd, _, arg = line.strip().partition(" ")

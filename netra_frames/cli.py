@@ -228,6 +228,7 @@ def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         traces=args.traces,
         days=args.days,
+        shape=args.shape,
         anchor=parse_time(args.anchor, "--anchor") if args.anchor else None,
         host=args.host,
         port=args.port,
@@ -307,10 +308,20 @@ def _fault_config(specs: Sequence[str] | None) -> Any:
 
 
 def _fault_value(spec: str, raw: str, annotation: str) -> Any:
-    """Parse one ``--fault`` value by the type its :class:`FaultConfig` field declares."""
+    """Parse one ``--fault`` value by the type its :class:`FaultConfig` field declares.
+
+    ``schedule`` is ``N:KIND,...`` (``3:429,7:truncate``), ``every`` is ``KIND:N,...``.
+    """
     if "None" in annotation and raw.lower() in ("none", "off", ""):
         return None
     try:
+        if annotation.startswith("dict"):
+            pairs = [item.partition(":") for item in raw.split(",") if item.strip()]
+            if any(not sep for _, sep, _ in pairs):
+                raise ValueError(raw)
+            if annotation.startswith("dict[int"):
+                return {int(k): v.strip() for k, _, v in pairs}
+            return {k.strip(): int(v) for k, _, v in pairs}
         if annotation.startswith("bool"):
             if raw.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
                 raise ValueError(raw)
@@ -321,8 +332,10 @@ def _fault_value(spec: str, raw: str, annotation: str) -> Any:
             return int(raw)
         return float(raw)
     except ValueError:
-        kind = "true or false" if annotation.startswith("bool") else "a number"
-        raise UsageError(f"--fault {spec!r}: {raw!r} is not {kind}.") from None
+        kind = {"bool": "true or false", "dict[int": "N:KIND,N:KIND,... (request numbers)",
+                "dict[str": "KIND:N,KIND:N,... (every Nth request)"}  # fmt: skip
+        expected = next((v for k, v in kind.items() if annotation.startswith(k)), "a number")
+        raise UsageError(f"--fault {spec!r}: {raw!r} is not {expected}.") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -450,6 +463,13 @@ def _add_serve(sub: SubParsers) -> None:
     p.add_argument("--traces", type=int, default=2000, help="number of traces (default 2000)")
     p.add_argument("--days", type=float, default=30, help="days of history (default 30)")
     p.add_argument(
+        "--shape",
+        choices=("uniform", "skewed", "bursty"),
+        default="uniform",
+        help="how traces spread over the days: uniform (default), skewed (all in the last "
+        "quarter) or bursty (half of them in one day)",
+    )
+    p.add_argument(
         "--anchor",
         metavar="TIME",
         help="end of the data window, ISO 8601 (default: now); fix it for reproducible data",
@@ -459,7 +479,8 @@ def _add_serve(sub: SubParsers) -> None:
         "--fault",
         action="append",
         metavar="NAME=VALUE",
-        help="inject faults, e.g. --fault latency_ms=50 --fault error_rate=0.1 (repeatable)",
+        help="inject faults, e.g. --fault latency_ms=50 --fault error_rate=0.1, or on set "
+        "requests: --fault schedule=3:429,7:truncate --fault every=503:10 (repeatable)",
     )
     p.set_defaults(handler=_serve)
 

@@ -1,21 +1,40 @@
-"""Shared fixtures: one LocalNetra per test session, a client on it, a clean default state."""
+"""Shared fixtures: one LocalNetra per test session, a client on it, a clean default state.
+
+The session server's data is fixed (``ANCHOR``), so every pick a test makes from it is the
+same on every run. After each test that used it, its faults are switched off again, so no
+test's faults leak into the next one whatever the order (the suite runs in random order:
+``pytest-randomly`` prints the seed to replay one with ``-p randomly --randomly-seed=N``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from netra_frames import NetraClient, _defaults
 from netra_frames.server import LocalNetra
 
+#: End of the session server's data window: fixed, so the data never moves with the clock.
+ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LocalNetra]:
-    """A local Netra server with 2000 traces over ``[anchor - 30 days, anchor)``."""
-    with LocalNetra(seed=0, traces=2000) as srv:
+    """A local Netra server with 2000 traces over ``[ANCHOR - 30 days, ANCHOR)``."""
+    with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as srv:
         yield srv
+        assert srv.errors == []
+
+
+@pytest.fixture(autouse=True)
+def _session_server_faults_off(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Switch the session server's faults off after every test that used it."""
+    srv = request.getfixturevalue("server") if "server" in request.fixturenames else None
+    yield
+    if srv is not None:
+        srv.set_faults(None)
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +57,15 @@ def clean_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _defaults.reset()
     yield
     _defaults.reset()
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    """Repeat pytest-randomly's seed at the end (``-q`` hides the header that shows it)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
+        terminalreporter.write_line(
+            f"Using --randomly-seed={seed} (replay this order: "
+            f"python -m pytest -p randomly --randomly-seed={seed})"
+        )

@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.run import TARGETS
 
 ROOT = Path(__file__).parent.parent
 
 
+@pytest.mark.slow
 def test_quick_benchmark_writes_every_metric(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)],

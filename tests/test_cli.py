@@ -183,7 +183,10 @@ def test_progress_goes_to_stderr_only(server: LocalNetra, window: Window) -> Non
 
 
 def test_spans_by_ids(server: LocalNetra, client: NetraClient, first20: pl.DataFrame) -> None:
-    ids = first20["trace_id"].to_list()[:3]
+    # traces with a chat model have a generation span: the filter below surely finds some
+    chat = pl.col("models").list.set_intersection(["gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"])
+    ids = first20.filter(chat.list.len() > 0)["trace_id"].to_list()[:3]
+    assert len(ids) == 3
     expected = netra_frames.spans_frame(
         ids, span_name="generation", backend="polars", progress=False, client=client
     )
@@ -191,7 +194,7 @@ def test_spans_by_ids(server: LocalNetra, client: NetraClient, first20: pl.DataF
     frame = pl.read_parquet(io.BytesIO(proc.stdout))
     assert frame.columns == [c.name for c in SPANS]
     assert frame["span_id"].to_list() == expected["span_id"].to_list()
-    assert set(frame["kind"]) == {"generation"}
+    assert set(frame["kind"]) == {"generation"} and set(frame["trace_id"]) == set(ids)
 
 
 @pytest.mark.parametrize("ext", ["parquet", "csv"])
@@ -245,7 +248,8 @@ def test_usage_tenants_equal_the_client(
 
 def test_serve_prints_the_bound_port_and_serves(tmp_path: Path) -> None:
     with subprocess.Popen(
-        [sys.executable, "-m", "netra_frames", "serve", "--port", "0", "--traces", "50"],
+        [sys.executable, "-m", "netra_frames", "serve", "--port", "0", "--traces", "50",
+         "--shape", "skewed", "--anchor", "2026-01-01"],
         env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         try:
@@ -264,6 +268,21 @@ def test_serve_prints_the_bound_port_and_serves(tmp_path: Path) -> None:
                 )  # fmt: skip
             assert answer.status_code == 200
             assert answer.json()["data"]["tenant_id"] == "AceTech"
+            # --shape skewed: all the data lies in the last quarter of the 30 days
+            early = http.get(
+                f"{url}/usage/tenants/AceTech",
+                params={"startTime": "2025-12-01T00:00:00.000Z",
+                        "endTime": "2025-12-24T12:00:00.000Z"},
+                headers={"x-api-key": key},
+            )  # fmt: skip
+            late = http.get(
+                f"{url}/usage/tenants/AceTech",
+                params={"startTime": "2025-12-24T12:00:00.000Z",
+                        "endTime": "2026-01-01T00:00:00.000Z"},
+                headers={"x-api-key": key},
+            )  # fmt: skip
+            assert early.json()["data"]["requestsCount"] == 0
+            assert late.json()["data"]["requestsCount"] > 0
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -287,8 +306,16 @@ def test_fault_values_follow_the_field_types() -> None:
         _fault_config(["error_rate=lots"])
     with pytest.raises(UsageError, match="at most 1"):
         _fault_config(["error_rate=0.8", "rate_429=0.8"])
+    config = _fault_config(["schedule=3:429, 7:truncate", "every=503:10", "stall-ms=5"])
+    assert (config.schedule, config.every) == ({3: "429", 7: "truncate"}, {"503": 10})
+    assert config.stall_ms == 5.0
+    with pytest.raises(UsageError, match="N:KIND"):
+        _fault_config(["schedule=3"])
+    with pytest.raises(UsageError, match="unknown fault 'nonsense'"):
+        _fault_config(["every=nonsense:2"])
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = cli("demo", "--out", str(out), "--traces", "1500", "--no-progress", env=clean_env())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ TRACE_FIELDS = (
     "id name kind latency_ms start_time end_time cursor organisation_id project_id".split()
 )
 SPAN_FIELDS = "id trace_id name kind organisation_id project_id created_at cursor".split()
+CHAT_MODELS = {"gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"}  # the models of generation spans
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def all_traces(client: NetraClient, window: tuple[str, str]) -> list[dict[str, A
 @pytest.fixture()
 def dead_client() -> NetraClient:
     """A client whose server is gone: any request it sends fails with TransportError."""
-    with LocalNetra(traces=10) as srv:
+    with LocalNetra(traces=10, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)) as srv:
         url, key = srv.base_url, srv.api_key
     return NetraClient(key, url, max_retries=0, timeout=2)
 
@@ -180,11 +181,15 @@ def test_spans_pages_both_directions(client: NetraClient, all_traces: list[dict[
 
 
 def test_span_name_filter(client: NetraClient, all_traces: list[dict[str, Any]]) -> None:
-    trace = next(t for t in all_traces if t["models"])
+    # a chat model (not only the embedding model) on a trace means a generation span on it
+    trace = next((t for t in all_traces if set(t["models"]) & CHAT_MODELS), None)
+    assert trace is not None, "the fixed data has a trace with a generation span"
+    every = list(client.iter_spans_by_trace_id(trace["id"]))
     spans = list(client.iter_spans_by_trace_id(trace["id"], span_name="generation"))
     assert spans and all(
         s["kind"] == "generation" or "generation" in s["name"].lower() for s in spans
     )
+    assert [s["id"] for s in spans] == [s["id"] for s in every if s["kind"] == "generation"]
 
 
 def test_unknown_trace_is_not_found(client: NetraClient) -> None:

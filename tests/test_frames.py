@@ -374,36 +374,26 @@ def test_decode_rejects_bad_bodies() -> None:
 # -- resumable drains -----------------------------------------------------------------
 
 
-def _first_drain_error(call: Any) -> nf.DrainError:
-    for _ in range(20):
-        try:
-            call()
-        except nf.DrainError as exc:
-            return exc
-        except nf.APIError:
-            continue  # failed before any progress: the original error, as documented
-    raise AssertionError("no DrainError in 20 attempts")
-
-
 def test_drain_error_partial_and_resume(
     client: NetraClient, server: LocalNetra, window: Window, traces: pl.DataFrame
 ) -> None:
     ids = traces["trace_id"][:40].to_list()
     spans = nf.spans_frame(ids, backend="polars", client=client)
-    server.set_faults(error_rate=0.15, error_statuses=(400,), seed=3)
+    server.set_faults(every={"400": 5})  # requests 5, 10, 15, ... get a 400 (never retried)
     try:
-        err = _first_drain_error(
-            lambda: nf.traces_frame(
-                *window, shards=1, backend="polars", client=client, progress=False
+        with pytest.raises(nf.DrainError) as info:
+            nf.traces_frame(
+                *window, page_size=100, shards=1, backend="polars", client=client, progress=False
             )
-        )
+        err = info.value
         assert isinstance(err.cause, nf.APIError) and isinstance(err, nf.APIError)
-        assert 0 < err.partial.height < traces.height
+        assert err.partial.height == 400  # pages 1 to 4; page 5 failed
         assert_frame_equal(err.partial, traces.head(err.partial.height))
-        span_err = _first_drain_error(
-            lambda: nf.spans_frame(ids, backend="pandas", max_workers=4, client=client)
-        )
-        assert isinstance(span_err.partial, pd.DataFrame)
+        # one page per trace: requests 6-9 finish traces, 10 fails; the partial holds them
+        with pytest.raises(nf.DrainError) as span_info:
+            nf.spans_frame(ids, backend="pandas", max_workers=4, client=client)
+        span_err = span_info.value
+        assert isinstance(span_err.partial, pd.DataFrame) and len(span_err.partial) > 0
     finally:
         server.set_faults(None)
     assert_frame_equal(err.resume(), traces)

@@ -57,7 +57,7 @@ BAD_SORT_FIELDS: list[Any] = ["", "   ", 7, ["start_time"]]
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=5, traces=20) as server:
+    with LocalNetra(seed=5, traces=20, anchor=datetime(2026, 1, 1, tzinfo=UTC)) as server:
         yield server
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -30,10 +30,16 @@ from netra_frames.server import LocalNetra
 
 Window = tuple[datetime, datetime]
 
+#: A client timeout far above a normal answer on a loaded machine (tens of milliseconds) ...
+TIMEOUT = 2.0
+#: ... and a server stall far above the timeout, so a timeout surely fires (the server stops
+#: waiting as soon as the client hangs up, so the test does not wait this long).
+STALL_MS = 20 * TIMEOUT * 1000
+
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=3, traces=300) as server:
+    with LocalNetra(seed=3, traces=300, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)) as server:
         yield server
 
 
@@ -85,23 +91,33 @@ def test_key_never_in_reprs_logs_stderr_or_errors(
     key = srv.api_key
     texts: list[str] = []
     try:
-        with NetraClient(key, srv.base_url, max_retries=1, backoff_factor=0.001, timeout=0.3) as c:
-            texts += [repr(c), str(c), repr(c.settings), str(c.settings)]
+        with (
+            NetraClient(key, srv.base_url, max_retries=1, backoff_factor=0.001) as c,
+            NetraClient(key, srv.base_url, max_retries=0, timeout=TIMEOUT) as hasty,
+        ):
+            texts += [repr(c), str(c), repr(c.settings), str(c.settings), repr(hasty)]
             traces = nf.traces_frame(*window, backend="polars", progress=True, client=c)
             nf.spans_frame(traces["trace_id"][:5], progress=True, client=c)
             nf.tenant_usage_frame(["AceTech"], *window, progress=True, client=c)
+            # every request of each call gets the fault (every=1): the call surely fails
             failing: list[tuple[dict[str, Any], Callable[[], object]]] = [
                 ({}, lambda: c.list_spans_by_trace_id("f" * 32)),  # 404
                 ({}, lambda: c.list_traces(*window, cursor="not-a-cursor")),  # 400
-                ({"error_rate": 1.0}, lambda: c.list_traces(*window)),  # 5xx exhausted
-                ({"rate_429": 1.0}, lambda: c.get_session_usage("s", *window)),
-                ({"reset_before_rate": 1.0}, lambda: c.list_traces(*window)),
-                ({"reset_mid_rate": 1.0}, lambda: c.list_traces(*window)),
-                ({"truncate_rate": 1.0}, lambda: c.get_tenant_usage("AceTech", *window)),
-                ({"malformed_rate": 1.0}, lambda: c.list_traces(*window)),
-                ({"slow_body_rate": 1.0, "slow_body_ms": 3000}, lambda: c.list_traces(*window)),
-                ({"latency_ms": 600}, lambda: c.list_traces(*window)),
-                ({"repeat_cursor_rate": 1.0}, lambda: list(c.iter_traces(*window, limit=20))),
+                ({"every": {"error": 1}}, lambda: c.list_traces(*window)),  # 5xx exhausted
+                ({"every": {"429": 1}}, lambda: c.get_session_usage("s", *window)),
+                ({"every": {"reset_before": 1}}, lambda: c.list_traces(*window)),
+                ({"every": {"reset_mid": 1}}, lambda: c.list_traces(*window)),
+                ({"every": {"truncate": 1}}, lambda: c.get_tenant_usage("AceTech", *window)),
+                ({"every": {"malformed": 1}}, lambda: c.list_traces(*window)),
+                (  # a body whose every chunk comes 20 timeouts late: a read timeout mid-body
+                    {"every": {"slow": 1}, "slow_body_ms": 10 * STALL_MS},
+                    lambda: hasty.list_traces(*window),
+                ),
+                (  # no answer for 20 timeouts: a read timeout before the headers
+                    {"every": {"stall": 1}, "stall_ms": STALL_MS},
+                    lambda: hasty.list_traces(*window),
+                ),
+                ({"every": {"repeat_cursor": 1}}, lambda: list(c.iter_traces(*window, limit=20))),
                 ({}, lambda: c.list_traces("nope", "2026-01-01")),
                 (
                     {"fail_after_requests": 2},

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -112,10 +112,10 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as server:
-        yield server
-        assert server.errors == []
+def srv(server: LocalNetra) -> LocalNetra:
+    """The session server (conftest): 2000 traces of seed 0 over [ANCHOR - 30 days, ANCHOR)."""
+    assert server.anchor == ANCHOR
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -141,6 +141,8 @@ def all_traces(api: Api) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def faults(srv: LocalNetra) -> Iterator[LocalNetra]:
+    """The server, with zeroed counters; its faults are off again after the test."""
+    srv.reset_stats()
     yield srv
     srv.set_faults()
 
@@ -643,11 +645,7 @@ def test_latency_fault_adds_delay(api: Api, faults: LocalNetra) -> None:
     faults.set_faults(latency_ms=150)
     began = time.perf_counter()
     assert api.traces(pagination={"limit": 1})[0] == 200
-    assert time.perf_counter() - began >= 0.15
-    faults.faults.latency_ms = 0
-    began = time.perf_counter()
-    assert api.traces(pagination={"limit": 1})[0] == 200
-    assert time.perf_counter() - began < 0.15
+    assert time.perf_counter() - began >= 0.15  # a lower bound: a slow machine only adds
 
 
 def test_error_and_429_faults_are_seeded(api: Api, faults: LocalNetra) -> None:
@@ -668,36 +666,128 @@ def test_error_and_429_faults_are_seeded(api: Api, faults: LocalNetra) -> None:
 
 
 def test_token_bucket_rate_limit(api: Api, faults: LocalNetra) -> None:
-    faults.set_faults(rate_limit_rps=0.5, rate_limit_burst=2)
+    # one token per 1000 s: the bucket surely stays empty while the test runs
+    faults.set_faults(rate_limit_rps=0.001, rate_limit_burst=2)
     got = [api.usage("tenants", "AceTech") for _ in range(3)]
     assert [g[0] for g in got] == [200, 200, 429]
-    assert got[2][1]["retry-after"] == "2"
+    assert 990 <= int(got[2][1]["retry-after"]) <= 1000  # the whole seconds to the next token
+    assert faults.stats.faults == {"rate_limit": 1}
+
+
+def test_token_bucket_can_start_empty(srv: LocalNetra, api: Api, faults: LocalNetra) -> None:
+    faults.set_faults(rate_limit_rps=0.001, rate_limit_burst=2, rate_limit_initial_tokens=1)
+    other = Api(srv, srv.organisations[1].api_key)
+    try:
+        mine = [api.usage("tenants", "AceTech")[0] for _ in range(2)]
+        theirs = [other.usage("tenants", "AceTech")[0] for _ in range(2)]
+        faults.set_faults(rate_limit_rps=0.001, rate_limit_initial_tokens=0)
+        empty = [api.usage("tenants", "AceTech")[0], other.usage("tenants", "AceTech")[0]]
+    finally:
+        other.close()
+    assert mine == theirs == [200, 429]  # one bucket per key, each holding 1 token at first
+    assert empty == [429, 429]  # set_faults starts every bucket again, here empty
+
+
+def test_scheduled_faults_hit_exactly_the_numbered_requests(
+    srv: LocalNetra, api: Api, faults: LocalNetra
+) -> None:
+    faults.set_faults(schedule={2: "429", 3: "504", 5: "error"}, every={"418": 4},
+                      error_statuses=(502,), retry_after=0)  # fmt: skip
+    other = Api(srv, srv.organisations[1].api_key)
+    try:
+        # numbers count every API request, whatever its key; non-API routes are not counted
+        replies = [
+            api.traces(pagination={"limit": 1}),  # 1
+            other.usage("tenants", "AceTech"),  # 2
+            api.call("GET", "/nope"),
+            api.usage("sessions", "s"),  # 3
+            api.traces(pagination={"limit": 1}),  # 4
+            other.traces(pagination={"limit": 1}),  # 5
+            *(api.usage("tenants", "AceTech") for _ in range(3)),  # 6, 7, 8
+        ]
+    finally:
+        other.close()
+    assert [r[0] for r in replies] == [200, 429, 404, 504, 418, 502, 200, 200, 418]
+    assert replies[1][1]["retry-after"] == "0" and "fault" in replies[3][2]["error"]["message"]
+    assert faults.stats.faults == {"429": 1, "error": 4}
+    faults.set_faults(schedule={1: "truncate"})  # a new count: request 1 again
+    with pytest.raises(http.client.IncompleteRead):
+        api.raw("POST", "/sdk/traces", json.dumps(ALL).encode())
+
+
+BAD_FAULTS = {
+    "request 0": FaultConfig(schedule={0: "429"}),
+    "unknown kind": FaultConfig(schedule={1: "teapot"}),
+    "status 399": FaultConfig(schedule={1: "399"}),
+    "every 0": FaultConfig(every={"error": 0}),
+    "the bucket's kind": FaultConfig(every={"rate_limit": 2}),
+    "more tokens than the burst": FaultConfig(rate_limit_initial_tokens=11),
+    "negative stall": FaultConfig(stall_ms=-1),
+}
+
+
+@pytest.mark.parametrize("config", BAD_FAULTS.values(), ids=BAD_FAULTS)
+def test_bad_fault_schedules_are_refused(config: FaultConfig) -> None:
+    with pytest.raises(ValueError):
+        LocalNetra(traces=1, anchor=ANCHOR, faults=config)
+
+
+def test_fault_schedule_wins_over_bucket_and_rates(api: Api, faults: LocalNetra) -> None:
+    faults.set_faults(schedule={1: "404"}, every={"401": 2}, rate_limit_rps=0.001,
+                      rate_limit_burst=1, error_rate=1.0, error_statuses=(503,))  # fmt: skip
+    statuses = [api.usage("tenants", "AceTech")[0] for _ in range(4)]
+    assert statuses == [404, 401, 429, 401]  # request 3: the empty bucket wins over the rates
+    faults.set_faults(fail_after_requests=1, schedule={2: "429"})
+    assert [api.usage("tenants", "AceTech")[0] for _ in range(2)] == [200, 503]
 
 
 def test_broken_body_faults(srv: LocalNetra, faults: LocalNetra) -> None:
-    faults.set_faults(malformed_rate=1.0)
+    faults.set_faults(every={"malformed": 1})
     client = Api(srv)
     try:
         status, _, data = client.raw("POST", "/sdk/traces", json.dumps(ALL).encode())
         assert status == 200
         with pytest.raises(ValueError):
             json.loads(data)
-        broken: list[tuple[FaultConfig, tuple[type[Exception], ...]]] = [
-            (FaultConfig(truncate_rate=1.0), (http.client.IncompleteRead,)),
-            (FaultConfig(reset_mid_rate=1.0), (http.client.IncompleteRead, ConnectionError)),
-            (FaultConfig(reset_before_rate=1.0), (ConnectionError,)),
+        broken: list[tuple[str, tuple[type[Exception], ...]]] = [
+            ("truncate", (http.client.IncompleteRead,)),
+            ("reset_mid", (http.client.IncompleteRead, ConnectionError)),
+            ("reset_before", (ConnectionError,)),
         ]
-        for config, error in broken:
-            faults.set_faults(config)
+        for kind, error in broken:
+            faults.set_faults(every={kind: 1})
             with pytest.raises(error):
                 client.raw("POST", "/sdk/traces", json.dumps(ALL).encode())
             client.close()
-        faults.set_faults(slow_body_rate=1.0, slow_body_ms=100)
+        faults.set_faults(every={"slow": 1}, slow_body_ms=100)
         began = time.perf_counter()
         assert client.raw("POST", "/sdk/traces", json.dumps(ALL).encode())[0] == 200
-        assert time.perf_counter() - began >= 0.1
+        assert time.perf_counter() - began >= 0.1  # a lower bound: a slow machine only adds
     finally:
         client.close()
+
+
+def test_a_stalled_request_is_dropped_when_its_client_hangs_up(
+    srv: LocalNetra, faults: LocalNetra
+) -> None:
+    """The server stops waiting (and never answers) once the client has gone away."""
+    faults.set_faults(every={"stall": 1}, stall_ms=600_000)
+    srv.reset_stats()
+    parts = urlsplit(srv.base_url)
+    body = json.dumps(ALL).encode()
+    request = (
+        f"POST /sdk/traces HTTP/1.1\r\nHost: x\r\nx-api-key: {srv.api_key}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((parts.hostname or "", parts.port or 0), timeout=30) as sock:
+        sock.sendall(request)
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            sock.recv(1)  # stalled: nothing comes
+    faults.set_faults(None)
+    with closing(Api(srv)) as api:  # the server answers on, and the dropped request never did
+        assert api.usage("tenants", "AceTech")[0] == 200
+    assert srv.stats.faults == {"stall": 1} and srv.stats.by_status == {200: 1}
 
 
 # -- lifecycle ---------------------------------------------------------------------------------
@@ -715,15 +805,63 @@ def first_page(server: LocalNetra) -> list[dict[str, Any]]:
 def test_same_seed_same_data(tmp_path: Any) -> None:
     with LocalNetra(seed=3, traces=300, anchor=ANCHOR) as a:
         page = first_page(a)
+    with LocalNetra(seed=3, traces=300, anchor=ANCHOR, shape="uniform") as u:
+        assert first_page(u) == page  # "uniform" is the default
     db = str(tmp_path / "netra.sqlite")
     with LocalNetra(seed=3, traces=300, anchor=ANCHOR, db=db) as b:
         assert first_page(b) == page
     with LocalNetra(seed=3, traces=300, anchor=ANCHOR, db=db) as c:  # reuses the file
         assert first_page(c) == page
-        assert c.generation_seconds < b.generation_seconds
+        assert c.data_reused and not b.data_reused
     with LocalNetra(seed=4, traces=300, anchor=ANCHOR, db=db) as d:  # regenerates
-        assert first_page(d) != page
+        assert first_page(d) != page and not d.data_reused
         assert d.api_key != a.api_key
+    with LocalNetra(seed=4, traces=300, anchor=ANCHOR, db=db, shape="skewed") as e:
+        assert not e.data_reused  # another shape is other data
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("shape", ["uniform", "skewed", "bursty"])
+def test_data_shapes(shape: str) -> None:
+    """Where each shape puts the traces; every shape keeps the data's invariants."""
+    days = 40
+    lo, hi = ANCHOR - timedelta(days=days), ANCHOR
+    with LocalNetra(seed=2, traces=1000, days=days, anchor=ANCHOR, shape=shape) as shaped:
+        clients = [Api(shaped, org.api_key) for org in shaped.organisations]
+        try:
+            window = {"startTime": lo.isoformat(), "endTime": hi.isoformat()}
+            every = [t for c in clients for t in c.drain(**window)]
+            sample = sorted(every, key=lambda t: t["id"])[:5]
+            spans = {t["id"]: clients[0].drain_spans(t["id"]) for t in sample if
+                     t["organisation_id"] == shaped.organisations[0].org_id}  # fmt: skip
+        finally:
+            for c in clients:
+                c.close()
+    starts = [_parse(t["start_time"]) for t in every]
+    assert len(every) == 1000 and all(lo <= s < hi for s in starts)
+
+    def share(a: datetime, b: datetime) -> float:
+        return sum(a <= s < b for s in starts) / len(starts)
+
+    last_quarter = share(hi - timedelta(days=days / 4), hi)
+    burst_day = share(lo + timedelta(days=days // 2), lo + timedelta(days=days // 2 + 1))
+    if shape == "uniform":
+        assert 0.2 < last_quarter < 0.3 and burst_day < 0.06
+    elif shape == "skewed":
+        assert last_quarter == 1.0
+    else:
+        assert 0.5 <= burst_day <= 0.56 and 0.08 < last_quarter < 0.17
+    ties = len(starts) - len(set(starts))
+    assert 0.005 < ties / len(starts) < 0.04  # ~2 % of traces share a start time
+    assert spans
+    for trace_id, items in spans.items():
+        trace = next(t for t in every if t["id"] == trace_id)
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens"):
+            assert sum(s[name] for s in items) == trace[name]
+        assert sum(s["total_cost"] for s in items) == pytest.approx(trace["total_cost"], abs=1e-9)
 
 
 def test_lifecycle_and_config(srv: LocalNetra) -> None:

@@ -10,6 +10,7 @@ import http.client
 import json
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -117,7 +118,8 @@ class Raw:
 
 @pytest.fixture(scope="module")
 def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=9, traces=200, default_page_size=100) as server:
+    anchor = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with LocalNetra(seed=9, traces=200, default_page_size=100, anchor=anchor) as server:
         yield server
 
 

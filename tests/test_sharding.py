@@ -88,22 +88,17 @@ def test_failure_partial_and_resume(
     for sort_field in ("start_time", "latency_ms"):
         expected = nf.traces_frame(*window, sort_field=sort_field, shards=1,
                                    backend="polars", client=client)  # fmt: skip
-        server.set_faults(error_rate=0.1, error_statuses=(400,), seed=5)
+        # one worker walks the shards in order: request 7 fails (a 400 is never retried)
+        # after six pages of the first shard, whatever the machine's speed
+        server.set_faults(schedule={7: "400"})
         try:
-            err = None
-            for _ in range(20):
-                try:
-                    nf.traces_frame(*window, sort_field=sort_field, shards=6, page_size=25,
-                                    backend="polars", client=client)  # fmt: skip
-                except nf.DrainError as exc:
-                    err = exc
-                    break
-                except nf.APIError:
-                    continue
-            assert err is not None
+            with pytest.raises(nf.DrainError) as info:
+                nf.traces_frame(*window, sort_field=sort_field, shards=6, page_size=25,
+                                max_workers=1, backend="polars", client=client)  # fmt: skip
         finally:
             server.set_faults(None)
-        assert err.partial.height < expected.height  # a prefix, empty if the newest range failed
+        err = info.value
+        assert 0 < err.partial.height < expected.height
         if sort_field == "start_time":
             assert_frame_equal(err.partial, expected.head(err.partial.height))
         else:
@@ -138,20 +133,14 @@ def test_packed_spans_drain_error_resumes(
     ids = nf.traces_frame(*window, max_rows=40, backend="polars", client=client)["trace_id"]
     want = nf.spans_frame(ids, backend="pandas", client=client)
     monkeypatch.setattr(batch, "BATCH_BYTES", 1)
-    server.set_faults(error_rate=0.15, error_statuses=(400,), seed=3)
+    # one page per trace: requests 1-4 finish traces, request 5 fails (400, not retried)
+    server.set_faults(schedule={5: "400"})
     try:
-        err = None
-        for _ in range(20):
-            try:
-                nf.spans_frame(ids, backend="pandas", max_workers=4, client=client)
-            except nf.DrainError as exc:
-                err = exc
-                break
-            except nf.APIError:
-                continue
-        assert err is not None
+        with pytest.raises(nf.DrainError) as info:
+            nf.spans_frame(ids, backend="pandas", max_workers=4, client=client)
     finally:
         server.set_faults(None)
+    err = info.value
     assert 0 < len(err.partial) < len(want)
     assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))
     assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))  # twice: intact

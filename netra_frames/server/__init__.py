@@ -19,6 +19,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
+from typing import Any
 
 from netra_frames.server import synth
 from netra_frames.server.app import NetraApp, ServerStats
@@ -42,6 +43,11 @@ class LocalNetra:
         Number of traces (about 5 spans each).
     days : float
         Traces start in ``[anchor - days, anchor)``.
+    shape : {"uniform", "skewed", "bursty"}
+        How start times spread over the window: ``"uniform"`` evenly; ``"skewed"`` all in
+        its last quarter; ``"bursty"`` half of the traces in one day (the 24 hours starting
+        ``floor(days / 2)`` days after the window's start), the rest evenly. Ids, tenants,
+        spans, tokens and costs follow the same rules in every shape.
     anchor : datetime or None
         End of the data window; ``None`` means now (UTC) truncated to the minute. A naive
         datetime is taken as UTC.
@@ -69,6 +75,7 @@ class LocalNetra:
         seed: int = 0,
         traces: int = 2000,
         days: float = 30,
+        shape: str = "uniform",
         anchor: datetime | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -79,13 +86,15 @@ class LocalNetra:
     ) -> None:
         if traces < 0 or days <= 0:
             raise ValueError("traces must be >= 0 and days > 0")
+        if shape not in synth.SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(synth.SHAPES)}, got {shape!r}")
         if not 1 <= default_page_size <= max_page_size:
             raise ValueError("need 1 <= default_page_size <= max_page_size")
         if anchor is None:
             anchor = datetime.now(timezone.utc).replace(second=0, microsecond=0)
         elif anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=timezone.utc)
-        self.seed, self.traces, self.days = seed, traces, days
+        self.seed, self.traces, self.days, self.shape = seed, traces, days, shape
         self.anchor = anchor.astimezone(timezone.utc).replace(
             microsecond=anchor.microsecond // 1000 * 1000
         )
@@ -99,6 +108,7 @@ class LocalNetra:
         self._server: NetraHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.generation_seconds = 0.0
+        self.data_reused = False
 
     @property
     def anchor_ms(self) -> int:
@@ -124,7 +134,10 @@ class LocalNetra:
         store = Store(self.db)
         try:
             started = time.perf_counter()
-            store.load(seed=self.seed, traces=self.traces, days=self.days, anchor_ms=self.anchor_ms)
+            self.data_reused = not store.load(
+                seed=self.seed, traces=self.traces, days=self.days, anchor_ms=self.anchor_ms,
+                shape=self.shape,
+            )  # fmt: skip
             self.generation_seconds = time.perf_counter() - started
             keys = {o.api_key: o.org_id for o in self.organisations}
             self._app = NetraApp(store, keys, secrets.token_bytes(32), self.max_page_size,
@@ -218,23 +231,30 @@ class LocalNetra:
         """
         return self._faults.config
 
-    def set_faults(self, faults: FaultConfig | None = None, **changes: float | int | None) -> None:
-        """Replace the fault settings (and restart the fault random stream from its seed).
+    def set_faults(self, faults: FaultConfig | None = None, **changes: Any) -> None:
+        """Replace the fault settings; restart the fault random stream and the request count.
+
+        The next API request is request 1 of ``schedule``/``every``/``fail_after_requests``,
+        and every key's token bucket starts again (see :mod:`netra_frames.server.faults`).
 
         Parameters
         ----------
         faults : FaultConfig or None
             New settings; ``None`` means all faults off.
         **changes
-            Field overrides applied on top, e.g. ``latency_ms=50``.
+            Field overrides applied on top, e.g. ``latency_ms=50`` or
+            ``schedule={3: "429", 7: "429"}``.
 
         Examples
         --------
         >>> srv = LocalNetra(traces=5)
         >>> srv.set_faults(latency_ms=20); srv.faults.latency_ms
         20
+        >>> srv.set_faults(schedule={2: "503"}, every={"truncate": 5})
         """
-        config = FaultConfig(**{**vars(faults or FaultConfig()), **changes})
+        fields = {**vars(faults or FaultConfig()), **changes}
+        fields.update(schedule=dict(fields["schedule"]), every=dict(fields["every"]))
+        config = FaultConfig(**fields)
         injector = FaultInjector(config)
         self._faults = injector
         if self._app is not None:
@@ -278,4 +298,7 @@ class LocalNetra:
 
     def __repr__(self) -> str:
         state = self.base_url if self._server is not None else "stopped"
-        return f"LocalNetra(seed={self.seed}, traces={self.traces}, days={self.days}, {state})"
+        shape = "" if self.shape == "uniform" else f", shape={self.shape!r}"
+        return (
+            f"LocalNetra(seed={self.seed}, traces={self.traces}, days={self.days}{shape}, {state})"
+        )

@@ -1,12 +1,36 @@
 """Fault injection for the local server: latency, error statuses, 429s, broken bodies.
 
-Faults apply only to API routes (``/sdk/`` and ``/usage/``). Every faultable request consumes
-exactly three numbers from one ``random.Random(seed)`` under a lock (jitter, fault choice,
-error status), so a sequential client sees the same faults on every run with the same seed.
-The per-request fault kinds are mutually exclusive: their rates are stacked on one draw and
-must sum to <= 1. The token-bucket rate limit is time based, not random.
+Faults apply only to API routes (``/sdk/`` and ``/usage/``). They come from three sources,
+checked in this order for every API request:
 
-Kinds (:attr:`FaultPlan.kind`):
+1. **Deterministic schedule** (:attr:`FaultConfig.schedule`, :attr:`FaultConfig.every`):
+   the server numbers the API requests it receives ``1, 2, 3, ...`` in arrival order (the
+   order in which it has read them, across every API key and connection), counting afresh
+   from each :meth:`~netra_frames.server.LocalNetra.set_faults` (and from server start).
+   ``schedule={3: "429", 7: "429", 12: "error"}`` faults exactly requests 3, 7 and 12;
+   ``every={"truncate": 4}`` faults requests 4, 8, 12, ... A value is a kind name below, or
+   an HTTP status from 400 to 599 as text (``"503"``): an ``error`` fault with that status
+   (``"429"`` is the ``429`` kind, with ``Retry-After``). ``schedule`` wins over ``every``;
+   among ``every`` entries the first listed wins. Use this in tests that assert a fault
+   fired: it does not depend on the machine's speed or on chance.
+2. **Token bucket** (``rate_limit_rps``): a per-API-key bucket of ``rate_limit_burst``
+   tokens, refilled at ``rate_limit_rps``; a request that finds it empty gets a 429
+   (``rate_limit``) whose ``Retry-After`` is the whole seconds until the next token. Each
+   key's bucket is created at that key's first request holding
+   ``rate_limit_initial_tokens`` (default: full); ``rate_limit_initial_tokens=0`` makes the
+   first request of every key a ``rate_limit`` 429 however slow the machine is.
+3. **Random rates** (``error_rate``, ``rate_429``, ...): every API request consumes exactly
+   three numbers from one ``random.Random(seed)`` under a lock (jitter, fault choice, error
+   status), so a sequential client sees the same faults on every run with the same seed.
+   Concurrent clients reach the stream in an order that depends on timing: rates suit
+   property tests ("whatever the faults, the result is exact"), not assertions that a given
+   fault fired. The per-request kinds are mutually exclusive: their rates are stacked on one
+   draw and must sum to <= 1. A rate of 1 faults every request.
+
+``fail_after_requests`` overrides all three: every API request after the first
+``fail_after_requests`` (counted like the schedule) answers 503.
+
+Kinds (:attr:`FaultPlan.kind`, and the keys of ``ServerStats.faults``):
 
 ``reset_before``  close the connection with a TCP reset before any response byte
 ``error``         answer ``error_status`` (one of ``error_statuses``) with a JSON error
@@ -14,17 +38,28 @@ Kinds (:attr:`FaultPlan.kind`):
 ``reset_mid``     send headers and half the body, then reset the connection
 ``truncate``      send headers (full Content-Length) and half the body, then close
 ``malformed``     send 200 with a body that is not valid JSON (Content-Length matches)
-``slow``          send the body in 10 chunks spread over ``slow_body_ms``
+``slow``          send the headers, then the body in 10 chunks, one every ``slow_body_ms / 10``
+``stall``         wait ``stall_ms`` before sending anything (a read timeout before headers)
 ``repeat_cursor`` ignore the request's cursor and serve the first page again (a stuck cursor)
 ``drop_cursor``   send 200 with the page's items stripped of their ``cursor`` fields
 ``no_envelope``   send 200 with a JSON body that lacks the ``{"data": {"data", "pageInfo"}}``
 ``rate_limit``    per-key token bucket (``rate_limit_rps``/``rate_limit_burst``) is empty: 429
 ``fail_after``    every API request after the first ``fail_after_requests`` answers 503
 
-``fail_after_requests`` is counted per :class:`FaultInjector` (``LocalNetra.set_faults``
-starts a new count); it makes "the server dies after N pages" reproducible for resumable
-drain tests. ``retry_after_http_date`` sends the ``Retry-After`` of injected 429s as an
-HTTP-date (``now + retry_after``) instead of seconds.
+The ``error`` status of a scheduled or drawn fault is drawn from ``error_statuses`` by the
+request's own draws, so it too depends only on the seed and the request's number. Scheduled
+and drawn 429s send ``Retry-After: <retry_after>`` (default 0, so retries stay fast).
+``retry_after_http_date`` sends it as an HTTP-date (``now + retry_after``) instead.
+
+While it waits (latency, ``stall``, a ``slow`` body), the server watches the connection: if
+the client hangs up (it timed out) or the server stops, the request is abandoned at once and
+nothing more is sent or counted for it (its fault is still counted in ``ServerStats.faults``).
+
+Example: a test asserting that a drain survives two 429s and a truncated body::
+
+    srv.set_faults(schedule={2: "429", 3: "429", 5: "truncate"})
+    frame = nf.traces_frame(start, end, shards=1, client=client)
+    assert srv.stats.faults == {"429": 2, "truncate": 1}
 """
 
 from __future__ import annotations
@@ -36,10 +71,18 @@ import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
-__all__ = ["FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan"]
+__all__ = [
+    "FAULT_KINDS", "FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan", "fault_kind",
+]  # fmt: skip
 
 #: Path prefixes subject to fault injection.
 FAULT_ROUTES = ("/sdk/", "/usage/")
+
+#: The per-request kinds that can be scheduled, drawn at a rate, or put on every Nth request.
+FAULT_KINDS = (
+    "reset_before", "error", "429", "reset_mid", "truncate", "malformed", "slow", "stall",
+    "repeat_cursor", "drop_cursor", "no_envelope",
+)  # fmt: skip
 
 
 @dataclass
@@ -61,26 +104,37 @@ class FaultConfig:
     rate_429 : float
         Share of requests answered 429 with ``Retry-After: retry_after``.
     retry_after : float
-        Value of the ``Retry-After`` header of injected 429s (seconds).
+        Value of the ``Retry-After`` header of injected (scheduled or drawn) 429s, seconds.
     reset_before_rate, reset_mid_rate, truncate_rate, malformed_rate, slow_body_rate : float
         Shares of the body-breaking faults (see module docstring).
     slow_body_ms : float
         Duration over which a ``slow`` body is dribbled out.
+    stall_rate : float
+        Share of requests answered only after ``stall_ms``.
+    stall_ms : float
+        How long a ``stall`` fault waits before sending anything.
     rate_limit_rps : float or None
         Per-API-key token bucket refill rate; ``None`` disables rate limiting.
     rate_limit_burst : int
         Token bucket capacity.
+    rate_limit_initial_tokens : float or None
+        Tokens in a key's bucket at its first request; ``None`` means ``rate_limit_burst``.
     repeat_cursor_rate, drop_cursor_rate, missing_envelope_rate : float
         Shares of the pagination bugs (see module docstring); they only affect listings.
     retry_after_http_date : bool
         Send ``Retry-After`` of injected 429s as an HTTP-date rather than seconds.
     fail_after_requests : int or None
         Answer 503 to every API request after this many; ``None`` disables it.
+    schedule : dict of int to str
+        Request number (1-based, in arrival order, all keys) -> fault kind or HTTP status.
+    every : dict of str to int
+        Fault kind or HTTP status -> N: requests N, 2N, 3N, ... get that fault.
 
     Examples
     --------
     >>> FaultConfig(latency_ms=50).latency_ms
     50
+    >>> FaultConfig(schedule={3: "429", 12: "503"}, every={"truncate": 4}).validate()
     """
 
     latency_ms: float = 0.0
@@ -96,13 +150,18 @@ class FaultConfig:
     malformed_rate: float = 0.0
     slow_body_rate: float = 0.0
     slow_body_ms: float = 0.0
+    stall_rate: float = 0.0
+    stall_ms: float = 0.0
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 10
+    rate_limit_initial_tokens: float | None = None
     repeat_cursor_rate: float = 0.0
     drop_cursor_rate: float = 0.0
     missing_envelope_rate: float = 0.0
     retry_after_http_date: bool = False
     fail_after_requests: int | None = None
+    schedule: dict[int, str] = field(default_factory=dict)
+    every: dict[str, int] = field(default_factory=dict)
 
     def rates(self) -> list[tuple[str, float]]:
         """Return ``(kind, rate)`` of the exclusive per-request faults, in draw order.
@@ -123,6 +182,7 @@ class FaultConfig:
             ("repeat_cursor", self.repeat_cursor_rate),
             ("drop_cursor", self.drop_cursor_rate),
             ("no_envelope", self.missing_envelope_rate),
+            ("stall", self.stall_rate),
         ]
 
     def validate(self) -> None:
@@ -142,18 +202,50 @@ class FaultConfig:
             total += rate
         if total > 1 + 1e-9:
             raise ValueError(f"fault rates must sum to at most 1, got {total}")
-        if self.latency_ms < 0 or self.jitter_ms < 0 or self.slow_body_ms < 0:
-            raise ValueError("latency_ms, jitter_ms and slow_body_ms must be >= 0")
+        if min(self.latency_ms, self.jitter_ms, self.slow_body_ms, self.stall_ms) < 0:
+            raise ValueError("latency_ms, jitter_ms, slow_body_ms and stall_ms must be >= 0")
         if not self.error_statuses:
             raise ValueError("error_statuses must not be empty")
         if self.rate_limit_rps is not None and (
             self.rate_limit_rps <= 0 or self.rate_limit_burst < 1
         ):
             raise ValueError("rate_limit_rps must be > 0 and rate_limit_burst >= 1")
+        initial = self.rate_limit_initial_tokens
+        if initial is not None and not 0 <= initial <= self.rate_limit_burst:
+            raise ValueError(
+                f"rate_limit_initial_tokens must be in [0, rate_limit_burst], got {initial}"
+            )
         if self.fail_after_requests is not None and self.fail_after_requests < 0:
             raise ValueError("fail_after_requests must be None or >= 0")
         if self.retry_after < 0:
             raise ValueError("retry_after must be >= 0")
+        for number, kind in self.schedule.items():
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                raise ValueError(f"schedule keys are request numbers >= 1, got {number!r}")
+            fault_kind(kind)
+        for kind, n in self.every.items():
+            fault_kind(kind)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"every[{kind!r}] must be an integer >= 1, got {n!r}")
+
+
+def fault_kind(text: str) -> tuple[str, int]:
+    """Read a scheduled fault: a kind of :data:`FAULT_KINDS`, or an HTTP status 400-599.
+
+    Returns ``(kind, status)``; ``status`` is 0 when the kind has none of its own.
+
+    Examples
+    --------
+    >>> fault_kind("truncate"), fault_kind("503"), fault_kind("429")
+    (('truncate', 0), ('error', 503), ('429', 429))
+    """
+    if text in FAULT_KINDS:
+        return text, 429 if text == "429" else 0
+    if isinstance(text, str) and text.isdigit() and 400 <= int(text) <= 599:
+        return "error", int(text)
+    raise ValueError(
+        f"unknown fault {text!r}: use one of {', '.join(FAULT_KINDS)} or a status 400-599"
+    )
 
 
 @dataclass(frozen=True)
@@ -181,13 +273,13 @@ class _Bucket:
 
 @dataclass
 class FaultInjector:
-    """Turn a :class:`FaultConfig` into reproducible per-request :class:`FaultPlan` objects.
+    """Turn a :class:`FaultConfig` into per-request :class:`FaultPlan` objects.
 
     Examples
     --------
-    >>> inj = FaultInjector(FaultConfig(error_rate=1.0))
-    >>> inj.plan("/sdk/traces", "key").kind
-    'error'
+    >>> inj = FaultInjector(FaultConfig(schedule={2: "503"}))
+    >>> [inj.plan("/sdk/traces", "key").kind for _ in range(3)]
+    [None, 'error', None]
     >>> inj.plan("/other", "key") is None
     True
     """
@@ -201,6 +293,17 @@ class FaultInjector:
     def __post_init__(self) -> None:
         self.config.validate()
         self._rng = random.Random(self.config.seed)
+
+    @property
+    def requests(self) -> int:
+        """How many API requests this injector has planned (the last request's number).
+
+        Examples
+        --------
+        >>> FaultInjector(FaultConfig()).requests
+        0
+        """
+        return self._requests
 
     def plan(self, path: str, api_key: str) -> FaultPlan | None:
         """Decide the faults for one request to ``path`` made with ``api_key``.
@@ -220,31 +323,48 @@ class FaultInjector:
             pick = cfg.error_statuses[int(self._rng.random() * len(cfg.error_statuses))]
             limited = self._take_token(api_key, cfg)
             self._requests += 1
-            dead = cfg.fail_after_requests is not None and self._requests > cfg.fail_after_requests
+            number = self._requests
         delay = (cfg.latency_ms + jitter * cfg.jitter_ms) / 1000
-        if dead:
+        if cfg.fail_after_requests is not None and number > cfg.fail_after_requests:
             return FaultPlan(delay, "fail_after", 503)
+        scheduled = _scheduled(cfg, number)
+        if scheduled is not None:
+            kind, status = fault_kind(scheduled)
+            return self._fault(delay, kind, status or pick)
         if limited is not None:
             return FaultPlan(delay, "rate_limit", 429, limited)
         edge = 0.0
         for kind, rate in cfg.rates():
             edge += rate
             if draw < edge:
-                status = {"error": pick, "429": 429}.get(kind, 0)
-                retry_after = (
-                    _http_date(cfg.retry_after)
-                    if cfg.retry_after_http_date
-                    else _seconds(cfg.retry_after)
-                )
-                return FaultPlan(delay, kind, status, retry_after, cfg.slow_body_ms / 1000)
+                return self._fault(delay, kind, 429 if kind == "429" else pick)
         return FaultPlan(delay, None)
+
+    def _fault(self, delay: float, kind: str, pick: int) -> FaultPlan:
+        """The plan of a scheduled or drawn fault of ``kind`` (``pick``: its error status)."""
+        cfg = self.config
+        if kind == "stall":
+            return FaultPlan(delay + cfg.stall_ms / 1000, kind)
+        status = pick if kind in ("error", "429") else 0
+        retry_after = ""
+        if status == 429:
+            retry_after = (
+                _http_date(cfg.retry_after)
+                if cfg.retry_after_http_date
+                else _seconds(cfg.retry_after)
+            )
+        return FaultPlan(delay, kind, status, retry_after, cfg.slow_body_ms / 1000)
 
     def _take_token(self, api_key: str, cfg: FaultConfig) -> str | None:
         """Take one token from the key's bucket; return a Retry-After value when empty."""
         if cfg.rate_limit_rps is None:
             return None
         now = time.monotonic()
-        bucket = self._buckets.setdefault(api_key, _Bucket(float(cfg.rate_limit_burst), now))
+        bucket = self._buckets.get(api_key)
+        if bucket is None:
+            initial = cfg.rate_limit_initial_tokens
+            tokens = float(cfg.rate_limit_burst if initial is None else initial)
+            bucket = self._buckets[api_key] = _Bucket(tokens, now)
         bucket.tokens = min(
             float(cfg.rate_limit_burst), bucket.tokens + (now - bucket.stamp) * cfg.rate_limit_rps
         )
@@ -253,6 +373,17 @@ class FaultInjector:
             bucket.tokens -= 1
             return None
         return str(math.ceil((1 - bucket.tokens) / cfg.rate_limit_rps))
+
+
+def _scheduled(cfg: FaultConfig, number: int) -> str | None:
+    """The fault ``schedule``/``every`` assign to request ``number``, if any."""
+    kind = cfg.schedule.get(number)
+    if kind is not None:
+        return kind
+    for name, n in cfg.every.items():
+        if number % n == 0:
+            return name
+    return None
 
 
 def _http_date(seconds: float) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import selectors
 import socket
 import struct
 import sys
@@ -138,8 +139,9 @@ class _Handler(BaseHTTPRequestHandler):
         if plan is not None and (plan.delay_s or plan.kind):
             if plan.kind:
                 app.count(fault=plan.kind)
-            if plan.delay_s:
-                time.sleep(plan.delay_s)
+            if plan.delay_s and not self._wait(plan.delay_s):
+                self.close_connection = True  # the client hung up or the server stops
+                return
             if plan.kind == "reset_before":
                 self._reset()
                 return
@@ -180,6 +182,28 @@ class _Handler(BaseHTTPRequestHandler):
             raise OSError("client closed the connection mid-body")
         return body
 
+    def _wait(self, seconds: float) -> bool:
+        """Wait ``seconds``; return ``False`` at once if the client hangs up meanwhile.
+
+        A waiting request has been read whole and an HTTP/1.1 client sends nothing more until
+        it has the answer, so the socket turning readable means end of stream: the client gave
+        up (a timeout) or :meth:`NetraHTTPServer.close_connections` shut it down. Bytes that
+        do arrive (a pipelining client) are left for the next request and the wait goes on.
+        """
+        deadline = time.monotonic() + seconds
+        with selectors.DefaultSelector() as watch:
+            try:
+                watch.register(self.connection, selectors.EVENT_READ)
+                while (left := deadline - time.monotonic()) > 0:
+                    if not watch.select(left):
+                        continue  # the time is up
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return False
+                    time.sleep(max(0.0, deadline - time.monotonic()))  # pipelined bytes
+            except (OSError, ValueError):  # reset, or closed under us
+                return False
+        return True
+
     def _reset(self) -> None:
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -217,7 +241,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(head)
                 step = -(-len(body) // 10)
                 for i in range(0, len(body), step):
-                    time.sleep(plan.slow_s / 10)
+                    if not self._wait(plan.slow_s / 10):
+                        self.close_connection = True
+                        return
                     self.wfile.write(body[i : i + step])
             else:
                 self.wfile.write(head + body)

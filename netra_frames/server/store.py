@@ -152,6 +152,7 @@ class Store:
     --------
     >>> store = Store(None)
     >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+    True
     >>> store.close()
     """
 
@@ -211,28 +212,39 @@ class Store:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def load(self, *, seed: int, traces: int, days: float, anchor_ms: int) -> None:
+    def load(
+        self, *, seed: int, traces: int, days: float, anchor_ms: int, shape: str = "uniform"
+    ) -> bool:
         """Generate the synthetic data unless the database already holds it.
 
         Parameters
         ----------
-        seed, traces, days, anchor_ms
+        seed, traces, days, anchor_ms, shape
             Passed to :func:`netra_frames.server.synth.generate`.
+
+        Returns
+        -------
+        bool
+            ``True`` if the data was generated, ``False`` if the database already held it.
 
         Examples
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> store.close()
         """
-        params = json.dumps([_SCHEMA_VERSION, seed, traces, days, anchor_ms])
+        key: list[object] = [_SCHEMA_VERSION, seed, traces, days, anchor_ms]
+        if shape != "uniform":  # the uniform key predates shapes: its files stay valid
+            key.append(shape)
+        params = json.dumps(key)
         db = self._keeper
         try:
             row = db.execute("SELECT params FROM meta").fetchone()
         except sqlite3.OperationalError:
             row = None
         if row is not None and row[0] == params:
-            return
+            return False
         db.execute("PRAGMA synchronous = OFF")
         db.execute("PRAGMA journal_mode = MEMORY")
         with db:
@@ -242,7 +254,7 @@ class Store:
             db.execute(_create_table("traces", synth.TRACE_FIELDS, _TRACE_TYPES, "id"))
             db.execute(_create_table("spans", synth.SPAN_FIELDS, _SPAN_TYPES, ""))
             began = time.perf_counter()
-            for trace_rows, span_rows in synth.generate(seed, traces, days, anchor_ms):
+            for trace_rows, span_rows in synth.generate(seed, traces, days, anchor_ms, shape=shape):
                 db.executemany(_TRACE_INSERT, trace_rows)
                 db.executemany(_SPAN_INSERT, span_rows)
             logger.debug("generated and inserted rows in %.2fs", time.perf_counter() - began)
@@ -254,6 +266,7 @@ class Store:
             db.execute("INSERT INTO meta VALUES (?)", (params,))
         db.execute("PRAGMA analysis_limit = 1000")
         db.execute("ANALYZE")
+        return True
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -321,6 +334,7 @@ class Store:
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=10, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> org = synth.organisations(0)[0].org_id
         >>> page = store.trace_page(org, (0, 2**62), [], "start_time", True, None, 2)
         >>> len(page) <= 2
@@ -360,6 +374,7 @@ class Store:
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> store.has_trace("org_nope", "0" * 32)
         False
         >>> store.close()
@@ -388,6 +403,7 @@ class Store:
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> store.span_page("org_nope", "0" * 32, None, True, None, 10)
         []
         >>> store.close()
@@ -415,6 +431,7 @@ class Store:
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> store.session_usage("org_nope", "sess_x", (0, 1))
         (0, 0, 0)
         >>> store.close()
@@ -437,6 +454,7 @@ class Store:
         --------
         >>> store = Store(None)
         >>> store.load(seed=0, traces=1, days=1, anchor_ms=1_767_225_600_000)
+        True
         >>> store.tenant_usage("org_nope", "AceTech", (0, 1))
         (0, 0, 0, 0)
         >>> store.close()

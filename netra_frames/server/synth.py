@@ -15,6 +15,12 @@ Data model (decisions documented once, here):
 * A trace's token and cost fields are exact sums over its spans; ``latency_ms`` is the root
   span's duration; ``models`` is the sorted set of its spans' models.
 * About 2 % of traces copy the ``start_time`` of an earlier trace exactly (sort-key ties).
+* Start times follow a shape (:data:`SHAPES`): ``uniform`` over ``[anchor - days, anchor)``;
+  ``skewed``, all in the last quarter of it; ``bursty``, half of the traces in one day (the
+  24 hours from ``floor(days / 2)`` days after the window's start, the window itself when
+  shorter) and the rest uniform. Traces come in small runs of one session, 2 s to 10 min
+  apart, wrapping around inside their range. ``uniform`` is the original behaviour, row for
+  row; the other shapes draw the same organisations and tenants, not the same rows.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "PRICES_NANOS",
+    "SHAPES",
     "SPAN_FIELDS",
     "TRACE_FIELDS",
     "Organisation",
@@ -40,6 +47,10 @@ PRICES_NANOS: dict[str, tuple[int, int, int]] = {
     "claude-3-5-sonnet": (3000, 15000, 300),
     "text-embedding-3-small": (20, 0, 0),
 }
+
+#: How start times spread over the data window (see the module docstring).
+SHAPES: tuple[str, ...] = ("uniform", "skewed", "bursty")
+_DAY_MS = 86_400_000
 
 #: Column order of the trace rows yielded by :func:`generate`.
 TRACE_FIELDS: tuple[str, ...] = (
@@ -149,8 +160,24 @@ class _Header:
     start_ms: int
 
 
+def _ranges(shape: str, lo_ms: int, span_ms: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(start, width)`` of the regular range and of the burst range of a shape's window."""
+    if shape == "skewed":
+        quarter = max(1, span_ms // 4)
+        return (lo_ms + span_ms - quarter, quarter), (0, 0)
+    if shape == "bursty":
+        day = (span_ms // 2) // _DAY_MS * _DAY_MS
+        return (lo_ms, span_ms), (lo_ms + day, min(_DAY_MS, span_ms - day))
+    return (lo_ms, span_ms), (0, 0)
+
+
 def _plan(
-    rng: random.Random, orgs: tuple[Organisation, ...], traces: int, lo_ms: int, span_ms: int
+    rng: random.Random,
+    orgs: tuple[Organisation, ...],
+    traces: int,
+    lo_ms: int,
+    span_ms: int,
+    shape: str = "uniform",
 ) -> list[_Header]:
     users = {
         (o.org_id, t): [f"user_{rng.getrandbits(48):012x}" for _ in range(_USERS_PER_TENANT)]
@@ -160,6 +187,8 @@ def _plan(
     first_weights = [_ACETECH_SHARE] + [(1 - _ACETECH_SHARE) / (len(orgs[0].tenants) - 1)] * (
         len(orgs[0].tenants) - 1
     )
+    regular, burst = _ranges(shape, lo_ms, span_ms)
+    in_burst = 0
     headers: list[_Header] = []
     while len(headers) < traces:
         org = rng.choices(orgs, _ORG_WEIGHTS)[0]
@@ -178,9 +207,14 @@ def _plan(
             user = None
         project = rng.choice(org.projects)
         environment = "production" if rng.random() < 0.8 else "staging"
-        offset = rng.randrange(span_ms)
-        for _ in range(min(rng.randint(1, 6), traces - len(headers))):
-            start = lo_ms + offset % span_ms
+        # bursty: a run goes to the burst day while the burst holds at most half the traces
+        start_ms, width = burst if burst[1] and 2 * in_burst <= len(headers) else regular
+        offset = rng.randrange(width)
+        count = min(rng.randint(1, 6), traces - len(headers))
+        if (start_ms, width) == burst:
+            in_burst += count
+        for _ in range(count):
+            start = start_ms + offset % width
             headers.append(_Header(org, project, tenant, user, session, environment, start))
             offset += rng.randint(2_000, 600_000)
     for i in range(1, len(headers)):
@@ -296,7 +330,13 @@ def _flag(
 
 
 def generate(
-    seed: int, traces: int, days: float, anchor_ms: int, batch: int = 5000
+    seed: int,
+    traces: int,
+    days: float,
+    anchor_ms: int,
+    batch: int = 5000,
+    *,
+    shape: str = "uniform",
 ) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
     """Yield batches of ``(trace_rows, span_rows)`` for the given parameters.
 
@@ -312,6 +352,8 @@ def generate(
         Exclusive end of the data window, epoch milliseconds.
     batch : int
         Traces per yielded batch.
+    shape : str
+        How start times spread over the window, one of :data:`SHAPES`.
 
     Yields
     ------
@@ -326,7 +368,9 @@ def generate(
     """
     rng = random.Random(f"netra-data:{seed}:{traces}:{days}:{anchor_ms}")
     span_ms = max(1, int(days * 86_400_000))
-    headers = _plan(rng, organisations(seed), traces, anchor_ms - span_ms, span_ms)
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    headers = _plan(rng, organisations(seed), traces, anchor_ms - span_ms, span_ms, shape)
     trace_rows: list[tuple[object, ...]] = []
     span_rows: list[tuple[object, ...]] = []
     for h in headers:
