@@ -11,10 +11,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
+from ._progress import Progress, want_progress
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .output import FORMATS, Format, format_for_path, write_frame
@@ -218,27 +221,101 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         db=args.db,
         faults=_fault_config(args.fault),
+        progress=None if args.no_progress else _LoadReport(),
     )
-    srv.start()
-    stop = threading.Event()
     try:
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    except ValueError:  # not the main thread: Ctrl-C or the caller ends it
-        pass
-    try:
-        print(f"Local Netra server at {srv.base_url}", flush=True)
-        print(f"  export NETRA_OTLP_ENDPOINT={srv.base_url}", flush=True)
-        print(f"  export NETRA_API_KEY={srv.api_key}   # synthetic org owning AceTech", flush=True)
-        for org, key in srv.api_keys.items():
-            if key != srv.api_key:
-                print(f"  other synthetic organisation {org}: {key}", flush=True)
-        print("Serving until Ctrl-C.", flush=True)
-        stop.wait()
+        with _terminate_raises_interrupt():
+            srv.start()
+            _print_ready(srv)
+            _wait_forever()
     except KeyboardInterrupt:
-        pass
+        print("netra-frames serve: stopped", file=sys.stderr, flush=True)
     finally:
         srv.stop()
     return 0
+
+
+def _print_ready(srv: Any) -> None:
+    """Print where ``srv`` listens and its keys; the last line starts with ``ready:``."""
+    lines = [
+        f"Local Netra server at {srv.base_url}",
+        f"  export NETRA_OTLP_ENDPOINT={srv.base_url}",
+        f"  export NETRA_API_KEY={srv.api_key}   # synthetic org owning AceTech",
+        *(
+            f"  other synthetic organisation {org}: {key}"
+            for org, key in srv.api_keys.items()
+            if key != srv.api_key
+        ),
+        f"ready: serving {srv.base_url} until Ctrl-C",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _wait_forever() -> NoReturn:
+    """Sleep until a signal raises; in short timed waits, so Ctrl-C always gets through.
+
+    After ``import polars`` an untimed ``Event.wait()`` (or ``join()``) is never
+    interrupted by SIGINT; a timed one returns to the interpreter, which raises.
+    """
+    never = threading.Event()
+    while True:
+        never.wait(0.2)
+
+
+@contextmanager
+def _terminate_raises_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: Ctrl-C or the caller ends it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _LoadReport:
+    """Shows ``serve``'s data generation on stderr: a bar on a terminal, else a few lines."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._stage, self._done = "", 0
+        self._is_tty = want_progress(None)
+        self._began = self._last_line = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self._start(stage, total)
+        elif self._bar is not None:
+            self._bar.update(done - self._done)
+        elif time.monotonic() - self._last_line >= 5:
+            what = "traces generated" if stage == "generate" else "indexing steps done"
+            self._line(f"{done:,} of {total:,} {what}")
+        self._done = done
+        if stage == "index" and done == total:
+            if self._bar is not None:
+                self._bar.close()
+            self._line(f"data ready in {time.monotonic() - self._began:.1f}s")
+
+    def _start(self, stage: str, total: int) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._stage, self._done = stage, 0
+        what = f"generating {total:,} synthetic traces" if stage == "generate" else "indexing"
+        self._line(f"{what}...")
+        if self._is_tty:
+            unit = "trace" if stage == "generate" else "step"
+            self._bar = Progress(True, f"serve: {stage}", unit, total)
+
+    def _line(self, text: str) -> None:
+        print(f"netra-frames serve: {text}", file=sys.stderr, flush=True)
+        self._last_line = time.monotonic()
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -447,6 +524,9 @@ def _add_serve(sub: SubParsers) -> None:
         action="append",
         metavar="NAME=VALUE",
         help="inject faults, e.g. --fault latency_ms=50 --fault error_rate=0.1 (repeatable)",
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="say nothing on stderr while making the data"
     )
     p.set_defaults(handler=_serve)
 
