@@ -14,13 +14,26 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
 from ._progress import Progress, want_progress
+from ._trace_ids import read_trace_ids
 from .config import ENV_API_KEY
 from .errors import ConfigurationError, InvalidParameterError, NetraError
-from .output import FORMATS, Format, format_for_path, write_frame
+from .output import (
+    FORMATS,
+    Format,
+    check_columns,
+    check_format,
+    check_target,
+    format_for_path,
+    select_columns,
+    write_frame,
+)
+from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, Column
 from .times import parse_time
 
 __all__ = ["build_parser", "main"]
@@ -67,7 +80,26 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if args.no_progress else None
 
 
-def _emit(args: argparse.Namespace, frame: Any) -> int:
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "traces": ("trace_id", "start_time", "name", "user_id", "total_tokens", "total_cost"),
+    "spans": ("span_id", "trace_id", "name", "model_name", "total_tokens", "total_cost"),
+}
+"""Columns a terminal table shows by default (``-c``/``--all-columns`` choose others)."""
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where and how a command writes its frame; settled before any request is sent."""
+
+    fmt: Format
+    columns: tuple[str, ...] | None  # None: every column
+    is_default_table: bool = False
+
+
+def _plan_output(
+    args: argparse.Namespace, schema: Sequence[Column], table: Sequence[str] | None = None
+) -> _Output:
+    """Check ``--format``/``--output``/``--columns`` against ``schema`` before fetching."""
     fmt: Format
     if args.format:
         fmt = args.format
@@ -75,11 +107,35 @@ def _emit(args: argparse.Namespace, frame: Any) -> int:
         fmt = format_for_path(args.output)
     else:
         fmt = "table" if sys.stdout.isatty() else "csv"
-    if fmt == "parquet" and not args.output and sys.stdout.isatty():
-        raise UsageError("refusing to write Parquet to a terminal; pass --output FILE.")
-    write_frame(frame, args.output, format=fmt, csv_safe=not args.no_csv_safe)
+    check_format(fmt)
     if args.output:
-        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+        check_target(args.output)
+    elif fmt in ("parquet", "xlsx") and sys.stdout.isatty():
+        raise UsageError(f"refusing to write {fmt} to a terminal; pass --output FILE.")
+    known = [c.name for c in schema]
+    if args.columns is not None:
+        names = [n.strip() for n in args.columns.split(",") if n.strip()]
+        if not names:
+            raise UsageError(f"--columns: give column names, e.g. {','.join(known[:3])}.")
+        return _Output(fmt, tuple(check_columns(names, known)))
+    if fmt == "table" and table and not args.all_columns:
+        return _Output(fmt, tuple(table), is_default_table=True)
+    return _Output(fmt, None)
+
+
+def _emit(args: argparse.Namespace, frame: Any, out: _Output) -> int:
+    shown = frame if out.columns is None else select_columns(frame, out.columns)
+    write_frame(shown, args.output, format=out.fmt, csv_safe=not args.no_csv_safe)
+    if args.output:
+        bare = not args.format and not Path(args.output).suffix
+        how = " as CSV (the name has no extension; --format chooses)" if bare else ""
+        print(f"wrote {len(frame)} rows to {args.output}{how}", file=sys.stderr)
+    elif out.is_default_table and shown.width < frame.width:
+        print(
+            f"{len(frame)} rows; {shown.width} of {frame.width} columns shown "
+            "(-c a,b,... to choose, --all-columns for all)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -112,6 +168,18 @@ def _output_options() -> argparse.ArgumentParser:
         help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
     )
     g.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    cols = g.add_mutually_exclusive_group()
+    cols.add_argument(
+        "--columns",
+        "-c",
+        metavar="A,B,...",
+        help="write only these columns, in this order (every format)",
+    )
+    cols.add_argument(
+        "--all-columns",
+        action="store_true",
+        help="show every column in a table (default for traces and spans: a few key ones)",
+    )
     return p
 
 
@@ -142,6 +210,7 @@ def _filter_options(p: argparse.ArgumentParser) -> None:
 def _traces(args: argparse.Namespace) -> int:
     from .frames import traces_frame
 
+    out = _plan_output(args, TRACES, TABLE_COLUMNS["traces"])
     with connect(args) as client:
         frame = traces_frame(
             args.start,
@@ -156,35 +225,25 @@ def _traces(args: argparse.Namespace) -> int:
             progress=_progress(args),
             client=client,
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _read_trace_ids(path: str) -> list[str]:
-    import polars as pl
-
     if path == "-":
-        ids = [line.strip() for line in sys.stdin if line.strip()]
-        return ids
-    fmt = format_for_path(path, default="csv")
+        return read_trace_ids(sys.stdin.buffer.read(), "-")
     try:
-        if fmt == "parquet":
-            frame = pl.read_parquet(path, columns=["trace_id"])
-        elif fmt == "ndjson":
-            frame = pl.read_ndjson(path).select("trace_id")
-        else:
-            frame = pl.read_csv(path, columns=["trace_id"], infer_schema=False)
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise UsageError(f"--from-traces: no such file {path!r}.") from None
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UsageError(
-            f"--from-traces: {path!r} has no readable trace_id column ({exc})."
-        ) from exc
-    return [str(v) for v in frame["trace_id"].drop_nulls().to_list()]
+    except IsADirectoryError:
+        raise UsageError(f"--from-traces: {path!r} is a folder, not a file.") from None
+    return read_trace_ids(data, path)
 
 
 def _spans(args: argparse.Namespace) -> int:
     from .frames import spans_frame
 
+    out = _plan_output(args, SPANS, TABLE_COLUMNS["spans"])
     ids = list(args.trace_ids)
     if args.from_traces:
         ids += _read_trace_ids(args.from_traces)
@@ -194,19 +253,20 @@ def _spans(args: argparse.Namespace) -> int:
         frame = spans_frame(
             ids, span_name=args.span_name, backend="polars", progress=_progress(args), client=client
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _usage(args: argparse.Namespace) -> int:
     from .frames import session_usage_frame, tenant_usage_frame
 
     build = session_usage_frame if args.kind == "session" else tenant_usage_frame
+    out = _plan_output(args, SESSION_USAGE if args.kind == "session" else TENANT_USAGE)
     ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
     with connect(args) as client:
         frame = build(
             ids, args.start, args.end, backend="polars", progress=_progress(args), client=client
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -430,7 +490,8 @@ def _add_spans(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--from-traces",
         metavar="FILE",
-        help="read trace ids from the trace_id column of a CSV/Parquet/NDJSON file ('-': stdin)",
+        help="read trace ids from the output of 'netra-frames traces' (CSV, TSV, NDJSON, JSON, "
+        "Parquet) or a list of ids, one per line; '-' reads standard input",
     )
     p.add_argument("--span-name", help="only spans whose name or kind matches")
     p.set_defaults(handler=_spans)
@@ -590,6 +651,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"netra-frames: error: {exc}", file=sys.stderr)
         return 2
     except NetraError as exc:
+        print(f"netra-frames: error: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:  # an optional extra is missing; the message names it
         print(f"netra-frames: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:
