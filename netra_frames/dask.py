@@ -33,8 +33,15 @@ from datetime import datetime
 from math import ceil
 from typing import TYPE_CHECKING
 
-import dask.dataframe as dd
 import pandas as pd
+
+try:
+    import dask.dataframe as dd
+except ImportError as exc:  # the extra is not installed
+    raise ImportError(
+        'netra_frames.dask needs Dask: pip install "netra-frames[dask]" '
+        f"(importing dask.dataframe failed: {exc})"
+    ) from exc
 
 from ._convert import to_backend
 from ._decode import finish
