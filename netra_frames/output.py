@@ -302,7 +302,7 @@ def spreadsheet_ready(frame: object, *, csv_safe: bool = True) -> pl.DataFrame:
     --------
     >>> out = spreadsheet_ready(pl.DataFrame({"cost": [2.43e-05], "models": [["a", "b"]]}))
     >>> out.write_csv()
-    'cost,models\n0.0000243,a; b\n'
+    'cost,models\\n0.0000243,a; b\\n'
     """
     flat = iso_times(_joined_lists(as_polars(frame)))
     return _floats_as_text(neutralise_formulas(flat) if csv_safe else flat)
