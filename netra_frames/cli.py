@@ -113,6 +113,8 @@ def _plan_output(
     elif fmt in ("parquet", "xlsx") and sys.stdout.isatty():
         raise UsageError(f"refusing to write {fmt} to a terminal; pass --output FILE.")
     known = [c.name for c in schema]
+    if args.columns is not None and args.all_columns:
+        raise UsageError("--columns and --all-columns exclude each other; give one.")
     if args.columns is not None:
         names = [n.strip() for n in args.columns.split(",") if n.strip()]
         if not names:
@@ -168,14 +170,15 @@ def _output_options() -> argparse.ArgumentParser:
         help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
     )
     g.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
-    cols = g.add_mutually_exclusive_group()
-    cols.add_argument(
+    # Not a mutually exclusive group: nested in an argument group of a parent parser, its
+    # options vanish from --help. _plan_output refuses the pair instead.
+    g.add_argument(
         "--columns",
         "-c",
         metavar="A,B,...",
         help="write only these columns, in this order (every format)",
     )
-    cols.add_argument(
+    g.add_argument(
         "--all-columns",
         action="store_true",
         help="show every column in a table (default for traces and spans: a few key ones)",

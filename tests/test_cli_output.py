@@ -248,4 +248,16 @@ def test_unknown_column_exits_2_before_any_request(server: LocalNetra, window: W
 
 def test_columns_and_all_columns_exclude_each_other(server: LocalNetra) -> None:
     proc = run("traces", "-c", "trace_id", "--all-columns", server=server, code=2)
-    assert "not allowed with" in proc.stderr.decode()
+    one_line_error(proc, "--columns and --all-columns")
+
+
+@pytest.mark.parametrize("command", [["traces"], ["spans"], ["usage", "tenant"]])
+def test_help_shows_the_column_options(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from netra_frames.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert "--columns A,B,..., -c A,B,..." in text and "--all-columns" in text
