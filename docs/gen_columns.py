@@ -43,7 +43,7 @@ USAGE_WIRE = {
     "session_count": "sessionsCount",
     "total_cost": "totalCost",
 }
-"""Wire names of the usage endpoints (docs/netra-api contract), by frame column."""
+"""Wire names of the usage endpoints (docs/api-contract.md), by frame column."""
 
 
 def _polars(dtype: pl.DataType) -> str:

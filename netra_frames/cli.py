@@ -11,14 +11,31 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from .__about__ import __version__
+from ._progress import Progress, want_progress
+from ._trace_ids import read_trace_ids
 from .config import ENV_API_KEY
-from .errors import ConfigurationError, InvalidParameterError, NetraError
-from .output import FORMATS, Format, format_for_path, write_frame
+from .errors import ConfigurationError, InvalidParameterError, NetraError, NetraWarning
+from .output import (
+    FORMATS,
+    Format,
+    check_columns,
+    check_format,
+    check_target,
+    format_for_path,
+    select_columns,
+    write_frame,
+)
 from .query import FILTERS
+from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, Column
 from .times import parse_time
 
 __all__ = ["build_parser", "main"]
@@ -65,7 +82,26 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if args.no_progress else None
 
 
-def _emit(args: argparse.Namespace, frame: Any) -> int:
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "traces": ("trace_id", "start_time", "name", "user_id", "total_tokens", "total_cost"),
+    "spans": ("span_id", "trace_id", "name", "model_name", "total_tokens", "total_cost"),
+}
+"""Columns a terminal table shows by default (``-c``/``--all-columns`` choose others)."""
+
+
+@dataclass(frozen=True)
+class _Output:
+    """Where and how a command writes its frame; settled before any request is sent."""
+
+    fmt: Format
+    columns: tuple[str, ...] | None  # None: every column
+    is_default_table: bool = False
+
+
+def _plan_output(
+    args: argparse.Namespace, schema: Sequence[Column], table: Sequence[str] | None = None
+) -> _Output:
+    """Check ``--format``/``--output``/``--columns`` against ``schema`` before fetching."""
     fmt: Format
     if args.format:
         fmt = args.format
@@ -73,11 +109,37 @@ def _emit(args: argparse.Namespace, frame: Any) -> int:
         fmt = format_for_path(args.output)
     else:
         fmt = "table" if sys.stdout.isatty() else "csv"
-    if fmt == "parquet" and not args.output and sys.stdout.isatty():
-        raise UsageError("refusing to write Parquet to a terminal; pass --output FILE.")
-    write_frame(frame, args.output, format=fmt, csv_safe=not args.no_csv_safe)
+    check_format(fmt)
     if args.output:
-        print(f"wrote {len(frame)} rows to {args.output}", file=sys.stderr)
+        check_target(args.output)
+    elif fmt in ("parquet", "xlsx") and sys.stdout.isatty():
+        raise UsageError(f"refusing to write {fmt} to a terminal; pass --output FILE.")
+    known = [c.name for c in schema]
+    if args.columns is not None and args.all_columns:
+        raise UsageError("--columns and --all-columns exclude each other; give one.")
+    if args.columns is not None:
+        names = [n.strip() for n in args.columns.split(",") if n.strip()]
+        if not names:
+            raise UsageError(f"--columns: give column names, e.g. {','.join(known[:3])}.")
+        return _Output(fmt, tuple(check_columns(names, known)))
+    if fmt == "table" and table and not args.all_columns:
+        return _Output(fmt, tuple(table), is_default_table=True)
+    return _Output(fmt, None)
+
+
+def _emit(args: argparse.Namespace, frame: Any, out: _Output) -> int:
+    shown = frame if out.columns is None else select_columns(frame, out.columns)
+    write_frame(shown, args.output, format=out.fmt, csv_safe=not args.no_csv_safe)
+    if args.output:
+        bare = not args.format and not Path(args.output).suffix
+        how = " as CSV (the name has no extension; --format chooses)" if bare else ""
+        print(f"wrote {len(frame)} rows to {args.output}{how}", file=sys.stderr)
+    elif out.is_default_table and shown.width < frame.width:
+        print(
+            f"{len(frame)} rows; {shown.width} of {frame.width} columns shown "
+            "(-c a,b,... to choose, --all-columns for all)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -110,6 +172,19 @@ def _output_options() -> argparse.ArgumentParser:
         help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
     )
     g.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    # Not a mutually exclusive group: nested in an argument group of a parent parser, its
+    # options vanish from --help. _plan_output refuses the pair instead.
+    g.add_argument(
+        "--columns",
+        "-c",
+        metavar="A,B,...",
+        help="write only these columns, in this order (every format)",
+    )
+    g.add_argument(
+        "--all-columns",
+        action="store_true",
+        help="show every column in a table (default for traces and spans: a few key ones)",
+    )
     return p
 
 
@@ -156,6 +231,7 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 def _traces(args: argparse.Namespace) -> int:
     from .frames import traces_frame
 
+    out = _plan_output(args, TRACES, TABLE_COLUMNS["traces"])
     with connect(args) as client:
         frame = traces_frame(
             args.start,
@@ -168,35 +244,25 @@ def _traces(args: argparse.Namespace) -> int:
             client=client,
             **_filters(args),
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _read_trace_ids(path: str) -> list[str]:
-    import polars as pl
-
     if path == "-":
-        ids = [line.strip() for line in sys.stdin if line.strip()]
-        return ids
-    fmt = format_for_path(path, default="csv")
+        return read_trace_ids(sys.stdin.buffer.read(), "-")
     try:
-        if fmt == "parquet":
-            frame = pl.read_parquet(path, columns=["trace_id"])
-        elif fmt == "ndjson":
-            frame = pl.read_ndjson(path).select("trace_id")
-        else:
-            frame = pl.read_csv(path, columns=["trace_id"], infer_schema=False)
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise UsageError(f"--from-traces: no such file {path!r}.") from None
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise UsageError(
-            f"--from-traces: {path!r} has no readable trace_id column ({exc})."
-        ) from exc
-    return [str(v) for v in frame["trace_id"].drop_nulls().to_list()]
+    except IsADirectoryError:
+        raise UsageError(f"--from-traces: {path!r} is a folder, not a file.") from None
+    return read_trace_ids(data, path)
 
 
 def _spans(args: argparse.Namespace) -> int:
     from .frames import spans_frame
 
+    out = _plan_output(args, SPANS, TABLE_COLUMNS["spans"])
     ids = list(args.trace_ids)
     if args.from_traces:
         ids += _read_trace_ids(args.from_traces)
@@ -206,19 +272,20 @@ def _spans(args: argparse.Namespace) -> int:
         frame = spans_frame(
             ids, span_name=args.span_name, backend="polars", progress=_progress(args), client=client
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _usage(args: argparse.Namespace) -> int:
     from .frames import session_usage_frame, tenant_usage_frame
 
     build = session_usage_frame if args.kind == "session" else tenant_usage_frame
+    out = _plan_output(args, SESSION_USAGE if args.kind == "session" else TENANT_USAGE)
     ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
     with connect(args) as client:
         frame = build(
             ids, args.start, args.end, backend="polars", progress=_progress(args), client=client
         )
-    return _emit(args, frame)
+    return _emit(args, frame, out)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -234,27 +301,101 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         db=args.db,
         faults=_fault_config(args.fault),
+        progress=None if args.no_progress else _LoadReport(),
     )
-    srv.start()
-    stop = threading.Event()
     try:
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    except ValueError:  # not the main thread: Ctrl-C or the caller ends it
-        pass
-    try:
-        print(f"Local Netra server at {srv.base_url}", flush=True)
-        print(f"  export NETRA_OTLP_ENDPOINT={srv.base_url}", flush=True)
-        print(f"  export NETRA_API_KEY={srv.api_key}   # synthetic org owning AceTech", flush=True)
-        for org, key in srv.api_keys.items():
-            if key != srv.api_key:
-                print(f"  other synthetic organisation {org}: {key}", flush=True)
-        print("Serving until Ctrl-C.", flush=True)
-        stop.wait()
+        with _terminate_raises_interrupt():
+            srv.start()
+            _print_ready(srv)
+            _wait_forever()
     except KeyboardInterrupt:
-        pass
+        print("netra-frames serve: stopped", file=sys.stderr, flush=True)
     finally:
         srv.stop()
     return 0
+
+
+def _print_ready(srv: Any) -> None:
+    """Print where ``srv`` listens and its keys; the last line starts with ``ready:``."""
+    lines = [
+        f"Local Netra server at {srv.base_url}",
+        f"  export NETRA_OTLP_ENDPOINT={srv.base_url}",
+        f"  export NETRA_API_KEY={srv.api_key}   # synthetic org owning AceTech",
+        *(
+            f"  other synthetic organisation {org}: {key}"
+            for org, key in srv.api_keys.items()
+            if key != srv.api_key
+        ),
+        f"ready: serving {srv.base_url} until Ctrl-C",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _wait_forever() -> NoReturn:
+    """Sleep until a signal raises; in short timed waits, so Ctrl-C always gets through.
+
+    After ``import polars`` an untimed ``Event.wait()`` (or ``join()``) is never
+    interrupted by SIGINT; a timed one returns to the interpreter, which raises.
+    """
+    never = threading.Event()
+    while True:
+        never.wait(0.2)
+
+
+@contextmanager
+def _terminate_raises_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: Ctrl-C or the caller ends it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _LoadReport:
+    """Shows ``serve``'s data generation on stderr: a bar on a terminal, else a few lines."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._stage, self._done = "", 0
+        self._is_tty = want_progress(None)
+        self._began = self._last_line = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self._start(stage, total)
+        elif self._bar is not None:
+            self._bar.update(done - self._done)
+        elif time.monotonic() - self._last_line >= 5:
+            what = "traces generated" if stage == "generate" else "indexing steps done"
+            self._line(f"{done:,} of {total:,} {what}")
+        self._done = done
+        if stage == "index" and done == total:
+            if self._bar is not None:
+                self._bar.close()
+            self._line(f"data ready in {time.monotonic() - self._began:.1f}s")
+
+    def _start(self, stage: str, total: int) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._stage, self._done = stage, 0
+        what = f"generating {total:,} synthetic traces" if stage == "generate" else "indexing"
+        self._line(f"{what}...")
+        if self._is_tty:
+            unit = "trace" if stage == "generate" else "step"
+            self._bar = Progress(True, f"serve: {stage}", unit, total)
+
+    def _line(self, text: str) -> None:
+        print(f"netra-frames serve: {text}", file=sys.stderr, flush=True)
+        self._last_line = time.monotonic()
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -379,7 +520,8 @@ def _add_spans(sub: SubParsers, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--from-traces",
         metavar="FILE",
-        help="read trace ids from the trace_id column of a CSV/Parquet/NDJSON file ('-': stdin)",
+        help="read trace ids from the output of 'netra-frames traces' (CSV, TSV, NDJSON, JSON, "
+        "Parquet) or a list of ids, one per line; '-' reads standard input",
     )
     p.add_argument("--span-name", help="only spans whose name or kind matches")
     p.set_defaults(handler=_spans)
@@ -482,6 +624,9 @@ def _add_serve(sub: SubParsers) -> None:
         help="inject faults, e.g. --fault latency_ms=50 --fault error_rate=0.1, or on set "
         "requests: --fault schedule=3:429,7:truncate --fault every=503:10 (repeatable)",
     )
+    p.add_argument(
+        "--no-progress", action="store_true", help="say nothing on stderr while making the data"
+    )
     p.set_defaults(handler=_serve)
 
 
@@ -527,6 +672,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one line on stderr (our own as ``netra-frames: warning: ...``)."""
+    text = str(message).splitlines()[0] if str(message) else category.__name__
+    print(f"netra-frames: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
@@ -539,11 +697,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            # our warnings are one line on stderr, never a traceback (even under -W error)
+            warnings.simplefilter("default", NetraWarning)
+            warnings.showwarning = _show_warning
+            return handler(args)
     except (UsageError, InvalidParameterError) as exc:
         print(f"netra-frames: error: {exc}", file=sys.stderr)
         return 2
     except NetraError as exc:
+        print(f"netra-frames: error: {exc}", file=sys.stderr)
+        return 1
+    except ImportError as exc:  # an optional extra is missing; the message names it
         print(f"netra-frames: error: {exc}", file=sys.stderr)
         return 1
     except BrokenPipeError:

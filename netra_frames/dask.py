@@ -35,6 +35,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+try:
+    import dask.dataframe as dd
+except ImportError as exc:  # the extra is not installed
+    raise ImportError(
+        'netra_frames.dask needs Dask: pip install "netra-frames[dask]" '
+        f"(importing dask.dataframe failed: {exc})"
+    ) from exc
+
 from ._convert import to_backend
 from ._decode import finish
 from ._validate import check_page_size

@@ -28,8 +28,10 @@ itself. Guarantees:
       duckdb.sql("select * from read_parquet('root/**/*.parquet', hive_partitioning=true)")
 
 Columns are those of :data:`netra_frames.schema.TRACES` (fields the schema does not know
-are not exported, so every file has the same schema). In CSV, list columns are JSON text
-and formula-like cells are neutralised unless ``csv_safe=False``.
+are not exported, so every file has the same schema). CSV is written for spreadsheets as
+by :func:`netra_frames.output.spreadsheet_ready` (plain decimals, list items joined with
+``"; "``, formula-like cells neutralised unless ``csv_safe=False``); CSV and NDJSON write
+times as ``2026-11-01T12:00:00.123Z``.
 
 Examples
 --------
@@ -60,7 +62,7 @@ from ._validate import check_page_size
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
-from .output import neutralise_formulas
+from .output import iso_times, spreadsheet_ready
 from .query import TraceFilters, TraceQuery
 from .scan import trace_batches
 from .schema import TRACES
@@ -203,7 +205,6 @@ def _write_atomic(target: Path, data: bytes) -> None:
 
 
 _ARROW_SCHEMA: pa.Schema = finish([], TRACES).to_arrow().schema
-_LISTS = [c.name for c in TRACES if isinstance(c.dtype, pl.List)]
 
 
 class _PartWriter:
@@ -271,12 +272,10 @@ class _PartWriter:
         if self._parquet is not None:
             self._parquet.write_table(frame.to_arrow().cast(_ARROW_SCHEMA))
         elif self.fmt == "ndjson":
-            frame.write_ndjson(self._file.fh)
+            iso_times(frame).write_ndjson(self._file.fh)
         else:
-            frame = _flatten_lists(frame)
-            if self.csv_safe:
-                frame = neutralise_formulas(frame)
-            frame.write_csv(self._file.fh, include_header=self._in_file == 0)
+            ready = spreadsheet_ready(frame, csv_safe=self.csv_safe)
+            ready.write_csv(self._file.fh, include_header=self._in_file == 0)
         self._in_file += frame.height
         self.rows += frame.height
 
@@ -284,25 +283,12 @@ class _PartWriter:
         self._flush()
         assert self._file is not None
         if self.fmt == "csv" and self._in_file == 0:
-            _flatten_lists(finish([], TRACES)).write_csv(self._file.fh)  # header only
+            spreadsheet_ready(finish([], TRACES)).write_csv(self._file.fh)  # header only
         if self._parquet is not None:
             self._parquet.close()
             self._parquet = None
         self._file.commit()
         self._file = None
-
-
-def _flatten_lists(frame: pl.DataFrame) -> pl.DataFrame:
-    """List columns as JSON text (CSV holds only scalars), as :func:`write_frame` does."""
-    return frame.with_columns(
-        pl.Series(
-            name,
-            [None if v is None else json.dumps(v) for v in frame[name].to_list()],
-            pl.String,
-        )
-        for name in _LISTS
-        if name in frame.columns
-    )
 
 
 # -- partitions ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +21,7 @@ import requests
 
 import netra_frames
 from netra_frames import NetraClient
-from netra_frames.cli import main
+from netra_frames.cli import TABLE_COLUMNS, main
 from netra_frames.output import format_for_path, neutralise_formulas, write_frame
 from netra_frames.schema import SPANS, TRACES
 from netra_frames.server import LocalNetra
@@ -114,7 +114,8 @@ def test_traces_table_and_piped_default_is_csv(
 ) -> None:
     table = cli("traces", "--tenant", "AceTech", "--limit", "20", *span(window), "--format",
                 "table", server=server).stdout.decode()  # fmt: skip
-    assert "trace_id" in table and "shape: (20, 27)" in table
+    assert table.split("\n", 1)[0].split() == list(TABLE_COLUMNS["traces"])
+    assert len(table.strip().splitlines()) == 21  # header and one line per trace
     piped = cli("traces", "--tenant", "AceTech", "--limit", "20", *span(window), server=server)
     assert pl.read_csv(io.BytesIO(piped.stdout))["trace_id"].to_list() == (
         first20["trace_id"].to_list()
@@ -400,6 +401,18 @@ def test_unknown_trace_exits_1(server: LocalNetra) -> None:
 
 def test_missing_configuration_exits_1() -> None:
     assert_one_line_error(cli("traces", env=clean_env(), code=1), "NETRA_API_KEY")
+
+
+def test_typo_tenant_warns_one_line_and_still_succeeds(server: LocalNetra) -> None:
+    start, end = (server.anchor - timedelta(days=30)).isoformat(), server.anchor.isoformat()
+    proc = cli("traces", "--tenant", "acetech", "--start", start, "--end", end, "--format",
+               "csv", server=server)  # fmt: skip
+    lines = proc.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("netra-frames: warning: no traces matched")
+    assert "case-sensitive" in lines[0] and "Traceback" not in proc.stderr.decode()
+    usage = cli("usage", "tenant", "AceTech", "acetech", "--start", start, "--end", end,
+                "--format", "csv", server=server)  # fmt: skip
+    assert usage.stderr.decode().count("warning:") == 1 and "'acetech'" in usage.stderr.decode()
 
 
 def test_api_key_env_and_base_url_options(server: LocalNetra) -> None:

@@ -13,9 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import pandas as pd
-import polars as pl
-
 from .._cancel import NEVER, CancelScope
 from .._convert import to_backend
 from .._decode import DecodedPage, decode_spans_page, decode_traces_page

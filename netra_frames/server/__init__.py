@@ -25,7 +25,7 @@ from netra_frames.server import synth
 from netra_frames.server.app import NetraApp, ServerStats
 from netra_frames.server.faults import FaultConfig, FaultInjector
 from netra_frames.server.httpd import NetraHTTPServer
-from netra_frames.server.store import Store
+from netra_frames.server.store import LoadProgress, Store
 
 __all__ = ["FaultConfig", "LocalNetra", "ServerStats"]
 
@@ -60,6 +60,11 @@ class LocalNetra:
         Largest accepted ``limit`` and the page size used when none is given.
     faults : FaultConfig or None
         Initial fault injection settings (all off by default).
+    progress : callable or None
+        Called as ``progress(stage, done, total)`` while :meth:`start` makes the data:
+        ``"generate"`` counts traces, then ``"index"`` counts indexing steps (see
+        :data:`netra_frames.server.store.LoadProgress`). Runs on the thread calling
+        :meth:`start`; not called when ``db`` already holds the data.
 
     Examples
     --------
@@ -83,6 +88,7 @@ class LocalNetra:
         max_page_size: int = 100,
         default_page_size: int = 10,
         faults: FaultConfig | None = None,
+        progress: LoadProgress | None = None,
     ) -> None:
         if traces < 0 or days <= 0:
             raise ValueError("traces must be >= 0 and days > 0")
@@ -104,6 +110,7 @@ class LocalNetra:
         self.api_keys = {o.org_id: o.api_key for o in self.organisations}
         self.api_key = self.organisations[0].api_key
         self._faults = FaultInjector(faults or FaultConfig())
+        self._progress = progress
         self._app: NetraApp | None = None
         self._server: NetraHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -136,7 +143,7 @@ class LocalNetra:
             started = time.perf_counter()
             self.data_reused = not store.load(
                 seed=self.seed, traces=self.traces, days=self.days, anchor_ms=self.anchor_ms,
-                shape=self.shape,
+                shape=self.shape, progress=self._progress,
             )  # fmt: skip
             self.generation_seconds = time.perf_counter() - started
             keys = {o.api_key: o.org_id for o in self.organisations}
@@ -166,11 +173,13 @@ class LocalNetra:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            server.shutdown()  # returns within poll_interval while serve_forever runs
         server.close_connections()
         server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        while thread is not None and thread.is_alive():
+            thread.join(0.1)  # timed: an untimed join cannot be interrupted once polars loads
         assert self._app is not None
         self._app.store.close()
 

@@ -22,17 +22,21 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from netra_frames.server import synth
 
-__all__ = ["SORT_FIELDS", "Store"]
+__all__ = ["SORT_FIELDS", "LoadProgress", "Store"]
 
 logger = logging.getLogger("netra_frames.server")
 
 _SCHEMA_VERSION = 1
+
+LoadProgress = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` while data is made: stage ``"generate"``
+counts traces, then ``"index"`` counts the rendering, indexing and analysis steps."""
 
 #: Public sort field -> storage column.
 SORT_FIELDS: dict[str, str] = {
@@ -139,6 +143,10 @@ _SPAN_JSON = f"""json_object(
     'created_at', {_iso("s.created_ms")})"""
 
 
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """The default :data:`LoadProgress`: report nothing."""
+
+
 class Store:
     """The server's SQLite database: load (or reuse) synthetic data and answer queries.
 
@@ -213,7 +221,14 @@ class Store:
     # -- loading -----------------------------------------------------------------------------
 
     def load(
-        self, *, seed: int, traces: int, days: float, anchor_ms: int, shape: str = "uniform"
+        self,
+        *,
+        seed: int,
+        traces: int,
+        days: float,
+        anchor_ms: int,
+        shape: str = "uniform",
+        progress: LoadProgress | None = None,
     ) -> bool:
         """Generate the synthetic data unless the database already holds it.
 
@@ -221,6 +236,9 @@ class Store:
         ----------
         seed, traces, days, anchor_ms, shape
             Passed to :func:`netra_frames.server.synth.generate`.
+        progress : callable or None
+            Called as ``progress(stage, done, total)`` (see :data:`LoadProgress`); never
+            called when the database already holds the data.
 
         Returns
         -------
@@ -245,6 +263,7 @@ class Store:
             row = None
         if row is not None and row[0] == params:
             return False
+        report = progress or _no_progress
         db.execute("PRAGMA synchronous = OFF")
         db.execute("PRAGMA journal_mode = MEMORY")
         with db:
@@ -254,18 +273,27 @@ class Store:
             db.execute(_create_table("traces", synth.TRACE_FIELDS, _TRACE_TYPES, "id"))
             db.execute(_create_table("spans", synth.SPAN_FIELDS, _SPAN_TYPES, ""))
             began = time.perf_counter()
+            report("generate", 0, traces)
+            done = 0
             for trace_rows, span_rows in synth.generate(seed, traces, days, anchor_ms, shape=shape):
                 db.executemany(_TRACE_INSERT, trace_rows)
                 db.executemany(_SPAN_INSERT, span_rows)
+                done += len(trace_rows)
+                report("generate", done, traces)
             logger.debug("generated and inserted rows in %.2fs", time.perf_counter() - began)
+            steps = len(_DDL) + 2
+            report("index", 0, steps)
             db.execute("ALTER TABLE traces ADD COLUMN wire TEXT")
             db.execute(f"UPDATE traces SET wire = {_TRACE_JSON}")
-            for ddl in _DDL:
+            report("index", 1, steps)
+            for step, ddl in enumerate(_DDL, 2):
                 db.execute(ddl)
+                report("index", step, steps)
             logger.debug("rendered and indexed in %.2fs", time.perf_counter() - began)
             db.execute("INSERT INTO meta VALUES (?)", (params,))
         db.execute("PRAGMA analysis_limit = 1000")
         db.execute("ANALYZE")
+        report("index", steps, steps)
         return True
 
     # -- queries -----------------------------------------------------------------------------
