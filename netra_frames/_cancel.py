@@ -42,10 +42,25 @@ _local = threading.local()
 
 
 def track_socket(sock: socket.socket | None) -> None:
-    """Remember ``sock`` as the socket the current thread is waiting on (see module doc)."""
-    if sock is not None:
-        with _sockets_lock:
-            _sockets[threading.get_ident()] = sock
+    """Remember ``sock`` as the socket the current thread is waiting on (see module doc).
+
+    A thread whose scope was cancelled while it was still connecting cuts its own socket
+    here: :meth:`CancelScope.cancel` sets the flag before it reads the registry, and this
+    registers before it reads the flag, so one of the two always sees the other.
+    """
+    if sock is None:
+        return
+    with _sockets_lock:
+        _sockets[threading.get_ident()] = sock
+    if current_scope().cancelled:
+        _cut(sock)
+
+
+def _cut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def untrack_socket() -> None:
@@ -88,10 +103,7 @@ class CancelScope:
         with _sockets_lock:
             sockets = [s for ident, s in _sockets.items() if ident in threads]
         for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _cut(sock)
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the scope was cancelled."""

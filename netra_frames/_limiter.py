@@ -4,8 +4,10 @@ A client starts unlimited (or at ``max_requests_per_second`` when given). Each 4
 server sends is a congestion signal for the whole client, not for one worker:
 
 * **Multiplicative decrease.** The allowed rate drops to ``BETA`` times what the client
-  was really sending (measured over the last second), once per round trip: 429s of
-  requests sent before the last decrease are the same signal and are not counted again.
+  was really sending (measured over the last second), once per signal: 429s of requests
+  sent before the last decrease, or within the ``Retry-After`` it came with (at most
+  :data:`MAX_HOLD` seconds), are the same signal and are not counted again. A 429 with
+  ``Retry-After: 0`` ("retry now") asks for no slowing down and gets none.
 * **Cubic recovery.** After a decrease the rate climbs back toward the rate that was
   throttled (concave, slowing as it nears it) over ``recovery`` seconds, then probes above
   it (convex), as TCP CUBIC does; the next 429 starts a new cycle. So the client settles
@@ -34,8 +36,11 @@ BETA = 0.7
 """Share of the measured send rate kept after a 429."""
 GROWTH = 1.0
 """How far above the throttled rate the convex probe reaches after one more ``recovery``."""
-MIN_RATE = 0.05
-"""Requests per second the limiter never goes below (3 a minute)."""
+MIN_RATE = 0.2
+"""Requests per second the limiter never goes below (12 a minute); below that, the
+server's own ``Retry-After`` answers pace the requests."""
+MAX_HOLD = 5.0
+"""Longest time after a decrease during which more 429s count as the same signal."""
 MIN_RECOVERY = 2.0
 """Seconds, at least, to climb back to the throttled rate after a decrease."""
 RECOVERY_REQUESTS = 20
@@ -82,6 +87,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next = 0.0  # the earliest time the next request may go (spacing)
         self._epoch = 0.0  # when the rate last decreased (0: never)
+        self._hold = 0.0  # 429s of requests sent before epoch + hold are the same signal
         self._w_max = 0.0  # the rate that was throttled
         self._floor = 0.0  # the rate right after the decrease
         self._recovery = MIN_RECOVERY
@@ -128,12 +134,15 @@ class RateLimiter:
                     return now
             scope.sleep(wait)
 
-    def throttled(self, sent_at: float) -> None:
-        """Take a 429 into account for a request sent at ``sent_at`` (see module doc)."""
+    def throttled(self, sent_at: float, retry_after: float | None = None) -> None:
+        """Take a 429 into account for a request sent at ``sent_at`` (see module doc).
+
+        A 429 that says ``Retry-After: 0`` ("retry now") is counted, and slows nothing.
+        """
         with self._lock:
             self._throttled += 1
-            if sent_at <= self._epoch:
-                return  # the decrease already reacted to requests sent before it
+            if retry_after == 0 or sent_at <= self._epoch + self._hold:
+                return  # "retry now", or a signal the last decrease already reacted to
             now = time.monotonic()
             measured = self._measured(now)
             current = self._rate(now) if self._limited else measured
@@ -142,6 +151,7 @@ class RateLimiter:
             self._floor = max(MIN_RATE, base * BETA)
             self._recovery = max(MIN_RECOVERY, RECOVERY_REQUESTS / base)
             self._epoch = now
+            self._hold = min(MAX_HOLD, retry_after or 0.0)
             self._limited = True
             self._decreases += 1
             self._next = now + 1.0 / self._floor

@@ -98,6 +98,8 @@ def is_refused(error: BaseException | None) -> bool:
 class NetraRetry(Retry):
     """``urllib3.Retry`` with full-jitter backoff, a capped Retry-After and a cancel scope."""
 
+    RETRY_AFTER_STATUS_CODES = frozenset({503})  # a 429 is the rate limiter's, not a failure
+
     def __init__(self, *args: Any, scope: CancelScope = NEVER, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.scope = scope

@@ -323,11 +323,14 @@ def trace_batches(
     with_columns: list[str] | None = None,
     predicate: pl.Expr | None = None,
     n_rows: int | None = None,
+    heartbeat: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Yield one typed frame per page of ``query``, after pushdown, filter and projection.
 
     This is the engine of :func:`scan_traces`; :mod:`netra_frames.export` uses it too.
-    Only the declared columns of :data:`~netra_frames.schema.TRACES` are produced.
+    Only the declared columns of :data:`~netra_frames.schema.TRACES` are produced. With
+    ``heartbeat`` an empty frame is yielded every slice of waiting for a page: Polars runs a
+    scan's source on a thread of its own and checks for Ctrl-C between batches.
     """
     pushed = Pushdown() if n_rows is not None else pushdown_of(predicate)
     sent = narrowed(query, pushed)
@@ -342,7 +345,10 @@ def trace_batches(
     columns = _subset(TRACES, _needed(with_columns, predicate)) or TRACES[:1]
     sources = [c.source for c in columns]
     left = n_rows
-    for page in trace_pages(transport, sent, max_rows=n_rows):
+    for page in trace_pages(transport, sent, max_rows=n_rows, heartbeat=heartbeat):
+        if page is None:
+            yield _finish_batch(finish([], columns), predicate, with_columns)
+            continue
         table = page.table.select(sources)
         if left is not None:
             table = table.slice(0, left)  # a server may overfill a page
@@ -424,7 +430,12 @@ def scan_traces(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         return trace_batches(
-            transport, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows
+            transport,
+            query,
+            with_columns=with_columns,
+            predicate=predicate,
+            n_rows=n_rows,
+            heartbeat=True,
         )
 
     return register_io_source(
@@ -447,8 +458,12 @@ def span_batches(
     with_columns: list[str] | None = None,
     predicate: pl.Expr | None = None,
     n_rows: int | None = None,
+    heartbeat: bool = False,
 ) -> Iterator[pl.DataFrame]:
-    """Yield typed span frames of whole traces (about :data:`SPAN_BATCH_ROWS` rows each)."""
+    """Yield typed span frames of whole traces (about :data:`SPAN_BATCH_ROWS` rows each).
+
+    ``heartbeat`` is as for :func:`trace_batches`.
+    """
     if n_rows is None:
         pushed = pushdown_of(predicate)
         wanted = pushed.equals.get("trace_id")
@@ -463,7 +478,10 @@ def span_batches(
     remaining = n_rows
     buffer: list[Any] = []
     buffered = 0
-    for pages in span_pages(transport, query, ids, workers=max_workers):
+    for pages in span_pages(transport, query, ids, workers=max_workers, heartbeat=heartbeat):
+        if pages is None:
+            yield _finish_batch(finish([], SPANS).select(names), predicate, with_columns)
+            continue
         for page in pages:
             table = page.table if remaining is None else page.table.slice(0, remaining)
             if remaining is not None:
@@ -559,6 +577,7 @@ def scan_spans(
             with_columns=with_columns,
             predicate=predicate,
             n_rows=check_max_rows(n_rows),
+            heartbeat=True,
         )
 
     return register_io_source(

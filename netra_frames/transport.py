@@ -215,12 +215,15 @@ class Transport:
         s = self.settings
         scope = scope or current_scope()
         throttled_since: float | None = None
+        throttles = 0
         attempt = 0
         while True:
+            scope.check()
             reply, sent_at = self._exchange(request, scope)
             if reply.status == 429:
                 throttled_since = throttled_since or time.monotonic()
-                self._wait_out_429(request, reply, sent_at, throttled_since, scope)
+                self._wait_out_429(request, reply, sent_at, throttled_since, throttles, scope)
+                throttles += 1
                 continue
             if reply.status >= 300:
                 raise error_from_reply(request.method, reply)
@@ -238,18 +241,27 @@ class Transport:
                 attempt += 1
 
     def _wait_out_429(
-        self, request: Request, reply: Reply, sent_at: float, since: float, scope: CancelScope
+        self,
+        request: Request,
+        reply: Reply,
+        sent_at: float,
+        since: float,
+        before: int,
+        scope: CancelScope,
     ) -> None:
-        """Slow the whole client down, then wait this request's ``Retry-After``."""
+        """Slow the whole client down, then wait this request's ``Retry-After``.
+
+        ``Retry-After: 0`` says "retry now": it is no reason to slow the client down, but a
+        request told so again and again backs off (full jitter) so it never spins.
+        ``before`` is how many 429s this request got already.
+        """
         s = self.settings
-        self.limiter.throttled(sent_at)
         hint = parse_retry_after(reply.headers.get("Retry-After"))
-        throttles = self.limiter.stats().throttled
-        delay = (
-            min(s.max_backoff, hint)
-            if hint is not None
-            else backoff_delay(min(throttles, 8), s.backoff_factor, s.max_backoff)
-        )
+        self.limiter.throttled(sent_at, hint)
+        backoff = backoff_delay(before, s.backoff_factor, s.max_backoff) if before else 0.0
+        delay = min(s.max_backoff, max(hint, backoff)) if hint is not None else backoff
+        if hint is None and not before:
+            delay = backoff_delay(0, s.backoff_factor, s.max_backoff)
         if time.monotonic() + delay - since > s.rate_limit_patience:
             error = error_from_reply(request.method, reply)
             raise RateLimitError(

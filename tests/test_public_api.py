@@ -11,10 +11,12 @@ PUBLIC = {
     "AuthenticationError",
     "ConfigurationError",
     "DrainError",
+    "EmptyResultWarning",
     "InsecureTransportError",
     "InvalidParameterError",
     "NetraClient",
     "NetraError",
+    "NetraWarning",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
@@ -63,17 +65,50 @@ def test_errors_share_one_root() -> None:
     assert issubclass(nf.ConfigurationError, ValueError)
 
 
-def test_client_methods_mirror_the_sdk() -> None:
-    for method in (
-        "get_session_usage",
-        "get_tenant_usage",
-        "list_traces",
-        "iter_traces",
-        "list_spans_by_trace_id",
-        "iter_spans_by_trace_id",
-        "traces_frame",
-        "spans_frame",
-        "session_usage_frame",
-        "tenant_usage_frame",
+SDK_CALLS = {
+    "get_session_usage",
+    "get_tenant_usage",
+    "list_traces",
+    "iter_traces",
+    "list_spans_by_trace_id",
+    "iter_spans_by_trace_id",
+}
+
+
+def test_client_is_the_sdk_calls_and_nothing_more() -> None:
+    public = {
+        name
+        for name, member in inspect.getmembers(nf.NetraClient)
+        if not name.startswith("_") and inspect.isfunction(member)
+    }
+    assert public == SDK_CALLS | {"close"}
+    properties = {n for n, m in inspect.getmembers(nf.NetraClient) if isinstance(m, property)}
+    assert properties == {"base_url", "pool_size", "settings", "transport"}
+
+
+def test_every_front_door_and_the_cli_take_every_traces_filter() -> None:
+    """The parity of filters: one declaration (TraceFilters), every front door takes it."""
+    from netra_frames.cli import build_parser
+    from netra_frames.dask import traces_frame as dask_traces_frame
+    from netra_frames.query import FILTERS, TraceFilters
+
+    assert FILTERS == ("trace_id", "session_id", "user_id", "tenant_id")
+    for door in (
+        nf.traces_frame,
+        nf.scan_traces,
+        nf.export_traces,
+        dask_traces_frame,
+        nf.NetraClient.list_traces,
+        nf.NetraClient.iter_traces,
     ):
-        assert callable(getattr(nf.NetraClient, method)), method
+        kinds = {p.kind for p in inspect.signature(door).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD in kinds, door
+        assert "TraceFilters" in str(inspect.signature(door)), door
+    parser = build_parser()
+    for command in ("traces", "export"):
+        args = parser.parse_args(
+            [command, *(["out"] if command == "export" else [])]
+            + [arg for name in FILTERS for arg in (f"--{name.replace('_', '-')}", name)]
+        )
+        assert {name: getattr(args, name) for name in FILTERS} == {n: n for n in FILTERS}
+    assert set(TraceFilters.__annotations__) == set(FILTERS)

@@ -93,6 +93,7 @@ def test_key_never_in_reprs_logs_stderr_or_errors(
     try:
         with (
             NetraClient(key, srv.base_url, max_retries=1, backoff_factor=0.001) as c,
+            NetraClient(key, srv.base_url, rate_limit_patience=0.5) as throttled,
             NetraClient(key, srv.base_url, max_retries=0, timeout=TIMEOUT) as hasty,
         ):
             texts += [repr(c), str(c), repr(c.settings), str(c.settings), repr(hasty)]
@@ -104,7 +105,7 @@ def test_key_never_in_reprs_logs_stderr_or_errors(
                 ({}, lambda: c.list_spans_by_trace_id("f" * 32)),  # 404
                 ({}, lambda: c.list_traces(*window, cursor="not-a-cursor")),  # 400
                 ({"every": {"error": 1}}, lambda: c.list_traces(*window)),  # 5xx exhausted
-                ({"every": {"429": 1}}, lambda: c.get_session_usage("s", *window)),
+                ({"every": {"429": 1}}, lambda: throttled.get_session_usage("s", *window)),
                 ({"every": {"reset_before": 1}}, lambda: c.list_traces(*window)),
                 ({"every": {"reset_mid": 1}}, lambda: c.list_traces(*window)),
                 ({"every": {"truncate": 1}}, lambda: c.get_tenant_usage("AceTech", *window)),

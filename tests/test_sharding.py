@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -144,3 +145,51 @@ def test_packed_spans_drain_error_resumes(
     assert 0 < len(err.partial) < len(want)
     assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))
     assert_frame_equal(pl.from_pandas(err.resume()), pl.from_pandas(want))  # twice: intact
+
+
+# -- adaptive sharding: uneven data, every order, ties on the split edges -----------------
+
+
+@pytest.fixture(scope="module", params=["skewed", "bursty"])
+def uneven(request: pytest.FixtureRequest) -> Iterator[LocalNetra]:
+    """A server whose traces crowd into part of the window (see docs/local-server.md)."""
+    anchor = parse_time("2026-01-01")
+    with LocalNetra(seed=11, traces=1500, days=40, shape=request.param, anchor=anchor) as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("sort_field", SORTS)
+@pytest.mark.parametrize("sort_order", ["asc", "desc"])
+def test_adaptive_equals_one_walk_on_uneven_data(
+    uneven: LocalNetra, sort_field: str, sort_order: str
+) -> None:
+    window = uneven.anchor - timedelta(days=40), uneven.anchor
+    with NetraClient(uneven.api_key, uneven.base_url) as client:
+
+        def drain(shards: int | str, page_size: int = 100) -> pl.DataFrame:
+            return nf.traces_frame(*window, sort_field=sort_field, sort_order=sort_order,
+                                   shards=shards, page_size=page_size, max_workers=8,
+                                   backend="polars", progress=False, client=client)  # fmt: skip
+
+        expected = drain(1)
+        assert expected.height > 500
+        uneven.reset_stats()
+        assert_frame_equal(drain("auto", page_size=10), expected)
+        assert_frame_equal(drain("auto"), expected)
+
+
+def test_adaptive_splits_running_walks_and_counts_ties_once(uneven: LocalNetra) -> None:
+    """Small pages and many workers force many splits; tied start times land on their edges."""
+    window = uneven.anchor - timedelta(days=40), uneven.anchor
+    with NetraClient(uneven.api_key, uneven.base_url) as client:
+        one = nf.traces_frame(*window, shards=1, backend="polars", client=client)
+        ties = one.group_by("start_time").len().filter(pl.col("len") > 1)
+        assert ties.height > 0  # the data has tied start times
+        uneven.reset_stats()
+        many = nf.traces_frame(*window, page_size=5, max_workers=16, backend="polars",
+                               client=client)  # fmt: skip
+        requests = uneven.stats.requests
+    assert_frame_equal(many, one)
+    assert many["trace_id"].n_unique() == many.height
+    # splitting costs a few requests (a partial last page per walk), never a page per row
+    assert one.height / 5 <= requests <= one.height / 5 + 64

@@ -232,7 +232,7 @@ class KeyedDrain(Drain[int, Any], Generic[R]):
     def _run(self, pool: Workers[int]) -> Any:
         todo = range(self.next, len(self.keys))
         fetch = self.fetch
-        for index, result in ordered(
+        for item in ordered(
             pool,
             lambda key: fetch(key, pool.scope),
             self.keys,
@@ -240,6 +240,8 @@ class KeyedDrain(Drain[int, Any], Generic[R]):
             ahead=2 * self.workers,
             ready=self.ready,
         ):
+            assert item is not None  # no heartbeat asked
+            index, result = item
             self.collector.add(result)
             self.next = index + 1
             self.bar.update(1)
@@ -291,35 +293,75 @@ def spans_of(
 
 
 def trace_pages(
-    transport: Transport, query: TraceQuery, *, max_rows: int | None = None
-) -> Iterator[DecodedPage]:
-    """The pages of one traces listing, fetched one by one as they are consumed.
+    transport: Transport,
+    query: TraceQuery,
+    *,
+    max_rows: int | None = None,
+    heartbeat: bool = False,
+) -> Iterator[DecodedPage | None]:
+    """The pages of one traces listing, in order, the next one fetched while this one is used.
 
-    Nothing is kept: a consumer that drops each page holds one page at a time.
+    Nothing else is kept: a consumer that drops each page holds two pages at a time. With
+    ``heartbeat``, ``None`` is yielded every slice of waiting, so a consumer run by another
+    library (a Polars scan) can notice Ctrl-C; closing the iterator cancels the request in
+    flight.
     """
     walk = PageWalk(query, max_rows=max_rows)
-    yield from iter_pages(lambda request: transport.send(request, decode_traces_page), walk)
+    scope = CancelScope()
+
+    def fetch(request: Any) -> DecodedPage:
+        return transport.send(request, decode_traces_page, scope=scope)
+
+    with Workers[int](1, scope) as pool:
+        in_flight = False
+        while in_flight or not walk.done:
+            if not in_flight:
+                request = walk.next_request()
+                pool.submit(0, lambda r=request: fetch(r))  # type: ignore[misc]
+                in_flight = True
+            done = pool.poll()
+            if done is None:
+                if heartbeat:
+                    yield None
+                continue
+            _, ok, page = done
+            in_flight = False
+            if not ok:
+                raise page
+            walk.advance(page)
+            if not walk.done:  # the next page comes while this one is used
+                request = walk.next_request()
+                pool.submit(0, lambda r=request: fetch(r))  # type: ignore[misc]
+                in_flight = True
+            yield page
 
 
 def span_pages(
-    transport: Transport, query: SpanQuery, trace_ids: Sequence[str], *, workers: int
-) -> Iterator[list[DecodedPage]]:
+    transport: Transport,
+    query: SpanQuery,
+    trace_ids: Sequence[str],
+    *,
+    workers: int,
+    heartbeat: bool = False,
+) -> Iterator[list[DecodedPage] | None]:
     """Each trace's span pages, in input order, ``workers`` traces fetched ahead.
 
-    Closing the iterator early (a ``head(n)`` that is satisfied) cancels what is in flight.
+    Closing the iterator early (a ``head(n)`` that is satisfied) cancels what is in flight;
+    ``heartbeat`` is as for :func:`trace_pages`.
     """
     if not trace_ids:
         return
     scope = CancelScope()
     with Workers[int](min(workers, len(trace_ids)), scope) as pool:
-        for _, pages in ordered(
+        for item in ordered(
             pool,
             lambda trace_id: spans_of(transport, query, trace_id, scope),
             trace_ids,
             range(len(trace_ids)),
             ahead=workers,
+            heartbeat=heartbeat,
         ):
-            yield pages
+            yield None if item is None else item[1]
 
 
 def drain_traces(

@@ -75,13 +75,19 @@ class Workers(Generic[K]):
     def next_done(self) -> tuple[K, bool, Any]:
         """Wait (interruptibly) for the next finished task: ``(key, ok, result or error)``."""
         while True:
-            self.scope.check()
-            try:
-                done = self._done.get(timeout=WAIT_SLICE)
-            except queue.Empty:
-                continue
-            self.pending -= 1
-            return done
+            done = self.poll()
+            if done is not None:
+                return done
+
+    def poll(self, timeout: float = WAIT_SLICE) -> tuple[K, bool, Any] | None:
+        """The next finished task, or ``None`` if none finished within ``timeout`` seconds."""
+        self.scope.check()
+        try:
+            done = self._done.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        self.pending -= 1
+        return done
 
     def _work(self) -> None:
         with self.scope.enter():
@@ -91,6 +97,7 @@ class Workers(Generic[K]):
                     return
                 key, task = item
                 try:
+                    self.scope.check()  # a task queued before a cancel never starts
                     result: tuple[K, bool, Any] = (key, True, task())
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     result = (key, False, exc)
@@ -129,12 +136,15 @@ def ordered(
     *,
     ahead: int,
     ready: dict[int, Any] | None = None,
-) -> Iterator[tuple[int, R]]:
+    heartbeat: bool = False,
+) -> Iterator[tuple[int, R] | None]:
     """Yield ``(index, fetch(keys[index]))`` for each index of ``todo``, in that order.
 
     At most ``ahead`` keys are in flight or waiting to be yielded. The first failure is
     raised as soon as it comes back, whatever its position; results that came back out of
-    order stay in ``ready`` (the caller's dict, when given) for a resumed run.
+    order stay in ``ready`` (the caller's dict, when given) for a resumed run. With
+    ``heartbeat``, ``None`` is yielded every :data:`~netra_frames._cancel.WAIT_SLICE`
+    seconds of waiting (a consumer run by another library can then check for Ctrl-C).
 
     Examples
     --------
@@ -151,7 +161,12 @@ def ordered(
                 pool.submit(key, lambda k=keys[key]: fetch(k))  # type: ignore[misc]
             submitted += 1
         while index not in ready:
-            key, ok, value = pool.next_done()
+            done = pool.poll()
+            if done is None:
+                if heartbeat:
+                    yield None
+                continue
+            key, ok, value = done
             if not ok:
                 raise value
             ready[key] = value

@@ -245,6 +245,8 @@ class WalkSet:
         self.walks: list[Walk] = []
         for group, (lo, hi) in enumerate(windows):
             parts = split_window(lo, hi, shards) if max_rows is None else [(lo, hi)]
+            if self.backward:
+                parts.reverse()  # result order: idle workers take the first walks first
             for a, b in parts:
                 self.walks.append(
                     Walk(

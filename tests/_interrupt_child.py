@@ -1,0 +1,89 @@
+"""A child process for Ctrl-C tests and the cancellation benchmark (not collected by pytest).
+
+Usage: ``python tests/_interrupt_child.py KIND [STALLS] [LATENCY_MS]``.
+
+It starts a ``LocalNetra`` (fixed data), makes every API request wait ``LATENCY_MS`` (a
+stall: nothing is sent until then; default 10 minutes), runs the drain ``KIND`` (one of
+:data:`KINDS`), and prints ``stalled`` once the server holds ``STALLS`` waiting requests.
+The parent then sends SIGINT. The child prints one JSON line: what was raised, the
+worker threads still alive right then (``alive_at_raise``) and after up to 10 s
+(``alive_after``), and exits 130.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import netra_frames as nf
+from netra_frames.server import LocalNetra
+
+ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START, END = ANCHOR - timedelta(days=30), ANCHOR
+
+
+def workers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("netra_frames")]
+
+
+def main() -> int:
+    kind = sys.argv[1]
+    stalls = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    latency_ms = float(sys.argv[3]) if len(sys.argv) > 3 else 600_000.0
+    with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as srv, TemporaryDirectory() as tmp:
+        client = nf.NetraClient(srv.api_key, srv.base_url, timeout=3600)
+        ids = nf.traces_frame(START, END, max_rows=60, backend="polars", progress=False,
+                              client=client)["trace_id"].to_list()  # fmt: skip
+        kinds: dict[str, Callable[[], object]] = {
+            "traces_frame": lambda: nf.traces_frame(START, END, progress=False, client=client),
+            "spans_frame": lambda: nf.spans_frame(ids, progress=False, client=client),
+            "usage_frame": lambda: nf.session_usage_frame(
+                [f"s{i}" for i in range(40)], START, END, progress=False, client=client
+            ),
+            "scan_traces": lambda: nf.scan_traces(START, END, client=client).collect(),
+            "scan_spans": lambda: nf.scan_spans(ids, client=client).collect(),
+            "export_traces": lambda: nf.export_traces(
+                Path(tmp) / "out", START, END, progress=False, client=client
+            ),
+            "iter_traces": lambda: list(client.iter_traces(START, END)),
+        }
+        srv.set_faults(every={"stall": 1}, stall_ms=latency_ms)
+
+        def announce() -> None:
+            while srv.stats.faults.get("stall", 0) < stalls:
+                time.sleep(0.005)
+            print("stalled", flush=True)
+
+        threading.Thread(target=announce, daemon=True).start()
+        raised = "nothing"
+        try:
+            try:
+                kinds[kind]()
+            except KeyboardInterrupt:
+                raised = "KeyboardInterrupt"
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                raised = f"{type(exc).__name__}: {exc}"
+        except KeyboardInterrupt:  # Polars raises its own, then Python's handler another one
+            raised = "KeyboardInterrupt"
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        at_raise = workers()
+        deadline = time.monotonic() + 10
+        while workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(json.dumps({"raised": raised, "alive_at_raise": at_raise,
+                          "alive_after": workers()}), flush=True)  # fmt: skip
+        srv.set_faults(None)
+        client.close()
+    return 130 if raised == "KeyboardInterrupt" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

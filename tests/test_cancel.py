@@ -1,0 +1,125 @@
+"""Ctrl-C and errors stop every drain, scan and export, and leave no worker thread behind.
+
+Every request the server gets in these tests waits ten minutes (a stall) unless told
+otherwise, so a drain that does not cancel its in-flight requests never ends, and the
+test's timeout fails it: nothing here depends on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import netra_frames as nf
+from netra_frames import NetraClient
+from netra_frames.server import LocalNetra
+
+CHILD = Path(__file__).with_name("_interrupt_child.py")
+STALL_MS = 600_000.0
+
+
+def workers() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("netra_frames")]
+
+
+def wait_until_no_workers() -> list[str]:
+    """The drain's worker threads still alive after a generous wait (normally: none)."""
+    deadline = time.monotonic() + 10
+    while workers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return workers()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("kind", "stalls"),
+    [
+        ("traces_frame", 4),
+        ("spans_frame", 4),
+        ("usage_frame", 4),
+        ("scan_traces", 1),
+        ("scan_spans", 4),
+        ("export_traces", 1),
+        ("iter_traces", 1),
+    ],
+)
+def test_ctrl_c_stops_every_kind_of_drain(kind: str, stalls: int) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, str(CHILD), kind, str(stalls), str(STALL_MS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "stalled"  # its requests are all waiting
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["raised"] == "KeyboardInterrupt", err
+    assert report["alive_after"] == []
+    assert proc.returncode == 130
+
+
+@pytest.fixture(scope="module")
+def srv() -> Iterator[LocalNetra]:
+    with LocalNetra(seed=8, traces=400, anchor=nf.times.parse_time("2026-01-01")) as server:
+        yield server
+
+
+@pytest.mark.timeout(120)
+def test_an_error_stops_the_other_workers_at_once(srv: LocalNetra) -> None:
+    """Request 3 fails (400) while the others stall: the drain raises, nothing keeps running."""
+    window = srv.anchor - timedelta(days=30), srv.anchor
+    srv.set_faults(every={"stall": 1}, schedule={3: "400"}, stall_ms=STALL_MS)
+    try:
+        with NetraClient(srv.api_key, srv.base_url, timeout=3600) as client:
+            with pytest.raises(nf.APIError) as info:
+                nf.traces_frame(*window, page_size=5, max_workers=8, progress=False,
+                                client=client)  # fmt: skip
+            assert info.value.status == 400
+            assert wait_until_no_workers() == []
+            ids = [f"{i:032x}" for i in range(1, 30)]
+            srv.set_faults(every={"stall": 1}, schedule={5: "404"}, stall_ms=STALL_MS)
+            with pytest.raises(nf.NotFoundError):
+                nf.spans_frame(ids, max_workers=8, progress=False, client=client)
+            assert wait_until_no_workers() == []
+    finally:
+        srv.set_faults(None)
+    assert srv.errors == []
+
+
+@pytest.mark.timeout(120)
+def test_cli_exits_130_and_leaves_no_file(srv: LocalNetra, tmp_path: Path) -> None:
+    target = tmp_path / "traces.parquet"
+    srv.set_faults(every={"stall": 1}, stall_ms=STALL_MS)
+    srv.reset_stats()
+    env = {"NETRA_API_KEY": srv.api_key, "NETRA_OTLP_ENDPOINT": srv.base_url, "PATH": "/usr/bin"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netra_frames", "traces", "--start", "2025-12-01", "--end",
+         "2026-01-01", "-o", str(target), "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while srv.stats.faults.get("stall", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        srv.set_faults(None)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "netra-frames: interrupted"
+    assert list(tmp_path.iterdir()) == []  # no partial file, no temporary
