@@ -382,7 +382,7 @@ class QueryLike(Protocol):
     def sort_order(self) -> str: ...
 
 
-def partition_key(query: QueryLike, fmt: str, **extra: Any) -> dict[str, Any]:
+def partition_key(query: QueryLike, fmt: str, /, **extra: Any) -> dict[str, Any]:
     """The identity keys a marker starts with: version, window, filters, sort, format, extras.
 
     Examples

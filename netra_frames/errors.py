@@ -14,6 +14,8 @@ The tree::
     ├── TransportError                             connection, timeout, unreadable body
     └── DrainError                                 a multi-page drain failed part way
 
+    CacheWarning (a UserWarning, not an error)     a cache file was damaged or unwritable
+
 No message, attribute or ``repr`` of these ever contains the API key.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "CacheWarning",
     "ConfigurationError",
     "DrainError",
     "InsecureTransportError",
@@ -146,3 +149,11 @@ class DrainError(NetraError):
     def resume(self) -> Any:
         """Continue the failed drain and return the complete frame."""
         return self._resume()
+
+
+class CacheWarning(UserWarning):
+    """The local cache found a damaged file (refetched) or could not store a result.
+
+    The result returned is always correct; the warning says what happened to the cache.
+    Silence it with ``warnings.filterwarnings("ignore", category=nf.CacheWarning)``.
+    """

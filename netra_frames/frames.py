@@ -38,6 +38,13 @@ from ._drain import (
 from ._progress import Progress, want_progress
 from ._shard import Shards, choose_shards, drain_sharded, merge_shards, shard_bodies
 from ._validate import check_page_size, check_sort_order
+from .cache import (
+    CacheLike,
+    SettleLike,
+    cached_spans_frame,
+    cached_traces_frame,
+    settings_for,
+)
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES, polars_schema
 from .times import TimeLike, resolve_window
@@ -84,6 +91,9 @@ def traces_frame(
     backend: Literal["pandas"],
     progress: bool | None = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pd.DataFrame: ...
 @overload
 def traces_frame(
@@ -102,6 +112,9 @@ def traces_frame(
     backend: Literal["polars"],
     progress: bool | None = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pl.DataFrame: ...
 @overload
 def traces_frame(
@@ -120,6 +133,9 @@ def traces_frame(
     backend: Backend | None = ...,
     progress: bool | None = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pd.DataFrame | pl.DataFrame: ...
 def traces_frame(
     start: TimeLike | None = None,
@@ -137,6 +153,9 @@ def traces_frame(
     backend: Backend | None = None,
     progress: bool | None = None,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
 ) -> pd.DataFrame | pl.DataFrame:
     """Drain every page of ``list_traces`` over ``[start, end)`` into one frame.
 
@@ -170,6 +189,11 @@ def traces_frame(
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
+    cache, settle, refresh:
+        The local cache (see :mod:`netra_frames.cache` and docs/caching.md): ``True``
+        (the user cache directory), a directory, or ``False``; default: ``configure``,
+        else ``NETRA_FRAMES_CACHE``, else off. Days that ended more than ``settle`` ago
+        (default 1 hour) are read from disk; ``refresh=True`` fetches them again.
 
     Returns
     -------
@@ -203,6 +227,14 @@ def traces_frame(
         sort_order=sort_order,
     )
     workers = pooled_workers(client, check_max_workers(max_workers))
+    stored = settings_for(cache, settle, refresh, sort_field=sort_field)  # cache (issue 13)
+    if stored is not None:
+        named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}
+        return cached_traces_frame(
+            client, window, named, sort_field=sort_field, sort_order=sort_order,
+            page_size=page_size, max_rows=limit, max_workers=workers, settings=stored,
+            backend=chosen,
+        )  # fmt: skip
     parts = choose_shards(
         shards, *window, sort_field=sort_field, max_rows=limit, max_workers=workers
     )
@@ -245,6 +277,9 @@ def spans_frame(
     progress: bool | None = ...,
     max_workers: int = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pd.DataFrame: ...
 @overload
 def spans_frame(
@@ -257,6 +292,9 @@ def spans_frame(
     progress: bool | None = ...,
     max_workers: int = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pl.DataFrame: ...
 @overload
 def spans_frame(
@@ -269,6 +307,9 @@ def spans_frame(
     progress: bool | None = ...,
     max_workers: int = ...,
     client: NetraClient | None = ...,
+    cache: CacheLike = ...,
+    settle: SettleLike = ...,
+    refresh: bool = ...,
 ) -> pd.DataFrame | pl.DataFrame: ...
 def spans_frame(
     trace_ids: TraceIds,
@@ -280,6 +321,9 @@ def spans_frame(
     progress: bool | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
 ) -> pd.DataFrame | pl.DataFrame:
     """Fetch every span of one or many traces into one frame, many traces concurrently.
 
@@ -300,6 +344,10 @@ def spans_frame(
         As for :func:`traces_frame`; the bar counts traces.
     max_workers:
         Traces fetched at once (threads sharing the client's pooled session).
+    cache, settle, refresh:
+        As for :func:`traces_frame`: the spans of traces that ended more than ``settle``
+        ago (by the ``end_time`` of a traces frame passed as ``trace_ids``, else of their
+        spans) are read from the cache.
 
     Returns
     -------
@@ -328,6 +376,13 @@ def spans_frame(
     client = client or get_client()
     workers = pooled_workers(client, workers)
     params = client.spans_params(span_name=span_name)
+    stored = settings_for(cache, settle, refresh)  # cache (issue 13)
+    if stored is not None:
+        frame = cached_spans_frame(
+            client, ids, trace_ids, span_name=span_name, page_size=page_size,
+            max_workers=workers, settings=stored,
+        )  # fmt: skip
+        return to_backend(expand_attributes_polars(frame) if parse_json else frame, chosen)
 
     arrow_batches = chosen == "pandas" and not parse_json
 

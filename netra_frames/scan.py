@@ -59,6 +59,7 @@ from ._drain import (
     trace_pages,
 )
 from ._validate import check_page_size, check_sort_order
+from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike, format_time, resolve_window
@@ -358,6 +359,7 @@ def trace_batches(
     with_columns: list[str] | None = None,
     predicate: pl.Expr | None = None,
     n_rows: int | None = None,
+    cache: CacheSettings | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield one typed frame per page of ``query``, after pushdown, filter and projection.
 
@@ -377,6 +379,14 @@ def trace_batches(
     columns = _subset(TRACES, _needed(with_columns, predicate)) or TRACES[:1]
     sources = [c.source for c in columns]
     left = n_rows
+    if cache is not None:  # cache (issue 13): cached frames (declared columns) for pages
+        names = [c.name for c in columns]
+        for frame in cached_trace_frames(client, narrowed, cache, n_rows):
+            frame = frame.select(names) if left is None else frame.select(names).head(left)
+            left = None if left is None else left - frame.height
+            if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
+                yield frame
+        return
     for page in iter_trace_pages(client, narrowed, max_rows=n_rows):
         table = page.table.select(sources)
         if left is not None:
@@ -399,6 +409,9 @@ def scan_traces(
     sort_order: Literal["asc", "desc"] = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
 ) -> pl.LazyFrame:
     """Return a lazy scan of the traces over ``[start, end)``; nothing is fetched yet.
 
@@ -422,6 +435,9 @@ def scan_traces(
     client:
         The client to use; default: the module-level client (see :func:`configure`).
         It must stay open until the query has run.
+    cache, settle, refresh:
+        The local cache, as for :func:`netra_frames.traces_frame`: final days stream
+        from disk, one frame per day.
 
     Returns
     -------
@@ -450,6 +466,7 @@ def scan_traces(
     chosen = client or get_client()
     query = TraceQuery(*window, filters, sort_field, sort_order, page_size)
     query.body(chosen)  # validates ids and sort_field now, without a request
+    stored = settings_for(cache, settle, refresh, sort_field=sort_field)  # cache (issue 13)
 
     def source(
         with_columns: list[str] | None,
@@ -458,8 +475,9 @@ def scan_traces(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         return trace_batches(
-            chosen, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows
-        )
+            chosen, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows,
+            cache=stored,
+        )  # fmt: skip
 
     return register_io_source(
         source,

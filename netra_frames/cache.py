@@ -1,0 +1,659 @@
+"""A local cache of traces and spans that refetches only what can still change.
+
+Turn it on per call (``cache=True`` for the platform's user cache directory, or a
+directory), for every call (``nf.configure(cache=...)``, which calls
+:func:`set_default_cache`) or from the environment (``NETRA_FRAMES_CACHE=DIR``). It is off
+unless asked for.
+
+* **What is final.** A UTC day of a traces query is final once it ended more than
+  ``settle`` ago (default 1 hour; ``settle=`` per call, in ``configure`` or
+  ``NETRA_FRAMES_SETTLE``). A final day is fetched once, whole, stored, and read from disk
+  after that; the part of a window after the last final day is always fetched. The spans
+  of a trace are final once the trace ended more than ``settle`` ago. See
+  :mod:`netra_frames._cache_slices` and :mod:`netra_frames._cache_packs`.
+* **What keys it.** The base URL, a fingerprint of the API key and extra headers (a
+  keyed BLAKE2b, never the key), the filters and the sort (spans: the ``span_name``).
+  Results never cross keys or servers; windows of the same query share their days.
+* **Equal to a drain.** A cached answer has the rows, order and dtypes of the uncached
+  drain.
+* **On disk.** The layout and markers of :mod:`netra_frames._store` (the same as
+  :func:`~netra_frames.export_traces`): ``DIR/traces/<query>/date=YYYY-MM-DD/`` and
+  ``DIR/spans/<query>/pack=<id>/``, folders of mode 0700, files written atomically and
+  checked (size and BLAKE2b) on every read; a damaged file is reported once as a
+  :class:`~netra_frames.CacheWarning` and fetched again, never returned.
+* **Known limit.** A server that backfills a day already final is not seen until
+  ``refresh=True`` or a longer ``settle``.
+
+Examples
+--------
+>>> df = nf.traces_frame("2026-01-01", "2026-02-01", cache=True, client=client)
+>>> again = nf.traces_frame("2026-01-01", "2026-02-01", cache=True, client=client)  # from disk
+>>> nf.cache_info().trace_slices
+31
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+
+import pandas as pd
+import polars as pl
+
+from ._cache_base import (
+    DEFAULT_SETTLE,
+    ENV_CACHE,
+    ENV_SETTLE,
+    CacheLike,
+    CacheSettings,
+    SettleLike,
+    default_cache_dir,
+    key_fingerprint,
+    parse_duration,
+    prepare_dir,
+    public_url,
+    query_id,
+    resolve_cache,
+    resolve_root,
+    set_default_cache,
+)
+from ._cache_packs import pack_frames, trace_ends
+from ._cache_slices import (
+    CACHEABLE_SORT_FIELDS,
+    GRACE_SECONDS,
+    TraceQueryLike,
+    merge_parts,
+    slice_frames,
+)
+from ._convert import to_backend
+from ._decode import finish, finish_parts
+from ._defaults import Backend
+from ._drain import drain_spans, drain_traces, ignore, map_ordered
+from ._store import MARKER, remove_unreferenced
+from .errors import DrainError
+from .schema import SPANS, TRACES
+
+if TYPE_CHECKING:
+    from .client import NetraClient
+
+__all__ = [
+    "DEFAULT_SETTLE",
+    "ENV_CACHE",
+    "ENV_SETTLE",
+    "CacheInfo",
+    "CacheLike",
+    "CacheSettings",
+    "Scope",
+    "SettleLike",
+    "SpansFetcher",
+    "TraceQueryLike",
+    "WindowFetcher",
+    "cache_clear",
+    "cache_info",
+    "cached_spans",
+    "cached_traces",
+    "default_cache_dir",
+    "iter_cached_traces",
+    "parse_duration",
+    "set_default_cache",
+    "settings_for",
+]
+
+logger = logging.getLogger("netra_frames")
+
+
+# -- what the cache asks of the engine ---------------------------------------------------
+
+
+class WindowFetcher(Protocol):
+    """Drain windows of one traces query (what the cache asks of the engine).
+
+    Drain each half-open window ``[lo, hi)`` of ``query`` (same filters, sort_field,
+    sort_order, page_size; its own start/end ignored) and return one Polars frame per
+    window, in the order given, each with exactly the rows and row order an uncached
+    ``traces_frame(lo, hi, backend="polars", ...)`` would return (TRACES columns +
+    unknown extras). The windows are fetched concurrently by the engine.
+    """
+
+    def __call__(
+        self, query: TraceQueryLike, windows: Sequence[tuple[datetime, datetime]]
+    ) -> list[pl.DataFrame]: ...
+
+
+class SpansFetcher(Protocol):
+    """Fetch the spans of traces (input order, then API order), as ``spans_frame`` does."""
+
+    def __call__(
+        self, trace_ids: Sequence[str], span_name: str | None, page_size: int
+    ) -> pl.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose data: the server's base URL and the fingerprint of the API key and headers."""
+
+    base_url: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, client: NetraClient) -> Scope:
+        """The scope of a client's requests."""
+        settings = client.settings
+        return cls(settings.base_url, key_fingerprint(settings.api_key, settings.headers))
+
+
+def settings_for(
+    cache: CacheLike, settle: SettleLike, refresh: object, *, sort_field: str | None = None
+) -> CacheSettings | None:
+    """The cache settings of one call, or ``None`` to run it uncached.
+
+    ``None`` when the cache is off, or for a traces sort field whose days cannot be put
+    together exactly (not a frame column: such a call is never cached).
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad ``cache``, ``settle`` or ``refresh``.
+    """
+    settings = resolve_cache(cache, settle, refresh)
+    if settings is not None and sort_field is not None and sort_field not in CACHEABLE_SORT_FIELDS:
+        logger.debug("netra_frames: sort_field=%r is not cached", sort_field)
+        return None
+    return settings
+
+
+def _describe(kind: str, scope: Scope, **parts: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "base_url": public_url(scope.base_url),
+        "key": scope.fingerprint,
+        **parts,
+    }
+
+
+def _traces_folder(
+    settings: CacheSettings, scope: Scope, query: TraceQueryLike
+) -> tuple[Path, str]:
+    about = _describe(
+        "traces",
+        scope,
+        filters=dict(sorted(query.filters.items())),
+        sort=[query.sort_field, query.sort_order],
+    )
+    qid = query_id({**about, "base_url": scope.base_url})
+    folder = settings.root / "traces" / qid
+    prepare_dir(settings.root, folder, about)
+    return folder, qid
+
+
+def iter_cached_traces(
+    query: TraceQueryLike,
+    settings: CacheSettings,
+    scope: Scope,
+    fetch: WindowFetcher,
+    *,
+    max_rows: int | None = None,
+    now: datetime | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Yield the rows of ``query`` in order, part by part (see :func:`slice_frames`).
+
+    Examples
+    --------
+    >>> frames = iter_cached_traces(query, settings, Scope.of(client), fetcher)
+    >>> sum(f.height for f in frames) > 0
+    True
+    """
+    folder, qid = _traces_folder(settings, scope, query)
+    moment = now or datetime.now(timezone.utc)
+    yield from slice_frames(query, settings, folder, qid, fetch, now=moment, max_rows=max_rows)
+
+
+def cached_traces(
+    query: TraceQueryLike,
+    settings: CacheSettings,
+    scope: Scope,
+    fetch: WindowFetcher,
+    *,
+    max_rows: int | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """Return the traces of ``query`` as a drain would, reading final days from the cache.
+
+    Parameters
+    ----------
+    query:
+        Window, filters, sort and page size (see :class:`TraceQueryLike`).
+    settings:
+        Where the cache lives, ``settle`` and ``refresh``.
+    scope:
+        Whose data (base URL and key fingerprint).
+    fetch:
+        Drains windows of the query (the engine, see :class:`WindowFetcher`).
+    max_rows:
+        Keep the first rows only (with ``start_time`` sorts, later days are not fetched).
+    now:
+        The current time (tests pass a fixed one); default: the clock.
+
+    Returns
+    -------
+    polars.DataFrame
+        Exactly the rows, order and dtypes of the uncached drain.
+
+    Examples
+    --------
+    >>> frame = cached_traces(query, settings, Scope.of(client), fetcher)
+    >>> frame.columns[0]
+    'trace_id'
+    """
+    parts = list(iter_cached_traces(query, settings, scope, fetch, max_rows=max_rows, now=now))
+    frame = merge_parts(parts, query.sort_field, query.sort_order)
+    return frame if max_rows is None else frame.head(max_rows)
+
+
+def cached_spans(
+    trace_ids: Sequence[str],
+    settings: CacheSettings,
+    scope: Scope,
+    fetch: SpansFetcher,
+    *,
+    span_name: str | None = None,
+    page_size: int,
+    ends: Mapping[str, datetime] | None = None,
+    now: datetime | None = None,
+) -> pl.DataFrame:
+    """Return the spans of ``trace_ids`` as ``spans_frame`` would, reading settled traces' spans
+    from the cache.
+
+    Parameters
+    ----------
+    trace_ids:
+        Distinct trace ids, in the order wanted.
+    settings, scope, now:
+        As for :func:`cached_traces`.
+    fetch:
+        Fetches spans of traces (the engine, see :class:`SpansFetcher`).
+    span_name, page_size:
+        As for :func:`~netra_frames.spans_frame` (the name is part of the key).
+    ends:
+        Known ``end_time`` per trace (from a traces frame); otherwise a trace's end is the
+        latest end of its spans.
+
+    Returns
+    -------
+    polars.DataFrame
+        The spans, in input trace order, then API order.
+
+    Examples
+    --------
+    >>> spans = cached_spans(ids, settings, Scope.of(client), fetch_spans, page_size=100)
+    >>> spans["trace_id"].unique(maintain_order=True).to_list() == ids
+    True
+    """
+    about = _describe("spans", scope, span_name=span_name)
+    qid = query_id({**about, "base_url": scope.base_url})
+    folder = settings.root / "spans" / qid
+    prepare_dir(settings.root, folder, about)
+    return pack_frames(
+        list(trace_ids),
+        ends or {},
+        settings,
+        folder,
+        qid,
+        lambda ids: fetch(ids, span_name, page_size),
+        now=now or datetime.now(timezone.utc),
+    )
+
+
+# -- front doors (called by traces_frame, spans_frame and scan_traces) --------------------
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A traces query (the engine's ``TraceQuery`` will replace it)."""
+
+    start: datetime
+    end: datetime
+    filters: Mapping[str, str]
+    sort_field: str
+    sort_order: Literal["asc", "desc"]
+    page_size: int
+
+
+def cached_traces_frame(
+    client: NetraClient,
+    window: tuple[datetime, datetime],
+    filters: Mapping[str, str | None],
+    *,
+    sort_field: str,
+    sort_order: Literal["asc", "desc"],
+    page_size: int,
+    max_rows: int | None,
+    max_workers: int,
+    settings: CacheSettings,
+    backend: Backend,
+) -> pd.DataFrame | pl.DataFrame:
+    """``traces_frame`` with the cache on (the arguments are already validated)."""
+    named = {k: v for k, v in filters.items() if v is not None}
+    query = _Query(*window, named, sort_field, sort_order, page_size)
+    fetch = window_fetcher(client, max_workers)
+
+    def run() -> pd.DataFrame | pl.DataFrame:
+        try:
+            frame = cached_traces(query, settings, Scope.of(client), fetch, max_rows=max_rows)
+        except DrainError as exc:
+            raise DrainError(
+                f"a cached traces drain failed ({exc.cause or exc}); the days fetched before "
+                "are not stored; call .resume() to run it again.",
+                partial=to_backend(finish([], TRACES), backend),
+                resume=run,
+                cause=exc.cause or exc,
+            ) from exc
+        return to_backend(frame, backend)
+
+    return run()
+
+
+def cached_trace_frames(
+    client: NetraClient, query: TraceQueryLike, settings: CacheSettings, max_rows: int | None
+) -> Iterator[pl.DataFrame]:
+    """The frames of a lazy scan's query, in order, with the cache on."""
+    fetch = window_fetcher(client, _DEFAULT_WORKERS)
+    frames = iter_cached_traces(query, settings, Scope.of(client), fetch, max_rows=max_rows)
+    if query.sort_field == "start_time":
+        yield from frames
+    else:
+        yield merge_parts(list(frames), query.sort_field, query.sort_order)
+
+
+def cached_spans_frame(
+    client: NetraClient,
+    ids: Sequence[str],
+    source: object,
+    *,
+    span_name: str | None,
+    page_size: int,
+    max_workers: int,
+    settings: CacheSettings,
+) -> pl.DataFrame:
+    """``spans_frame`` with the cache on (Polars; ``source`` is what the caller passed)."""
+    fetch = spans_fetcher(client, max_workers)
+    scope = Scope.of(client)
+    return cached_spans(
+        ids,
+        settings,
+        scope,
+        fetch,
+        span_name=span_name,
+        page_size=page_size,
+        ends=trace_ends(source),
+    )
+
+
+# -- adapter: replaced by the engine ----------------------------------------------------
+# Today's drains behind the two fetch interfaces; the engine of issue 11 provides both.
+
+_DEFAULT_WORKERS = 16
+
+
+def window_fetcher(client: NetraClient, max_workers: int) -> WindowFetcher:
+    """Adapter: drain each window with today's ``drain_traces``, windows concurrently."""
+
+    def fetch(
+        query: TraceQueryLike, windows: Sequence[tuple[datetime, datetime]]
+    ) -> list[pl.DataFrame]:
+        def one(window: tuple[datetime, datetime]) -> pl.DataFrame:
+            body = client.traces_body(
+                *window,
+                tenant_id=query.filters.get("tenant_id"),
+                user_id=query.filters.get("user_id"),
+                session_id=query.filters.get("session_id"),
+                trace_id=query.filters.get("trace_id"),
+                sort_field=query.sort_field,
+                sort_order=cast("Literal['asc', 'desc']", query.sort_order),
+            )
+            return drain_traces(
+                client,
+                body,
+                page_size=query.page_size,
+                max_rows=None,
+                on_page=ignore,
+                build=lambda pages: finish(pages, TRACES),
+            )
+
+        workers = max(1, min(max_workers, len(windows)))
+        return map_ordered(one, list(windows), max_workers=workers, on_done=ignore, build=list)
+
+    return fetch
+
+
+def spans_fetcher(client: NetraClient, max_workers: int) -> SpansFetcher:
+    """Adapter: fetch spans with today's ``drain_spans``, traces concurrently."""
+
+    def fetch(trace_ids: Sequence[str], span_name: str | None, page_size: int) -> pl.DataFrame:
+        params = client.spans_params(span_name=span_name)
+        return map_ordered(
+            lambda trace_id: drain_spans(client, trace_id, params, page_size),
+            list(trace_ids),
+            max_workers=max_workers,
+            on_done=ignore,
+            build=lambda parts: finish_parts(parts, SPANS),
+        )
+
+    return fetch
+
+
+# -- housekeeping ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache directory holds.
+
+    Attributes
+    ----------
+    path:
+        The cache directory.
+    size, files:
+        Bytes and number of files under it.
+    trace_slices:
+        Final UTC days of traces queries stored.
+    span_packs, span_traces:
+        Packs of spans stored, and the traces whose spans they hold.
+    queries:
+        Distinct queries (server, key, filters and sort; or span name).
+    newest_slice, oldest_slice:
+        The newest and oldest UTC day stored (``None`` when there is none).
+
+    Examples
+    --------
+    >>> info = nf.cache_info(tmp)
+    >>> info.entries, info.size
+    (0, 0)
+    """
+
+    path: Path
+    size: int = 0
+    files: int = 0
+    trace_slices: int = 0
+    span_packs: int = 0
+    span_traces: int = 0
+    queries: int = 0
+    newest_slice: date | None = None
+    oldest_slice: date | None = None
+
+    @property
+    def entries(self) -> int:
+        """Trace slices plus span packs."""
+        return self.trace_slices + self.span_packs
+
+
+def _root(cache: CacheLike) -> Path:
+    root = resolve_root(cache)
+    return root if root is not None else default_cache_dir()
+
+
+def _entries(root: Path) -> Iterator[tuple[str, Path, Path]]:
+    """``(kind, query folder, entry folder)`` of every entry folder, marker or not."""
+    for kind, prefix in (("traces", "date="), ("spans", "pack=")):
+        try:
+            queries = sorted(p for p in (root / kind).iterdir() if p.is_dir())
+        except OSError:
+            continue
+        for query in queries:
+            try:
+                found = sorted(p for p in query.iterdir() if p.name.startswith(prefix))
+            except OSError:
+                continue
+            for entry in found:
+                yield kind, query, entry
+
+
+def _pack_traces(entry: Path) -> int:
+    try:
+        marker = json.loads((entry / MARKER).read_bytes())
+        return len(marker.get("traces", []))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return 0
+
+
+def cache_info(cache: CacheLike = None) -> CacheInfo:
+    """Describe a cache directory: its size, its entries and the newest day stored.
+
+    Parameters
+    ----------
+    cache:
+        ``True`` or ``None`` (the configured directory: :func:`set_default_cache`, else
+        ``NETRA_FRAMES_CACHE``, else the platform's user cache directory) or a directory.
+
+    Returns
+    -------
+    CacheInfo
+        Sizes and counts; a missing directory gives zeros.
+
+    Examples
+    --------
+    >>> _ = nf.traces_frame("2026-11-01", "2026-11-03", cache=tmp, client=client)
+    >>> info = nf.cache_info(tmp)
+    >>> info.trace_slices, str(info.newest_slice)
+    (2, '2026-11-02')
+    """
+    root = _root(cache)
+    size = files = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            try:
+                size += os.stat(os.path.join(folder, name)).st_size
+                files += 1
+            except OSError:
+                continue
+    slices: list[date] = []
+    packs = traced = 0
+    queries: set[Path] = set()
+    for kind, query, entry in _entries(root):
+        if not (entry / MARKER).exists():
+            continue
+        queries.add(query)
+        if kind == "traces":
+            slices.append(date.fromisoformat(entry.name.split("=", 1)[1]))
+        else:
+            packs += 1
+            traced += _pack_traces(entry)
+    return CacheInfo(
+        root,
+        size,
+        files,
+        len(slices),
+        packs,
+        traced,
+        len(queries),
+        max(slices, default=None),
+        min(slices, default=None),
+    )
+
+
+def cache_clear(older_than: SettleLike = None, *, cache: CacheLike = None) -> int:
+    """Remove cached entries: all of them, or those stored more than ``older_than`` ago.
+
+    Only the cache's own files are removed (a directory given as the cache may hold
+    other files). Entries being read by another process are removed marker first, so a
+    reader there fetches them again instead of reading half of them.
+
+    Parameters
+    ----------
+    older_than:
+        A duration (``timedelta``, seconds, or a string like ``"30d"``, see
+        :func:`parse_duration`); ``None`` removes everything.
+    cache:
+        Which cache, as for :func:`cache_info`.
+
+    Returns
+    -------
+    int
+        The number of entries (trace days and span packs) removed.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad ``older_than`` or ``cache``.
+
+    Examples
+    --------
+    >>> nf.cache_clear("30d", cache=tmp)
+    0
+    >>> nf.cache_clear(cache=tmp) >= 0
+    True
+    """
+    limit = None if older_than is None else parse_duration(older_than, "older_than")
+    root = _root(cache)
+    cutoff = None if limit is None else time.time() - limit.total_seconds()
+    removed = 0
+    for _, _query, entry in list(_entries(root)):
+        marker = entry / MARKER
+        try:
+            stored = marker.stat().st_mtime
+        except OSError:
+            remove_unreferenced(entry, (), grace=GRACE_SECONDS)  # an unfinished write
+            _rmdir(entry)
+            continue
+        if cutoff is not None and stored >= cutoff:
+            continue
+        marker.unlink(missing_ok=True)
+        removed += 1
+        for path in entry.iterdir():
+            if path.name.startswith("part-") or path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+        _rmdir(entry)
+    for kind in ("traces", "spans"):
+        _prune(root / kind)
+    return removed
+
+
+def _rmdir(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty (a file that is not ours, or a concurrent writer) or gone
+
+
+def _prune(kind: Path) -> None:
+    """Remove query folders left without entries, then the kind folder if empty."""
+    try:
+        queries = list(kind.iterdir())
+    except OSError:
+        return
+    for query in queries:
+        try:
+            left = [p for p in query.iterdir() if p.name != "_QUERY.json"]
+        except OSError:
+            continue
+        if not left:
+            (query / "_QUERY.json").unlink(missing_ok=True)
+            _rmdir(query)
+    _rmdir(kind)
