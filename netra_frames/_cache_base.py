@@ -130,7 +130,8 @@ def _parse_text(text: str, name: str, hint: str) -> float:
     total, pos = 0.0, 0
     while pos < len(rest):
         match = _TERM.match(rest, pos)
-        if match is None or (match.group(2) is None and match.end() != len(rest)):
+        bare = match is not None and match.group(2) is None
+        if match is None or (bare and (pos != 0 or match.end() != len(rest))):
             raise InvalidParameterError(f"{name}={text!r} is not a duration; {hint}.")
         total += float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
         pos = match.end()
@@ -159,8 +160,7 @@ def _root_of(value: object, name: str) -> Path | None:
         if isinstance(text, str) and text.strip():
             return Path(text).expanduser()
     raise InvalidParameterError(
-        f"{name} must be True (the default directory), a directory path or False, "
-        f"got {value!r}."
+        f"{name} must be True (the default directory), a directory path or False, got {value!r}."
     )
 
 

@@ -219,6 +219,7 @@ class _Days:
     def write(self, day: datetime, frame: pl.DataFrame, now: datetime) -> None:
         """Store a final day's rows (best effort: a failure is a warning, not an error)."""
         folder = self.path(day)
+        previous = _marker_or_none(folder) if folder.exists() else None
         writer = PartWriter(
             folder, "parquet", FILE_ROWS, tag=secrets.token_hex(4), keep_empty=False, private=True
         )
@@ -237,6 +238,10 @@ class _Days:
             writer.abort()
             warn_once(str(folder), f"netra_frames could not store a cache entry in {folder}: {exc}")
             return
+        replaced = previous.get("files", []) if previous is not None else []
+        for name in replaced:  # a reader of the old marker finds the new one (see read)
+            if isinstance(name, str) and name.startswith("part-") and name not in files:
+                (folder / name).unlink(missing_ok=True)
         remove_unreferenced(folder, files, grace=GRACE_SECONDS)
 
 
@@ -366,8 +371,9 @@ def slice_frames(
     """Yield the window's rows in result order, from the cache and fetched as needed.
 
     With ``sort_field="start_time"`` one frame per part (day or live window) comes out,
-    in order, and with ``max_rows`` no part after the one reaching it is fetched; other
-    sort fields give one merged frame. The caller cuts the total to ``max_rows``.
+    in order; with ``max_rows`` the missing parts are fetched in result order, 1, then 2,
+    4, ... at a time, until the rows are there. Other sort fields give one merged frame.
+    The caller cuts the total to ``max_rows``.
     """
     days = _Days(folder, query_id, query)
     parts = _parts(query, settings, now)
@@ -380,10 +386,12 @@ def slice_frames(
     limit = max_rows if by_time else None
     merged: list[pl.DataFrame] = []
     rows = pos = 0
+    batch = 1  # with max_rows: 1 part, then 2, 4, ... up to FETCH_PIECES per fetch
     while pos < len(order):
         todo = [p for p in order[pos:] if p.frame is None]
         if todo:
-            _fetch(todo if limit is None else todo[:FETCH_PIECES], query, days, fetch, now)
+            _fetch(todo if limit is None else todo[:batch], query, days, fetch, now)
+            batch = min(FETCH_PIECES, 2 * batch)
         while pos < len(order) and order[pos].frame is not None:
             part = order[pos]
             pos += 1
