@@ -64,7 +64,7 @@ def no_default_cache(monkeypatch: pytest.MonkeyPatch, srv: LocalNetra) -> Iterat
 
 
 def traces(client: NetraClient, *window: datetime, **kw: object) -> pl.DataFrame:
-    frame = nf.traces_frame(*window, backend="polars", progress=False, client=client, **kw)  # type: ignore[call-overload]
+    frame = nf.traces_frame(*window, backend="polars", progress=False, client=client, **kw)
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -163,7 +163,7 @@ def test_scan_traces_with_the_cache(srv: LocalNetra, client: NetraClient, tmp_pa
         srv, lambda: query(nf.scan_traces(*CUT, client=client, cache=tmp_path))
     )
     assert_frame_equal(first, expected)
-    assert_frame_equal(again, expected)  # type: ignore[arg-type]
+    assert_frame_equal(again, expected)
     assert sent == 0
     head = nf.scan_traces(*CUT, sort_order="asc", client=client, cache=tmp_path).head(7).collect()
     assert_frame_equal(
@@ -190,8 +190,8 @@ def test_a_30_day_rerun_sends_at_most_a_few_requests(
     again, resent = requests_of(
         srv, lambda: cache.cached_traces(query, settings, scope, fetch, now=now)
     )
-    assert_frame_equal(first, expected)  # type: ignore[arg-type]
-    assert_frame_equal(again, expected)  # type: ignore[arg-type]
+    assert_frame_equal(first, expected)
+    assert_frame_equal(again, expected)
     assert sent >= 16 and 1 <= resent <= 3  # the tail: one day of ~50 traces
     assert len(entries(tmp_path)) == 29
     # with the real clock (days long final) a re-run sends nothing at all
@@ -210,14 +210,14 @@ def test_a_shifted_window_requests_only_what_is_new(
         srv, lambda: traces(client, start + hour, start + 15 * DAY + hour, cache=tmp_path)
     )
     assert sent == 0  # the edge days were fetched whole
-    assert_frame_equal(shifted, traces(client, start + hour, start + 15 * DAY + hour))  # type: ignore[arg-type]
+    assert_frame_equal(shifted, traces(client, start + hour, start + 15 * DAY + hour))
     new_day = floor_day(start + 15 * DAY + DAY)
     _, one_day = requests_of(srv, lambda: traces(client, new_day, new_day + DAY))
     moved, sent = requests_of(
         srv, lambda: traces(client, start + DAY, start + 16 * DAY, cache=tmp_path)
     )
     assert sent == one_day  # only the new day
-    assert_frame_equal(moved, traces(client, start + DAY, start + 16 * DAY))  # type: ignore[arg-type]
+    assert_frame_equal(moved, traces(client, start + DAY, start + 16 * DAY))
 
 
 def test_a_shifted_live_window_refetches_only_the_tail(
@@ -234,7 +234,7 @@ def test_a_shifted_live_window_refetches_only_the_tail(
             return cache.cached_traces(query, settings, scope, fetch, now=now)
 
         got, sent = requests_of(srv, run)
-        assert_frame_equal(got, traces(client, query.start, query.end))  # type: ignore[arg-type]
+        assert_frame_equal(got, traces(client, query.start, query.end))
         if hours:
             assert sent == 1  # today's part (~25 traces), nothing else
 
@@ -246,13 +246,13 @@ def test_refresh_refetches_and_rewrites(
     before = {p: read_marker(p) for p in entries(tmp_path)}
     fresh, resent = requests_of(srv, lambda: traces(client, *CUT, cache=tmp_path, refresh=True))
     assert resent == sent
-    assert_frame_equal(fresh, traces(client, *CUT))  # type: ignore[arg-type]
+    assert_frame_equal(fresh, traces(client, *CUT))
     after = {p: read_marker(p) for p in entries(tmp_path)}
     assert before.keys() == after.keys()
     for path, marker in after.items():
         assert marker is not None and before[path] is not None
-        assert marker["blake2b"] == before[path]["blake2b"]  # type: ignore[index]
-        assert marker["files"] != before[path]["files"] or not marker["files"]  # type: ignore[index]
+        assert marker["blake2b"] == before[path]["blake2b"]
+        assert marker["files"] != before[path]["files"] or not marker["files"]
         assert sorted(f.name for f in path.glob("part-*")) == sorted(marker["files"])
 
 
@@ -278,7 +278,7 @@ def test_spans_rerun_sends_no_request(srv: LocalNetra, client: NetraClient, tmp_
         srv, lambda: nf.spans_frame(mixed[::-1], backend="polars", client=client, cache=tmp_path)
     )
     assert sent == 0
-    assert_frame_equal(reordered, nf.spans_frame(mixed[::-1], backend="polars", client=client))  # type: ignore[arg-type]
+    assert_frame_equal(reordered, nf.spans_frame(mixed[::-1], backend="polars", client=client))
     parsed = nf.spans_frame(frame, parse_json=True, backend="polars", client=client, cache=tmp_path)
     assert_frame_equal(
         parsed, nf.spans_frame(frame, parse_json=True, backend="polars", client=client)
@@ -313,7 +313,7 @@ def test_spans_of_unsettled_traces_are_fetched_again(
 
         run()
         again, sent = requests_of(srv, run)
-        assert_frame_equal(again, expected)  # type: ignore[arg-type]
+        assert_frame_equal(again, expected)
         assert sent == len(unsettled)  # one page each
 
 
@@ -329,7 +329,7 @@ def test_spans_refresh_writes_a_new_pack_and_drops_the_old(
     )
     new = list(tmp_path.glob("spans/*/pack=*"))
     assert sent == len(ids) and len(old) == len(new) == 1 and old != new
-    assert_frame_equal(got, nf.spans_frame(ids, backend="polars", client=client))  # type: ignore[arg-type]
+    assert_frame_equal(got, nf.spans_frame(ids, backend="polars", client=client))
 
 
 # -- keys --------------------------------------------------------------------------------
@@ -386,18 +386,18 @@ def test_a_damaged_day_is_reported_once_and_refetched(
 ) -> None:
     expected = traces(client, *CUT, cache=tmp_path)
     day = next(p for p in entries(tmp_path) if (read_marker(p) or {}).get("rows"))
-    target = day / MARKER if how == "marker" else day / read_marker(day)["files"][0]  # type: ignore[index]
+    target = day / MARKER if how == "marker" else day / read_marker(day)["files"][0]
     _damage(target, how)
     with pytest.warns(nf.CacheWarning, match="damaged") as caught:
         got, sent = requests_of(srv, lambda: traces(client, *CUT, cache=tmp_path))
     assert len(caught) == 1 and day.name in str(caught[0].message)
-    assert_frame_equal(got, expected)  # type: ignore[arg-type]
+    assert_frame_equal(got, expected)
     assert sent == 1  # that day only
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         again, sent = requests_of(srv, lambda: traces(client, *CUT, cache=tmp_path))
     assert sent == 0
-    assert_frame_equal(again, expected)  # type: ignore[arg-type]
+    assert_frame_equal(again, expected)
     marker = read_marker(day)
     assert marker is not None and load_parquet_entry(day, marker)
 
@@ -408,13 +408,13 @@ def test_a_damaged_pack_is_reported_once_and_refetched(
     ids = traces(client, *CUT).head(30)["trace_id"].to_list()
     expected = nf.spans_frame(ids, backend="polars", client=client, cache=tmp_path)
     pack = next(tmp_path.glob("spans/*/pack=*"))
-    _damage(pack / read_marker(pack)["files"][0], "truncate")  # type: ignore[index]
+    _damage(pack / read_marker(pack)["files"][0], "truncate")
     with pytest.warns(nf.CacheWarning, match="damaged") as caught:
         got, sent = requests_of(
             srv, lambda: nf.spans_frame(ids, backend="polars", client=client, cache=tmp_path)
         )
     assert len(caught) == 1
-    assert_frame_equal(got, expected)  # type: ignore[arg-type]
+    assert_frame_equal(got, expected)
     assert sent == len(ids)
     _, sent = requests_of(srv, lambda: nf.spans_frame(ids, client=client, cache=tmp_path))
     assert sent == 0
@@ -545,7 +545,7 @@ def test_bad_settings_are_refused_before_any_request(
 ) -> None:
     srv.reset_stats()
     with pytest.raises(nf.InvalidParameterError, match=match):
-        nf.traces_frame(*CUT, client=client, **kwargs)  # type: ignore[call-overload]
+        nf.traces_frame(*CUT, client=client, **kwargs)
     assert srv.stats.requests == 0
 
 
