@@ -34,6 +34,7 @@ from ._store import (
     MARKER_VERSION,
     CorruptEntry,
     PartWriter,
+    concat_frames,
     load_parquet_entry,
     matches,
     read_marker,
@@ -141,10 +142,7 @@ class _Packs:
 
     def load(self, pack: _Pack) -> pl.DataFrame:
         frames = load_parquet_entry(self.folder / pack.name, pack.marker)
-        if not frames:
-            return finish([], SPANS)
-        same = all(f.schema == frames[0].schema for f in frames)
-        return pl.concat(frames, how="vertical" if same else "diagonal_relaxed", rechunk=False)
+        return concat_frames(frames) if frames else finish([], SPANS)
 
     def drop(self, name: str, problem: str | None = None) -> None:
         """Remove a pack (marker first, so readers stop using it), reporting damage once."""
@@ -231,8 +229,7 @@ def _gather(sources: list[pl.DataFrame], picks: list[tuple[int, int, int]]) -> p
     if not kept:
         return finish([], SPANS) if not sources else sources[0].clear()
     index = np.concatenate([np.arange(start, start + n, dtype=np.int64) for start, n in kept])
-    same = all(f.schema == sources[0].schema for f in sources)
-    combined = pl.concat(sources, how="vertical" if same else "diagonal_relaxed", rechunk=False)
+    combined = concat_frames(sources)
     if len(index) == combined.height and bool((index == np.arange(combined.height)).all()):
         return combined
     return combined[index]

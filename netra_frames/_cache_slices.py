@@ -18,7 +18,8 @@ days here. Each day keeps the server's order for the query's sort. Put together:
 * other sort fields: the concatenation re-sorted by ``(sort_field, trace_id)``, nulls
   first when ascending, as a sharded drain does.
 
-Duplicated trace ids (data that changed between two fetches) keep their first row.
+A trace lies in exactly one day (its ``start_time`` never changes), so the parts never
+share a row and nothing is deduplicated.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import logging
 import math
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,10 +41,12 @@ from ._decode import finish
 from ._store import (
     CorruptEntry,
     PartWriter,
-    load_parquet_entry,
+    concat_frames,
     matches,
+    parse_parquet,
     partition_key,
     read_marker,
+    read_verified,
     remove_unreferenced,
     write_marker,
 )
@@ -63,10 +67,16 @@ __all__ = [
 logger = logging.getLogger("netra_frames")
 
 DAY = timedelta(days=1)
+_DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FETCH_PIECES = 16
 """Most windows one fetch asks for: runs of missing days are cut into about this many."""
 GRACE_SECONDS = 600.0
 """Age after which a data file no marker names is removed (a writer may not have committed)."""
+READ_THREADS = 4
+"""Days read from disk at once."""
+WRITE_THREADS = 4
+"""Days written to disk at once."""
 FILE_ROWS = 1_000_000
 """Rows per cached data file."""
 CACHEABLE_SORT_FIELDS = frozenset(
@@ -194,15 +204,18 @@ class _Days:
         window = _Window(day, day + DAY, q.filters, q.sort_field, q.sort_order)
         return partition_key(window, "parquet", query=self.query_id)
 
-    def read(self, day: datetime) -> pl.DataFrame | None:
-        """The stored rows of a final day, or ``None`` when missing or damaged."""
+    def _load(self, day: datetime) -> tuple[int, list[bytes]] | None:
+        """A final day's row count and verified file bytes, or ``None`` (missing, damaged)."""
         folder, key = self.path(day), self.key(day)
         for _ in range(3):
             try:
                 marker = read_marker(folder)
                 if marker is None or not matches(marker, key) or marker.get("final") is not True:
                     return None
-                frames = load_parquet_entry(folder, marker)
+                rows = marker.get("rows")
+                if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+                    raise CorruptEntry("its marker has no row count")
+                return rows, read_verified(folder, marker)
             except FileNotFoundError:
                 if _marker_or_none(folder) != marker:
                     continue  # replaced by another writer meanwhile: read the new one
@@ -211,10 +224,53 @@ class _Days:
             except CorruptEntry as exc:
                 _report(folder, str(exc))
                 return None
-            if not frames:
-                return _empty()
-            return frames[0] if len(frames) == 1 else _concat(frames)
         return None
+
+    def read(self, days: list[datetime]) -> list[pl.DataFrame | None]:
+        """The stored rows of final days (``None`` for a day missing or damaged).
+
+        Files are read and checked on a few threads, then parsed in one call (Polars
+        decodes them in parallel); if that fails, each day is parsed on its own, so a
+        damaged one is found and reported.
+        """
+        if len(days) > 1:  # reads and checksums overlap: both release the GIL
+            with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="netra_frames") as pool:
+                loaded = list(pool.map(self._load, days))
+        else:
+            loaded = [self._load(day) for day in days]
+        blobs = [blob for item in loaded if item is not None for blob in item[1]]
+        whole: pl.DataFrame | None = None
+        if len(blobs) > 1:
+            try:
+                whole = pl.read_parquet(blobs)
+            except (pl.exceptions.PolarsError, OSError, ValueError):
+                whole = None
+            expected = sum(item[0] for item in loaded if item is not None)
+            if whole is not None and whole.height != expected:
+                whole = None
+        out: list[pl.DataFrame | None] = []
+        offset = 0
+        for day, item in zip(days, loaded, strict=True):
+            if item is None:
+                out.append(None)
+            elif not item[1]:
+                out.append(_empty())
+            elif whole is not None:
+                out.append(whole.slice(offset, item[0]))
+                offset += item[0]
+            else:
+                out.append(self._parse(day, *item))
+        return out
+
+    def _parse(self, day: datetime, rows: int, blobs: list[bytes]) -> pl.DataFrame | None:
+        try:
+            frame = concat_frames(parse_parquet(blobs))
+            if frame.height != rows:
+                raise CorruptEntry(f"it holds {frame.height} rows, its marker says {rows}")
+        except CorruptEntry as exc:
+            _report(self.path(day), str(exc))
+            return None
+        return frame
 
     def write(self, day: datetime, frame: pl.DataFrame, now: datetime) -> None:
         """Store a final day's rows (best effort: a failure is a warning, not an error)."""
@@ -267,11 +323,6 @@ def _empty() -> pl.DataFrame:
     return finish([], TRACES)
 
 
-def _concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    same = all(f.schema == frames[0].schema for f in frames)
-    return pl.concat(frames, how="vertical" if same else "diagonal_relaxed", rechunk=False)
-
-
 def _clip(
     frame: pl.DataFrame, lo: datetime, hi: datetime, start: datetime, end: datetime
 ) -> pl.DataFrame:
@@ -284,18 +335,11 @@ def _clip(
 
 def _split_days(frame: pl.DataFrame, lo: datetime, hi: datetime) -> dict[datetime, pl.DataFrame]:
     """The rows of a fetched run of days ``[lo, hi)``, one frame per day (order kept)."""
-    days = {}
-    day = lo
-    while day < hi:
-        if not frame.height:
-            days[day] = frame
-        elif hi - lo == DAY:
-            days[day] = frame
-        else:
-            column = pl.col("start_time")
-            days[day] = frame.filter((column >= day) & (column < day + DAY))
-        day += DAY
-    return days
+    if hi - lo == DAY or not frame.height:
+        return {lo + DAY * n: frame if n == 0 else frame.clear() for n in range((hi - lo) // DAY)}
+    day_of = frame["start_time"].dt.epoch("ms") // _DAY_MS
+    first = int((lo - _EPOCH) / DAY)
+    return {lo + DAY * n: frame.filter(day_of == first + n) for n in range((hi - lo) // DAY)}
 
 
 def _merge(parts: list[pl.DataFrame], sort_field: str, sort_order: str) -> pl.DataFrame:
@@ -303,9 +347,7 @@ def _merge(parts: list[pl.DataFrame], sort_field: str, sort_order: str) -> pl.Da
     frames = [p for p in parts if p.height]
     if not frames:
         return _empty()
-    frame = frames[0] if len(frames) == 1 else _concat(frames)
-    if len(frames) > 1 and frame["trace_id"].is_duplicated().any():
-        frame = frame.unique(subset="trace_id", keep="first", maintain_order=True)
+    frame = frames[0] if len(frames) == 1 else concat_frames(frames)
     if sort_field == "start_time" or len(frames) == 1:
         return frame
     descending = sort_order == "desc"
@@ -345,15 +387,20 @@ def _fetch(
             f"the fetcher returned {len(frames)} frames for {len(runs) + len(live)} windows"
         )
     by_day = {p.lo: p for p in batch if p.final}
+    stored: list[tuple[datetime, pl.DataFrame]] = []
     for (lo, hi), frame in zip(runs, frames, strict=False):
         split = _split_days(frame, lo, hi)
-        if sum(f.height for f in split.values()) != frame.height:
-            logger.debug("netra_frames: rows outside [%s, %s); not cached", lo, hi)
+        if sum(f.height for f in split.values()) == frame.height:
+            stored += split.items()
         else:
-            for day, rows in split.items():
-                days.write(day, rows, now)
+            logger.debug("netra_frames: rows outside [%s, %s); not cached", lo, hi)
         for day, rows in split.items():
             by_day[day].frame = rows
+    if len(stored) > 1:  # Parquet encoding and fsync release the GIL
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="netra_frames") as pool:
+            list(pool.map(lambda item: days.write(item[0], item[1], now), stored))
+    elif stored:
+        days.write(stored[0][0], stored[0][1], now)
     for part, frame in zip(live, frames[len(runs) :], strict=True):
         part.frame = frame
 
@@ -377,10 +424,9 @@ def slice_frames(
     """
     days = _Days(folder, query_id, query)
     parts = _parts(query, settings, now)
-    if not settings.refresh:
-        for part in parts:
-            if part.final:
-                part.frame = days.read(part.lo)
+    finals = [] if settings.refresh else [p for p in parts if p.final]
+    for part, frame in zip(finals, days.read([p.lo for p in finals]), strict=True):
+        part.frame = frame
     by_time = query.sort_field == "start_time"
     order = parts[::-1] if by_time and query.sort_order == "desc" else parts
     limit = max_rows if by_time else None

@@ -57,11 +57,14 @@ __all__ = [
     "FileFormat",
     "MARKER_VERSION",
     "PartWriter",
+    "concat_frames",
     "digest_file",
     "fsync_dir",
     "is_done",
     "load_parquet_entry",
     "make_private_dirs",
+    "parse_parquet",
+    "read_verified",
     "matches",
     "partition_key",
     "read_marker",
@@ -444,8 +447,16 @@ def clear(folder: Path, formats: Iterable[str] = FORMATS) -> None:
             path.unlink()
 
 
-def _read_files(folder: Path, marker: Mapping[str, Any]) -> list[bytes]:
-    """Read every file the marker names, checking sizes and digests."""
+def read_verified(folder: Path, marker: Mapping[str, Any]) -> list[bytes]:
+    """Read every file the marker names, checking sizes and digests.
+
+    Raises
+    ------
+    CorruptEntry
+        A file has the wrong size or checksum, or the marker lists none.
+    FileNotFoundError
+        A file is gone (e.g. replaced by a concurrent writer: re-read the marker).
+    """
     files, sizes, digests = marker.get("files"), marker.get("sizes"), marker.get("blake2b")
     if not (
         isinstance(files, list)
@@ -466,6 +477,23 @@ def _read_files(folder: Path, marker: Mapping[str, Any]) -> list[bytes]:
     return out
 
 
+def parse_parquet(blobs: list[bytes]) -> list[pl.DataFrame]:
+    """Parse verified Parquet files (one frame each).
+
+    Raises
+    ------
+    CorruptEntry
+        When one is not readable Parquet.
+    """
+    frames = []
+    for data in blobs:
+        try:
+            frames.append(pl.read_parquet(io.BytesIO(data)))
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise CorruptEntry(f"a data file is not readable Parquet ({exc})") from exc
+    return frames
+
+
 def load_parquet_entry(folder: Path, marker: Mapping[str, Any]) -> list[pl.DataFrame]:
     """Read and verify the Parquet files of a partition (one frame per file, in order).
 
@@ -476,13 +504,17 @@ def load_parquet_entry(folder: Path, marker: Mapping[str, Any]) -> list[pl.DataF
     FileNotFoundError
         A file is gone (e.g. replaced by a concurrent writer: re-read the marker).
     """
-    frames = []
-    for data in _read_files(folder, marker):
-        try:
-            frames.append(pl.read_parquet(io.BytesIO(data)))
-        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            raise CorruptEntry(f"a data file is not readable Parquet ({exc})") from exc
-    return frames
+    return parse_parquet(read_verified(folder, marker))
+
+
+def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate frames in order without a copy; columns only some have are null elsewhere."""
+    if len(frames) == 1:
+        return frames[0]
+    try:
+        return pl.concat(frames, how="vertical", rechunk=False)
+    except (pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
 def remove_unreferenced(folder: Path, keep: Iterable[str], *, grace: float) -> None:
