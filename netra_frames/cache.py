@@ -77,6 +77,7 @@ from ._decode import finish, finish_parts
 from ._defaults import Backend
 from ._drain import drain_spans, drain_traces, ignore, map_ordered
 from ._store import MARKER, remove_unreferenced
+from .config import DEFAULT_MAX_WORKERS
 from .errors import DrainError
 from .schema import SPANS, TRACES
 
@@ -161,6 +162,13 @@ def settings_for(
     ------
     InvalidParameterError
         For a bad ``cache``, ``settle`` or ``refresh``.
+
+    Examples
+    --------
+    >>> settings_for(tmp, "2h", False).settle
+    datetime.timedelta(seconds=7200)
+    >>> settings_for(False, None, False) is None
+    True
     """
     settings = resolve_cache(cache, settle, refresh)
     if settings is not None and sort_field is not None and sort_field not in CACHEABLE_SORT_FIELDS:
@@ -364,7 +372,9 @@ def cached_trace_frames(
     client: NetraClient, query: TraceQueryLike, settings: CacheSettings, max_rows: int | None
 ) -> Iterator[pl.DataFrame]:
     """The frames of a lazy scan's query, in order, with the cache on."""
-    fetch = window_fetcher(client, _DEFAULT_WORKERS)
+    fetch = window_fetcher(
+        client, min(DEFAULT_MAX_WORKERS, client.pool_size or DEFAULT_MAX_WORKERS)
+    )
     frames = iter_cached_traces(query, settings, Scope.of(client), fetch, max_rows=max_rows)
     if query.sort_field == "start_time":
         yield from frames
@@ -398,8 +408,6 @@ def cached_spans_frame(
 
 # -- adapter: replaced by the engine ----------------------------------------------------
 # Today's drains behind the two fetch interfaces; the engine of issue 11 provides both.
-
-_DEFAULT_WORKERS = 16
 
 
 def window_fetcher(client: NetraClient, max_workers: int) -> WindowFetcher:

@@ -227,6 +227,9 @@ def traces_frame(
         sort_order=sort_order,
     )
     workers = pooled_workers(client, check_max_workers(max_workers))
+    parts = choose_shards(
+        shards, *window, sort_field=sort_field, max_rows=limit, max_workers=workers
+    )
     stored = settings_for(cache, settle, refresh, sort_field=sort_field)  # cache (issue 13)
     if stored is not None:
         named = {"tenant_id": tenant_id, "user_id": user_id, "session_id": session_id}
@@ -235,9 +238,6 @@ def traces_frame(
             page_size=page_size, max_rows=limit, max_workers=workers, settings=stored,
             backend=chosen,
         )  # fmt: skip
-    parts = choose_shards(
-        shards, *window, sort_field=sort_field, max_rows=limit, max_workers=workers
-    )
     with Progress(want_progress(progress), "traces", "row", total=limit) as bar:
         if parts > 1:
             walks = [Walk(b) for b in shard_bodies(body, *window, parts, sort_order)]
