@@ -29,16 +29,19 @@ from ._store import make_private_dirs, write_atomic
 from .errors import CacheWarning, InvalidParameterError
 
 __all__ = [
+    "APP_NAME",
+    "CACHEDIR_TAG",
+    "CacheLike",
+    "CacheSettings",
     "DEFAULT_SETTLE",
     "ENV_CACHE",
     "ENV_SETTLE",
-    "CacheLike",
-    "CacheSettings",
     "SettleLike",
     "default_cache_dir",
     "key_fingerprint",
     "parse_duration",
     "prepare_dir",
+    "public_url",
     "query_id",
     "resolve_cache",
     "resolve_root",

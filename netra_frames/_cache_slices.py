@@ -388,7 +388,7 @@ def _fetch(
         )
     by_day = {p.lo: p for p in batch if p.final}
     stored: list[tuple[datetime, pl.DataFrame]] = []
-    for (lo, hi), frame in zip(runs, frames, strict=False):
+    for (lo, hi), frame in zip(runs, frames[: len(runs)], strict=True):
         split = _split_days(frame, lo, hi)
         if sum(f.height for f in split.values()) == frame.height:
             stored += split.items()
@@ -438,6 +438,8 @@ def slice_frames(
         if todo:
             _fetch(todo if limit is None else todo[:batch], query, days, fetch, now)
             batch = min(FETCH_PIECES, 2 * batch)
+        if order[pos].frame is None:  # pragma: no cover - _fetch fills every part it is given
+            raise RuntimeError(f"no rows for [{order[pos].lo}, {order[pos].hi}) after a fetch")
         while pos < len(order) and order[pos].frame is not None:
             part = order[pos]
             pos += 1
