@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="also write the figures to DIR/<time>-cache.json")
     args = parser.parse_args(argv)
     traces, span_traces = (3_000, 200) if args.quick else (80_000, 2_000)
     server = Server(traces)
@@ -178,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = 1 if args.quick else args.repeats
     print(f"latency {args.latency_ms:g} ms per request; medians of {runs} run(s)")
     print(report(results))
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"{time.strftime('%Y%m%d-%H%M%S')}-cache.json"
+        path.write_text(json.dumps(results, indent=1))
+        print(f"JSON: {path}")
     return 0
 
 
