@@ -272,15 +272,28 @@ def query_id(description: Mapping[str, Any]) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def prepare_dir(root: Path, folder: Path, description: Mapping[str, Any]) -> None:
-    """Create ``folder`` (mode 0700, under ``root``) and its ``_QUERY.json`` description."""
-    if not root.exists():
-        make_private_dirs(root)
-        write_atomic(root / "CACHEDIR.TAG", CACHEDIR_TAG, private=True)
-    make_private_dirs(folder)
-    about = folder / "_QUERY.json"
-    if not about.exists():
-        write_atomic(about, json.dumps(description, indent=1).encode(), private=True)
+def prepare_dir(root: Path, folder: Path, description: Mapping[str, Any]) -> bool:
+    """Create ``folder`` (mode 0700, under ``root``) and its ``_QUERY.json`` description.
+
+    Returns ``False``, after a :class:`CacheWarning`, when the directory cannot be used:
+    the call then runs without the cache rather than failing.
+    """
+    try:
+        if not root.exists():
+            make_private_dirs(root)
+            write_atomic(root / "CACHEDIR.TAG", CACHEDIR_TAG, private=True)
+        make_private_dirs(folder)
+        about = folder / "_QUERY.json"
+        if not about.exists():
+            write_atomic(about, json.dumps(description, indent=1).encode(), private=True)
+    except OSError as exc:
+        warn_once(
+            str(root),
+            f"netra_frames cannot use the cache directory {root} ({exc}); results are "
+            "fetched without the cache.",
+        )
+        return False
+    return True
 
 
 def warn_once(key: str, message: str) -> None:

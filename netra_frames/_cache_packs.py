@@ -117,7 +117,7 @@ class _Packs:
         found: list[_Pack] = []
         try:
             folders = sorted(p for p in self.folder.iterdir() if p.name.startswith("pack="))
-        except FileNotFoundError:
+        except OSError:
             folders = []
         for folder in folders:
             try:
@@ -258,7 +258,7 @@ def pack_frames(
                 loaded[name] = packs.load(index.packs[name])
         except FileNotFoundError:
             continue  # removed by another writer meanwhile: look again
-        except CorruptEntry as exc:
+        except (CorruptEntry, OSError) as exc:
             packs.drop(name, str(exc))
             continue
         break

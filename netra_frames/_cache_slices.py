@@ -193,8 +193,11 @@ def _runs(days: Sequence[datetime], pieces: int) -> list[tuple[datetime, datetim
 class _Days:
     """The day partitions of one query's folder."""
 
-    def __init__(self, folder: Path, query_id: str, query: TraceQueryLike) -> None:
+    def __init__(
+        self, folder: Path, query_id: str, query: TraceQueryLike, writable: bool = True
+    ) -> None:
         self.folder, self.query_id, self.query = folder, query_id, query
+        self.writable = writable
 
     def path(self, day: datetime) -> Path:
         return self.folder / f"date={day.date().isoformat()}"
@@ -224,6 +227,9 @@ class _Days:
             except CorruptEntry as exc:
                 _report(folder, str(exc))
                 return None
+            except OSError as exc:
+                _report(folder, f"it cannot be read: {exc}")
+                return None
         return None
 
     def read(self, days: list[datetime]) -> list[pl.DataFrame | None]:
@@ -233,6 +239,8 @@ class _Days:
         decodes them in parallel); if that fails, each day is parsed on its own, so a
         damaged one is found and reported.
         """
+        if not self.writable:
+            return [None] * len(days)
         if len(days) > 1:  # reads and checksums overlap: both release the GIL
             with ThreadPoolExecutor(READ_THREADS, thread_name_prefix="netra_frames") as pool:
                 loaded = list(pool.map(self._load, days))
@@ -274,6 +282,8 @@ class _Days:
 
     def write(self, day: datetime, frame: pl.DataFrame, now: datetime) -> None:
         """Store a final day's rows (best effort: a failure is a warning, not an error)."""
+        if not self.writable:
+            return
         folder = self.path(day)
         previous = _marker_or_none(folder) if folder.exists() else None
         writer = PartWriter(
@@ -414,15 +424,17 @@ def slice_frames(
     *,
     now: datetime,
     max_rows: int | None = None,
+    writable: bool = True,
 ) -> Iterator[pl.DataFrame]:
     """Yield the window's rows in result order, from the cache and fetched as needed.
 
     With ``sort_field="start_time"`` one frame per part (day or live window) comes out,
     in order; with ``max_rows`` the missing parts are fetched in result order, 1, then 2,
     4, ... at a time, until the rows are there. Other sort fields give one merged frame.
-    The caller cuts the total to ``max_rows``.
+    The caller cuts the total to ``max_rows``. ``writable=False``: the folder cannot be
+    used, everything is fetched and nothing stored.
     """
-    days = _Days(folder, query_id, query)
+    days = _Days(folder, query_id, query, writable)
     parts = _parts(query, settings, now)
     finals = [] if settings.refresh else [p for p in parts if p.final]
     for part, frame in zip(finals, days.read([p.lo for p in finals]), strict=True):

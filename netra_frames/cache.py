@@ -188,7 +188,7 @@ def _describe(kind: str, scope: Scope, **parts: Any) -> dict[str, Any]:
 
 def _traces_folder(
     settings: CacheSettings, scope: Scope, query: TraceQueryLike
-) -> tuple[Path, str]:
+) -> tuple[Path, str, bool]:
     about = _describe(
         "traces",
         scope,
@@ -197,8 +197,7 @@ def _traces_folder(
     )
     qid = query_id({**about, "base_url": scope.base_url})
     folder = settings.root / "traces" / qid
-    prepare_dir(settings.root, folder, about)
-    return folder, qid
+    return folder, qid, prepare_dir(settings.root, folder, about)
 
 
 def iter_cached_traces(
@@ -218,9 +217,11 @@ def iter_cached_traces(
     >>> sum(f.height for f in frames) > 0
     True
     """
-    folder, qid = _traces_folder(settings, scope, query)
+    folder, qid, usable = _traces_folder(settings, scope, query)
     moment = now or datetime.now(timezone.utc)
-    yield from slice_frames(query, settings, folder, qid, fetch, now=moment, max_rows=max_rows)
+    yield from slice_frames(
+        query, settings, folder, qid, fetch, now=moment, max_rows=max_rows, writable=usable
+    )
 
 
 def cached_traces(
@@ -307,7 +308,8 @@ def cached_spans(
     about = _describe("spans", scope, span_name=span_name)
     qid = query_id({**about, "base_url": scope.base_url})
     folder = settings.root / "spans" / qid
-    prepare_dir(settings.root, folder, about)
+    if not prepare_dir(settings.root, folder, about):
+        return fetch(list(trace_ids), span_name, page_size)
     return pack_frames(
         list(trace_ids),
         ends or {},

@@ -435,6 +435,21 @@ def test_private_directories_and_files(client: NetraClient, tmp_path: Path) -> N
     assert not list(root.rglob("*.tmp"))
 
 
+def test_an_unusable_directory_warns_once_and_fetches(
+    srv: LocalNetra, client: NetraClient, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    expected = traces(client, *CUT)
+    with pytest.warns(nf.CacheWarning, match="cannot use the cache directory") as caught:
+        got = traces(client, *CUT, cache=blocked)
+        spans = nf.spans_frame(got.head(5), backend="polars", client=client, cache=blocked)
+    assert len(caught) == 1
+    assert_frame_equal(got, expected)
+    assert_frame_equal(spans, nf.spans_frame(got.head(5), backend="polars", client=client))
+    assert blocked.read_text() == "not a directory"
+
+
 _CHILD = textwrap.dedent(
     """
     import sys, time
