@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._defaults import configure, get_client, set_backend
+from .cache import cache_clear, cache_info
 from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
     APIError,
     AuthenticationError,
+    CacheWarning,
     ConfigurationError,
     DrainError,
     EmptyResultWarning,
@@ -34,6 +36,7 @@ from .scan import scan_spans, scan_traces
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "CacheWarning",
     "ConfigurationError",
     "DrainError",
     "EmptyResultWarning",
@@ -51,6 +54,8 @@ __all__ = [
     "TracesPage",
     "TransportError",
     "__version__",
+    "cache_clear",
+    "cache_info",
     "configure",
     "expand_attributes",
     "export_traces",

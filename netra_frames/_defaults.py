@@ -13,6 +13,7 @@ import os
 import threading
 from typing import Any
 
+from ._cache_base import CacheLike, SettleLike, set_default_cache
 from .client import NetraClient
 from .config import DEFAULT_BACKEND, ENV_BACKEND, Backend
 from .errors import InvalidParameterError
@@ -30,7 +31,12 @@ _backend: Backend | None = None
 
 
 def configure(
-    api_key: str | None = None, base_url: str | None = None, **client_kwargs: Any
+    api_key: str | None = None,
+    base_url: str | None = None,
+    *,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    **client_kwargs: Any,
 ) -> NetraClient:
     """Replace the default client used by module-level calls such as ``nf.traces_frame()``.
 
@@ -41,6 +47,11 @@ def configure(
     ----------
     api_key, base_url:
         As for :class:`~netra_frames.NetraClient`.
+    cache, settle:
+        The local cache of every call that does not say otherwise (see
+        ``docs/caching.md``): ``True`` (the user cache directory), a directory, or
+        ``False``; ``settle`` as a number of seconds, a ``timedelta`` or ``"90m"``.
+        ``None``: from the environment (``NETRA_FRAMES_CACHE``, ``NETRA_FRAMES_SETTLE``).
     **client_kwargs:
         Any other :class:`~netra_frames.NetraClient` keyword (``timeout=``, ...).
 
@@ -63,6 +74,7 @@ def configure(
     """
     global _client
     new = NetraClient(api_key, base_url, **client_kwargs)
+    set_default_cache(cache, settle)
     with _lock:
         old, _client = _client, new
     if old is not None:
@@ -87,8 +99,9 @@ def get_client() -> NetraClient:
 
 
 def reset() -> None:
-    """Close and forget the default client and backend (the next call rebuilds them)."""
+    """Close and forget the default client, backend and cache (the next call rebuilds them)."""
     global _client, _backend
+    set_default_cache(None, None)
     with _lock:
         old, _client, _backend = _client, None, None
     if old is not None:

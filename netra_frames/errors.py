@@ -14,6 +14,9 @@ The tree::
     ├── TransportError                             connection, timeout, unreadable body
     └── DrainError                                 a multi-page drain failed part way
 
+
+    CacheWarning (a UserWarning, not an error)     a cache file was damaged or unwritable
+
 A :class:`DrainError` keeps the class of the error that stopped the drain: the one raised
 for a missing trace is both a ``DrainError`` and a ``NotFoundError``, so either ``except``
 catches it (see :func:`drain_error`).
@@ -32,6 +35,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "CacheWarning",
     "ConfigurationError",
     "DrainError",
     "EmptyResultWarning",
@@ -203,3 +207,11 @@ class NetraWarning(UserWarning):
 
 class EmptyResultWarning(NetraWarning):
     """A filtered listing or usage call matched nothing (ids are case-sensitive)."""
+
+
+class CacheWarning(NetraWarning):
+    """The local cache found a damaged file (refetched) or could not store a result.
+
+    The result returned is always correct; the warning says what happened to the cache.
+    Silence it with ``warnings.filterwarnings("ignore", category=nf.CacheWarning)``.
+    """

@@ -7,7 +7,8 @@ the number of rows. The layout, with ``partition_by="date"`` (one UTC day each):
     root/
       date=2026-11-01/
         part-0.parquet        <= max_rows_per_file rows each; part-1.parquet, ...
-        _SUCCESS              written last: JSON with the partition's window and row count
+        _SUCCESS              written last: JSON with the partition's window, row count,
+                              files, their sizes and BLAKE2b checksums
       date=2026-11-02/
         ...
 
@@ -18,7 +19,8 @@ itself. Guarantees:
   (``.part-0.parquet.<random>.tmp``), flushed, ``fsync``-ed and renamed into place; a
   crash never leaves a half-written file under a final name.
 * **Resumable.** A partition whose ``_SUCCESS`` marker records the same window, filters
-  and format is skipped when the export runs again; any other partition is (re)written
+  and format, and whose files still have their recorded sizes, is skipped when the
+  export runs again; any other partition is (re)written
   from scratch, its earlier files removed first. Re-running an interrupted export
   therefore fetches only the unfinished days.
 * **Readable as is.** Polars and DuckDB read the tree directly; use a ``*.parquet`` glob
@@ -28,10 +30,8 @@ itself. Guarantees:
       duckdb.sql("select * from read_parquet('root/**/*.parquet', hive_partitioning=true)")
 
 Columns are those of :data:`netra_frames.schema.TRACES` (fields the schema does not know
-are not exported, so every file has the same schema). CSV is written for spreadsheets as
-by :func:`netra_frames.output.spreadsheet_ready` (plain decimals, list items joined with
-``"; "``, formula-like cells neutralised unless ``csv_safe=False``); CSV and NDJSON write
-times as ``2026-11-01T12:00:00.123Z``.
+are not exported, so every file has the same schema). In CSV, list columns are JSON text
+and formula-like cells are neutralised unless ``csv_safe=False``.
 
 Examples
 --------
@@ -42,31 +42,36 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ._decode import finish
 from ._defaults import get_client
 from ._progress import Progress, want_progress
+from ._store import MARKER as MARKER  # re-exported: the marker's name, as before
+from ._store import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
+from ._store import (
+    PartWriter,
+    clear,
+    fsync_dir,
+    is_done,
+    partition_key,
+    write_marker,
+)
 from ._validate import check_page_size
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
-from .output import iso_times, spreadsheet_ready
 from .query import TraceFilters, TraceQuery
 from .scan import trace_batches
 from .schema import TRACES
-from .times import TimeLike, format_time
+from .times import TimeLike
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -91,11 +96,6 @@ PARTITION_BY: tuple[PartitionBy, ...] = ("date", "none")
 
 DEFAULT_MAX_ROWS_PER_FILE = 1_000_000
 """Rows per data file before the next ``part-<n>`` file is started."""
-ROW_GROUP_ROWS = 20_000
-"""Rows buffered before a Parquet row group (or a text chunk) is written: the memory bound."""
-MARKER = "_SUCCESS"
-"""Name of the per-partition completion marker, written last."""
-_MARKER_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -156,171 +156,14 @@ def partition_windows(
     return parts
 
 
-# -- atomic files ----------------------------------------------------------------------
-
-
-class _AtomicFile:
-    """A file written under a hidden temporary name and renamed into place on commit."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        self.tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-        self.fh: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
-
-    def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.target)
-
-    def abort(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows cannot open a folder
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    out = _AtomicFile(target)
-    try:
-        out.fh.write(data)
-        out.commit()
-    except BaseException:
-        out.abort()
-        raise
-
-
-# -- format writers --------------------------------------------------------------------
+# -- partitions ------------------------------------------------------------------------
 
 
 _ARROW_SCHEMA: pa.Schema = finish([], TRACES).to_arrow().schema
 
 
-class _PartWriter:
-    """Writes ``part-<n>.<ext>`` files of one partition, rolling over every ``max_rows``."""
-
-    def __init__(self, folder: Path, fmt: ExportFormat, max_rows: int, csv_safe: bool) -> None:
-        self.folder, self.fmt, self.max_rows, self.csv_safe = folder, fmt, max_rows, csv_safe
-        self.files: list[str] = []
-        self.rows = 0
-        self._file: _AtomicFile | None = None
-        self._parquet: pq.ParquetWriter | None = None
-        self._in_file = 0
-        self._buffer: list[pl.DataFrame] = []
-        self._buffered = 0
-
-    def write(self, frame: pl.DataFrame) -> None:
-        while frame.height:
-            if self._file is None:
-                self._open()
-            room = self.max_rows - self._in_file - self._buffered
-            head, frame = frame.head(room), frame.slice(room)
-            self._buffer.append(head)
-            self._buffered += head.height
-            if self._buffered >= ROW_GROUP_ROWS:
-                self._flush()
-            if self._in_file + self._buffered >= self.max_rows:
-                self._close()
-
-    def finish(self) -> list[str]:
-        """Close the last file (an empty partition still gets one file with the schema)."""
-        if self._file is None and not self.files:
-            self._open()
-        if self._file is not None:
-            self._close()
-        return self.files
-
-    def abort(self) -> None:
-        self._buffer, self._buffered = [], 0
-        if self._parquet is not None:
-            try:
-                self._parquet.close()
-            except (OSError, pa.ArrowException):  # pragma: no cover
-                pass
-            self._parquet = None
-        if self._file is not None:
-            self._file.abort()
-            self._file = None
-
-    def _open(self) -> None:
-        name = f"part-{len(self.files)}.{self.fmt}"
-        self._file = _AtomicFile(self.folder / name)
-        self.files.append(name)
-        self._in_file = 0
-        if self.fmt == "parquet":
-            self._parquet = pq.ParquetWriter(self._file.fh, _ARROW_SCHEMA, compression="zstd")
-
-    def _flush(self) -> None:
-        if not self._buffered:
-            return
-        frame = (
-            pl.concat(self._buffer, how="vertical") if len(self._buffer) > 1 else self._buffer[0]
-        )
-        self._buffer, self._buffered = [], 0
-        assert self._file is not None
-        if self._parquet is not None:
-            self._parquet.write_table(frame.to_arrow().cast(_ARROW_SCHEMA))
-        elif self.fmt == "ndjson":
-            iso_times(frame).write_ndjson(self._file.fh)
-        else:
-            ready = spreadsheet_ready(frame, csv_safe=self.csv_safe)
-            ready.write_csv(self._file.fh, include_header=self._in_file == 0)
-        self._in_file += frame.height
-        self.rows += frame.height
-
-    def _close(self) -> None:
-        self._flush()
-        assert self._file is not None
-        if self.fmt == "csv" and self._in_file == 0:
-            spreadsheet_ready(finish([], TRACES)).write_csv(self._file.fh)  # header only
-        if self._parquet is not None:
-            self._parquet.close()
-            self._parquet = None
-        self._file.commit()
-        self._file = None
-
-
-# -- partitions ------------------------------------------------------------------------
-
-
 def _marker_key(query: TraceQuery, fmt: ExportFormat) -> dict[str, Any]:
-    return {
-        "version": _MARKER_VERSION,
-        "start": format_time(query.start),
-        "end": format_time(query.end),
-        "filters": dict(sorted(query.filters.items())),
-        "sort": [query.sort_field, query.sort_order],
-        "format": fmt,
-    }
-
-
-def _is_done(folder: Path, key: dict[str, Any]) -> bool:
-    try:
-        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(marker, dict) and all(marker.get(k) == v for k, v in key.items())
-
-
-def _clear(folder: Path) -> None:
-    """Remove the marker, data files and temporaries of an unfinished partition."""
-    (folder / MARKER).unlink(missing_ok=True)
-    for path in folder.iterdir():
-        name = path.name
-        is_part = name.startswith("part-") and name.rsplit(".", 1)[-1] in EXPORT_FORMATS
-        if path.is_file() and (is_part or (name.startswith(".part-") and name.endswith(".tmp"))):
-            path.unlink()
+    return partition_key(query, fmt)
 
 
 def _export_partition(
@@ -333,8 +176,8 @@ def _export_partition(
     bar: Progress,
 ) -> tuple[int, int]:
     folder.mkdir(parents=True, exist_ok=True)
-    _clear(folder)
-    writer = _PartWriter(folder, fmt, max_rows_per_file, csv_safe)
+    clear(folder, EXPORT_FORMATS)
+    writer = PartWriter(folder, fmt, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
     try:
         for batch in trace_batches(transport, query):
             writer.write(batch)
@@ -343,9 +186,7 @@ def _export_partition(
     except BaseException:
         writer.abort()
         raise
-    marker = {**_marker_key(query, fmt), "rows": writer.rows, "files": files}
-    _write_atomic(folder / MARKER, json.dumps(marker, indent=1).encode())
-    _fsync_dir(folder)
+    write_marker(folder, {**_marker_key(query, fmt), "rows": writer.rows}, files)
     return writer.rows, len(files)
 
 
@@ -448,7 +289,7 @@ def export_traces(
         for name, lo, hi in partition_windows(base.start, base.end, partition_by):
             query = base.with_window(lo, hi)
             folder = root / name
-            if _is_done(folder, _marker_key(query, format)):
+            if is_done(folder, _marker_key(query, format)):
                 logger.debug("netra_frames: export skips finished partition %s", name)
                 skipped.append(name)
                 continue
@@ -458,5 +299,5 @@ def export_traces(
             logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
             written.append(name)
             rows, files = rows + n, files + f
-    _fsync_dir(root)
+    fsync_dir(root)
     return ExportResult(root, tuple(written), tuple(skipped), rows, files)

@@ -32,6 +32,13 @@ from ._engine.pool import pooled_workers
 from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
 from ._validate import check_count, check_max_rows, check_page_size
+from .cache import (
+    CacheLike,
+    SettleLike,
+    cached_spans_frame,
+    cached_traces_frame,
+    settings_for,
+)
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
 from .errors import EmptyResultWarning
@@ -67,6 +74,9 @@ class TracesFrameOptions(TraceFilters, total=False):
     max_workers: int
     progress: bool | None
     client: NetraClient | None
+    cache: CacheLike
+    settle: SettleLike
+    refresh: bool
 
 
 @overload
@@ -106,6 +116,9 @@ def traces_frame(
     backend: Backend | None = None,
     progress: bool | None = None,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
     **filters: Unpack[TraceFilters],
 ) -> pd.DataFrame | pl.DataFrame:
     """Drain every page of ``list_traces`` over ``[start, end)`` into one frame.
@@ -139,6 +152,11 @@ def traces_frame(
         covered); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
+    cache, settle, refresh:
+        The local cache (see :mod:`netra_frames.cache` and ``docs/caching.md``): ``True``
+        (the user cache directory), a directory, or ``False``; default: ``configure``,
+        else ``NETRA_FRAMES_CACHE``, else off. Days that ended more than ``settle`` ago
+        (default 1 hour) are read from disk; ``refresh=True`` fetches them again.
     **filters:
         ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
         combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
@@ -179,12 +197,18 @@ def traces_frame(
     parts = choose_shards(
         shards, query.start, query.end, sort_field=sort_field, max_rows=limit, max_workers=workers
     )
+    stored = settings_for(cache, settle, refresh, sort_field=sort_field)
 
     def present(frames: list[Any]) -> Any:
         (frame,) = frames
         return frame[:limit] if limit is not None and len(frame) > limit else frame  # overfill
 
     with Progress(want_progress(progress), "traces", "rows", total=limit) as bar:
+        if stored is not None:
+            return cached_traces_frame(
+                client, query, max_rows=limit, workers=workers, settings=stored,
+                backend=chosen, bar=bar,
+            )  # fmt: skip
         frame: pd.DataFrame | pl.DataFrame = drain_traces(
             client.transport,
             query,
@@ -220,6 +244,9 @@ class SpansFrameOptions(TypedDict, total=False):
     progress: bool | None
     max_workers: int
     client: NetraClient | None
+    cache: CacheLike
+    settle: SettleLike
+    refresh: bool
 
 
 @overload
@@ -244,6 +271,9 @@ def spans_frame(
     progress: bool | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
 ) -> pd.DataFrame | pl.DataFrame:
     """Fetch every span of one or many traces into one frame, many traces concurrently.
 
@@ -264,6 +294,10 @@ def spans_frame(
         As for :func:`traces_frame`; the bar counts traces.
     max_workers:
         Traces fetched at once (threads sharing the client's pooled session).
+    cache, settle, refresh:
+        As for :func:`traces_frame`: the spans of traces that ended more than ``settle``
+        ago (by the ``end_time`` of a traces frame passed as ``trace_ids``, else of their
+        spans) are read from the cache.
 
     Returns
     -------
@@ -300,7 +334,12 @@ def spans_frame(
     def fetch(trace_id: str, scope: CancelScope) -> Any:
         return spans_of(transport, template, trace_id, scope)
 
+    stored = settings_for(cache, settle, refresh)
     with Progress(want_progress(progress), "spans", "traces", total=len(ids)) as bar:
+        if stored is not None:
+            cached = cached_spans_frame(client, ids, trace_ids, template=template,
+                                        workers=workers, settings=stored, bar=bar)  # fmt: skip
+            return to_backend(expand_attributes_polars(cached) if parse_json else cached, chosen)
         frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
             fetch,
             ids,

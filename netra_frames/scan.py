@@ -53,6 +53,7 @@ from ._defaults import get_client
 from ._engine.drains import span_pages, trace_pages
 from ._engine.pool import pooled_workers
 from ._validate import check_count, check_max_rows, check_page_size
+from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
 from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery
@@ -324,13 +325,15 @@ def trace_batches(
     predicate: pl.Expr | None = None,
     n_rows: int | None = None,
     heartbeat: bool = False,
+    cache: tuple[NetraClient, CacheSettings] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Yield one typed frame per page of ``query``, after pushdown, filter and projection.
 
     This is the engine of :func:`scan_traces`; :mod:`netra_frames.export` uses it too.
     Only the declared columns of :data:`~netra_frames.schema.TRACES` are produced. With
     ``heartbeat`` an empty frame is yielded every slice of waiting for a page: Polars runs a
-    scan's source on a thread of its own and checks for Ctrl-C between batches.
+    scan's source on a thread of its own and checks for Ctrl-C between batches. With
+    ``cache`` (the client and its cache settings), final days stream from the cache.
     """
     pushed = Pushdown() if n_rows is not None else pushdown_of(predicate)
     sent = narrowed(query, pushed)
@@ -345,6 +348,16 @@ def trace_batches(
     columns = _subset(TRACES, _needed(with_columns, predicate)) or TRACES[:1]
     sources = [c.source for c in columns]
     left = n_rows
+    if cache is not None:
+        names = [c.name for c in columns]
+        client, settings = cache
+        workers = min(DEFAULT_MAX_WORKERS, client.pool_size or DEFAULT_MAX_WORKERS)
+        for frame in cached_trace_frames(client, sent, settings, n_rows, workers):
+            frame = frame.select(names) if left is None else frame.select(names).head(left)
+            left = None if left is None else left - frame.height
+            if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
+                yield frame
+        return
     for page in trace_pages(transport, sent, max_rows=n_rows, heartbeat=heartbeat):
         if page is None:
             yield _finish_batch(finish([], columns), predicate, with_columns)
@@ -367,6 +380,9 @@ def scan_traces(
     sort_order: SortOrder = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
     client: NetraClient | None = None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
     **filters: Unpack[TraceFilters],
 ) -> pl.LazyFrame:
     """Return a lazy scan of the traces over ``[start, end)``; nothing is fetched yet.
@@ -389,6 +405,9 @@ def scan_traces(
     client:
         The client to use; default: the module-level client (see :func:`configure`).
         It must stay open until the query has run.
+    cache, settle, refresh:
+        The local cache, as for :func:`netra_frames.traces_frame`: final days stream
+        from disk, one frame per day.
     **filters:
         ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters always
         sent (a ``filter`` on these columns does the same).
@@ -421,7 +440,9 @@ def scan_traces(
         page_size=check_page_size(page_size),
         default_days=DEFAULT_WINDOW_DAYS,
     )
-    transport = (client or get_client()).transport
+    chosen = client or get_client()
+    transport = chosen.transport
+    stored = settings_for(cache, settle, refresh, sort_field=sort_field)
 
     def source(
         with_columns: list[str] | None,
@@ -436,6 +457,7 @@ def scan_traces(
             predicate=predicate,
             n_rows=n_rows,
             heartbeat=True,
+            cache=None if stored is None else (chosen, stored),
         )
 
     return register_io_source(

@@ -47,6 +47,9 @@ def test_cli_md_covers_every_command() -> None:
         "usage session",
         "usage tenant",
         "export",
+        "cache",
+        "cache info",
+        "cache clear",
         "serve",
         "demo",
     }

@@ -9,6 +9,7 @@ import netra_frames as nf
 PUBLIC = {
     "APIError",
     "AuthenticationError",
+    "CacheWarning",
     "ConfigurationError",
     "DrainError",
     "EmptyResultWarning",
@@ -26,6 +27,8 @@ PUBLIC = {
     "TracesPage",
     "TransportError",
     "__version__",
+    "cache_clear",
+    "cache_info",
     "configure",
     "expand_attributes",
     "export_traces",
