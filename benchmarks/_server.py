@@ -5,8 +5,10 @@ days (default 30) ending at :data:`ANCHOR`, spread by ``SHAPE`` (``uniform``, th
 ``skewed`` or ``bursty``; see :class:`~netra_frames.server.LocalNetra`).
 
 Protocol: prints one JSON line ``{"base_url", "api_key", "anchor", "days", "shape"}`` when
-ready, then reads commands from stdin: ``latency <ms>`` (answers ``ok``), ``stats`` (answers
-``{"requests", "connections"}``); end of input stops it.
+ready, then reads commands from stdin: ``latency <ms>`` (answers ``ok``), ``faults <json>``
+(``set_faults(**json)``, all other faults off; answers ``ok``), ``stats`` (answers
+``{"requests", "connections", "by_status", "faults"}``) and ``reset`` (zeroes the counters,
+answers ``ok``); end of input stops it.
 """
 
 from __future__ import annotations
@@ -35,10 +37,15 @@ def main() -> None:
             cmd, _, arg = line.strip().partition(" ")
             if cmd == "latency":
                 srv.set_faults(latency_ms=float(arg))
+            elif cmd == "faults":
+                srv.set_faults(**json.loads(arg))
+            elif cmd == "reset":
+                srv.reset_stats()
             elif cmd == "stats":
                 st = srv.stats
-                print(json.dumps({"requests": st.requests, "connections": st.connections_opened}))
-                sys.stdout.flush()
+                stats = {"requests": st.requests, "connections": st.connections_opened,
+                         "by_status": st.by_status, "faults": st.faults}  # fmt: skip
+                print(json.dumps(stats), flush=True)
                 continue
             print("ok", flush=True)
 

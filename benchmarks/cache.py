@@ -31,7 +31,7 @@ from typing import Any
 import polars as pl
 
 import netra_frames as nf
-from benchmarks.run import Server
+from benchmarks._harness import Server
 
 TARGETS = {
     "cache_traces_speedup": (">=", 20.0),

@@ -5,13 +5,15 @@ server sends is a congestion signal for the whole client, not for one worker:
 
 * **Multiplicative decrease.** The allowed rate drops to ``BETA`` times what the client
   was really sending (measured over the last second), once per signal: 429s of requests
-  sent before the last decrease, or within the ``Retry-After`` it came with (at most
-  :data:`MAX_HOLD` seconds), are the same signal and are not counted again. A 429 with
-  ``Retry-After: 0`` ("retry now") asks for no slowing down and gets none.
-* **Cubic recovery.** After a decrease the rate climbs back toward the rate that was
-  throttled (concave, slowing as it nears it) over ``recovery`` seconds, then probes above
-  it (convex), as TCP CUBIC does; the next 429 starts a new cycle. So the client settles
-  just under the server's limit and sends few 429s.
+  sent before the last decrease are the same signal and are not counted again. A 429 with
+  ``Retry-After: 0`` ("retry now") asks for no slowing down and gets none, and neither does
+  a 429 when the client sent fewer than :data:`MIN_SAMPLES` requests in the last second:
+  there is no burst to tame, and the throttled request's own wait paces it.
+* **Recovery, then probing.** After a decrease the rate climbs back to the rate that was
+  throttled over :data:`RECOVERY` seconds (concave: fast, then slowing as it nears it), as
+  TCP CUBIC does, then probes above it, doubling every :data:`DOUBLING` seconds, until the
+  next 429 starts a new cycle. So the client settles just under the server's limit, sends
+  few 429s, and finds a limit that was raised.
 * **Spacing.** While limited, sends are spaced ``1 / rate`` apart (a burst of two at
   most), across all threads.
 * The throttled request itself waits the server's ``Retry-After`` (the transport does it)
@@ -34,17 +36,15 @@ __all__ = ["LimiterStats", "RateLimiter"]
 
 BETA = 0.7
 """Share of the measured send rate kept after a 429."""
-GROWTH = 1.0
-"""How far above the throttled rate the convex probe reaches after one more ``recovery``."""
+RECOVERY = 1.0
+"""Seconds to climb back to the throttled rate after a decrease."""
+DOUBLING = 2.0
+"""Seconds per doubling while probing above the throttled rate."""
+MIN_SAMPLES = 4
+"""Requests sent in the last second below which a 429 does not slow the client down."""
 MIN_RATE = 0.2
 """Requests per second the limiter never goes below (12 a minute); below that, the
 server's own ``Retry-After`` answers pace the requests."""
-MAX_HOLD = 5.0
-"""Longest time after a decrease during which more 429s count as the same signal."""
-MIN_RECOVERY = 2.0
-"""Seconds, at least, to climb back to the throttled rate after a decrease."""
-RECOVERY_REQUESTS = 20
-"""Requests, at least, to climb back (slow limits recover over more seconds)."""
 MEASURE_SECONDS = 1.0
 """Window over which the real send rate is measured when a 429 arrives."""
 
@@ -87,10 +87,8 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._next = 0.0  # the earliest time the next request may go (spacing)
         self._epoch = 0.0  # when the rate last decreased (0: never)
-        self._hold = 0.0  # 429s of requests sent before epoch + hold are the same signal
         self._w_max = 0.0  # the rate that was throttled
         self._floor = 0.0  # the rate right after the decrease
-        self._recovery = MIN_RECOVERY
         self._sent: deque[float] = deque(maxlen=16384)
         self._throttled = 0
         self._decreases = 0
@@ -107,12 +105,11 @@ class RateLimiter:
         if self._epoch == 0.0:
             assert self.cap is not None
             return self.cap
-        k = self._recovery
         t = now - self._epoch
-        if t < k:
-            rate = self._w_max - (self._w_max - self._floor) * (1 - t / k) ** 3
+        if t < RECOVERY:
+            rate = self._w_max - (self._w_max - self._floor) * (1 - t / RECOVERY) ** 3
         else:
-            rate = self._w_max * (1 + GROWTH * ((t - k) / k) ** 3)
+            rate = self._w_max * 2.0 ** min((t - RECOVERY) / DOUBLING, 60.0)
         if self.cap is not None:
             rate = min(rate, self.cap)
         return max(rate, MIN_RATE)
@@ -141,28 +138,21 @@ class RateLimiter:
         """
         with self._lock:
             self._throttled += 1
-            if retry_after == 0 or sent_at <= self._epoch + self._hold:
+            if retry_after == 0 or sent_at <= self._epoch:
                 return  # "retry now", or a signal the last decrease already reacted to
             now = time.monotonic()
-            measured = self._measured(now)
+            recent = [t for t in tuple(self._sent) if t > now - MEASURE_SECONDS]
+            if len(recent) < MIN_SAMPLES:
+                return  # no burst: this request's own wait paces it
+            measured = len(recent) / max(now - recent[0], 1e-3)
             current = self._rate(now) if self._limited else measured
             base = max(MIN_RATE, min(measured, current))
             self._w_max = base
             self._floor = max(MIN_RATE, base * BETA)
-            self._recovery = max(MIN_RECOVERY, RECOVERY_REQUESTS / base)
             self._epoch = now
-            self._hold = min(MAX_HOLD, retry_after or 0.0)
             self._limited = True
             self._decreases += 1
             self._next = now + 1.0 / self._floor
-
-    def _measured(self, now: float) -> float:
-        """Requests per second really sent over the last :data:`MEASURE_SECONDS`."""
-        recent = [t for t in tuple(self._sent) if t > now - MEASURE_SECONDS]
-        if len(recent) < 2:
-            return MIN_RATE if not recent else 1.0 / MEASURE_SECONDS
-        span = max(now - recent[0], 1e-3)
-        return len(recent) / span
 
     def stats(self) -> LimiterStats:
         """A snapshot: 429s seen, decreases made, the rate allowed now."""

@@ -143,18 +143,25 @@ class PageWalk:
     >>> from netra_frames.query import SpanQuery
     >>> walk = PageWalk(SpanQuery.build("t1", page_size=10), max_rows=15)
     >>> walk.advance(TracesPage([{"cursor": "c1"}] * 10, True, "c1"))
-    >>> walk.next_request().params["limit"], walk.cursor
-    ('5', 'c1')
+    >>> walk.next_request().target, walk.cursor
+    ("/sdk/traces/t1/spans?cursor=c1&direction=down&limit=5", "c1")
     """
 
-    __slots__ = ("cursor", "done", "listing", "max_rows", "rows", "seen")
+    __slots__ = ("counts_rows", "cursor", "done", "listing", "max_rows", "rows", "seen")
 
     def __init__(
-        self, listing: Listing, cursor: str | None = None, max_rows: int | None = None
+        self,
+        listing: Listing,
+        cursor: str | None = None,
+        max_rows: int | None = None,
+        *,
+        counts_rows: bool = True,
     ) -> None:
         self.listing = listing
         self.cursor = cursor
         self.max_rows = max_rows
+        # counting a kept body's rows can cost a parse: walks that need no count skip it
+        self.counts_rows = counts_rows or max_rows is not None
         self.seen: set[str] = set() if cursor is None else {cursor}
         self.rows = 0
         self.done = max_rows == 0
@@ -174,18 +181,18 @@ class PageWalk:
         TransportError
             When the page promises a next page without a new cursor (see :func:`next_cursor`).
         """
-        more = page.has_next_page and (
-            self.max_rows is None or self.rows + page.num_rows < self.max_rows
-        )
+        rows = page.num_rows if self.counts_rows else 0
+        wanted = self.max_rows is None or self.rows + rows < self.max_rows
+        more = page.has_next_page and wanted
         cursor = next_cursor(page, self.seen) if more else None
-        self.rows += page.num_rows
+        self.rows += rows
         self.done = not more
         if cursor is not None:
             self.cursor = cursor
 
     def copy(self) -> PageWalk:
         """An independent snapshot (for ``resume``)."""
-        twin = PageWalk(self.listing, self.cursor, self.max_rows)
+        twin = PageWalk(self.listing, self.cursor, self.max_rows, counts_rows=self.counts_rows)
         twin.seen, twin.rows, twin.done = set(self.seen), self.rows, self.done
         return twin
 

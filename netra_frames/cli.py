@@ -766,6 +766,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        return _run(handler, args)
+    except KeyboardInterrupt:  # a second one: Polars raises its own, then Python's handler
+        _ignore_sigint()
+        print("netra-frames: interrupted", file=sys.stderr)
+        return 130
+
+
+def _ignore_sigint() -> None:
+    """Ctrl-C again while we leave is ignored (the command is already stopping)."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to ignore
+        pass
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command; turn every failure into one line on stderr and an exit code."""
+    try:
         with warnings.catch_warnings():
             # our warnings are one line on stderr, never a traceback (even under -W error)
             warnings.simplefilter("default", NetraWarning)
@@ -787,5 +805,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"netra-frames: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        _ignore_sigint()
         print("netra-frames: interrupted", file=sys.stderr)
         return 130

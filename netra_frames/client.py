@@ -28,7 +28,16 @@ from .config import (
     resolve_settings,
 )
 from .errors import TransportError
-from .query import Direction, Request, SortOrder, SpanQuery, TraceFilters, TraceQuery, segment
+from .query import (
+    Direction,
+    Request,
+    SortOrder,
+    SpanQuery,
+    TraceFilters,
+    TraceQuery,
+    segment,
+    with_query,
+)
 from .times import TimeLike, format_time
 from .transport import Transport
 
@@ -316,7 +325,7 @@ class NetraClient:
     ) -> dict[str, Any]:
         query = TraceQuery.build(start_time, end_time)  # validates the window
         params = {"startTime": format_time(query.start), "endTime": format_time(query.end)}
-        request = Request("GET", f"/usage/{kind}/{segment(key)}", params)
+        request = Request("GET", with_query(f"/usage/{kind}/{segment(key)}", params))
         return self._transport.send(request, _decode_data_object)
 
     def _items(self, walk: PageWalk, parse: Callable[[bytes], P]) -> Iterator[dict[str, Any]]:

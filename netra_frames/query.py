@@ -23,8 +23,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal, NamedTuple, TypedDict
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from ._validate import (
     check_direction,
@@ -48,6 +49,7 @@ __all__ = [
     "TraceQuery",
     "check_filters",
     "segment",
+    "with_query",
 ]
 
 Direction = Literal["up", "down"]
@@ -99,12 +101,28 @@ def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
 
 
 class Request(NamedTuple):
-    """One HTTP request of the API: ``path`` is relative to the base URL."""
+    """One HTTP request of the API: ``target`` is the path and query, relative to the base URL.
+
+    Examples
+    --------
+    >>> Request("GET", "/usage/tenants/AceTech?startTime=x").target
+    '/usage/tenants/AceTech?startTime=x'
+    """
 
     method: str
-    path: str
-    params: Mapping[str, str] | None = None
+    target: str
     body: bytes | None = None
+
+
+def with_query(path: str, params: Mapping[str, str]) -> str:
+    """``path`` and its query string (values percent-encoded as a form, in the given order).
+
+    Examples
+    --------
+    >>> with_query("/x", {"a": "1 2", "b": "c/d"})
+    '/x?a=1+2&b=c%2Fd'
+    """
+    return f"{path}?{urlencode(params)}" if params else path
 
 
 def segment(value: str) -> str:
@@ -235,7 +253,7 @@ class TraceQuery:
     def request(self, *, limit: int | None = None, cursor: str | None = None) -> Request:
         """The wire request of one page (``limit`` overrides ``page_size``)."""
         data = json.dumps(self.body(limit=limit, cursor=cursor), separators=(",", ":"))
-        return Request("POST", "/sdk/traces", None, data.encode())
+        return Request("POST", "/sdk/traces", data.encode())
 
     def describe(self) -> str:
         """A one-line description for logs and progress (no secrets in a query)."""
@@ -248,8 +266,8 @@ class SpanQuery:
 
     Examples
     --------
-    >>> SpanQuery.build("a/b", page_size=50).request().path
-    '/sdk/traces/a%2Fb/spans'
+    >>> SpanQuery.build("a/b", page_size=50).request().target
+    '/sdk/traces/a%2Fb/spans?direction=down&limit=50'
     """
 
     trace_id: str
@@ -287,18 +305,38 @@ class SpanQuery:
 
     def for_trace(self, trace_id: str) -> SpanQuery:
         """The same listing for another (already checked) trace."""
-        return replace(self, trace_id=trace_id)
+        return SpanQuery(trace_id, self.span_name, self.page_size, self.direction)
+
+    @cached_property
+    def _tail(self) -> str:
+        """The query parameters after the cursor (the same for every page and trace)."""
+        params: dict[str, str] = {}
+        if self.direction is not None:
+            params["direction"] = self.direction
+        if self.page_size is not None:
+            params["limit"] = str(self.page_size)
+        if self.span_name is not None:
+            params["spanName"] = self.span_name
+        return urlencode(params)
 
     def request(self, *, limit: int | None = None, cursor: str | None = None) -> Request:
-        """The wire request of one page; parameters not given are not sent."""
+        """The wire request of one page; parameters not given are not sent (SDK order)."""
+        path = f"/sdk/traces/{segment(self.trace_id)}/spans"
+        if limit is not None:
+            return Request("GET", with_query(path, self._params(limit, cursor)))
+        tail = self._tail
+        if cursor is not None:
+            head = urlencode({"cursor": cursor})
+            return Request("GET", f"{path}?{head}&{tail}" if tail else f"{path}?{head}")
+        return Request("GET", f"{path}?{tail}" if tail else path)
+
+    def _params(self, limit: int, cursor: str | None) -> dict[str, str]:
         params: dict[str, str] = {}
         if cursor is not None:
             params["cursor"] = cursor
         if self.direction is not None:
             params["direction"] = self.direction
-        size = self.page_size if limit is None else limit
-        if size is not None:
-            params["limit"] = str(size)
+        params["limit"] = str(limit)
         if self.span_name is not None:
             params["spanName"] = self.span_name
-        return Request("GET", f"/sdk/traces/{segment(self.trace_id)}/spans", params)
+        return params

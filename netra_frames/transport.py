@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -161,7 +162,12 @@ class Transport:
         self._host = parts.hostname or "?"
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._headers = {
-            **{k: v for k, v in session.headers.items() if isinstance(v, str)},
+            **{
+                k: v
+                for k, v in session.headers.items()
+                if isinstance(v, str)
+                and k.lower() != "connection"  # keep-alive: HTTP/1.1's default
+            },
             "Accept": "application/json",
             "User-Agent": f"netra-frames/{__version__}",
             **settings.headers,
@@ -174,6 +180,18 @@ class Transport:
         self._verify: Any = env.get("verify", True)
         self._cert: Any = env.get("cert")
         self._pool = self._fast_pool(session)
+        self._retries: weakref.WeakKeyDictionary[CancelScope, NetraRetry] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _retry_of(self, scope: CancelScope) -> NetraRetry:
+        """The retry policy of requests in ``scope`` (a policy is immutable: one per scope)."""
+        retry = self._retries.get(scope)
+        if retry is None:
+            s = self.settings
+            retry = make_retry(s.max_retries, s.backoff_factor, s.max_backoff, scope)
+            self._retries[scope] = retry
+        return retry
 
     def _fast_pool(self, session: requests.Session) -> HTTPConnectionPool | None:
         """The urllib3 pool to send on directly, or ``None`` when ``Session.send`` must."""
@@ -276,12 +294,9 @@ class Transport:
         scope.sleep(delay)
 
     def _exchange(self, request: Request, scope: CancelScope) -> tuple[Reply, float]:
-        s = self.settings
-        path = self._prefix + request.path
-        if request.params:
-            path += "?" + urlencode(request.params)
+        path = self._prefix + request.target
         headers = self._headers if request.body is None else self._post_headers
-        retries = make_retry(s.max_retries, s.backoff_factor, s.max_backoff, scope)
+        retries = self._retry_of(scope)
         sent_at = self.limiter.acquire(scope)
         started = time.perf_counter()
         try:

@@ -348,19 +348,37 @@ def test_retry_after_http_date_is_honoured_and_capped(srv: LocalNetra, window: W
 
 
 def test_a_429_slows_the_whole_client_down(srv: LocalNetra, window: Window) -> None:
-    """One 429 limits every later request of the client, not only the throttled one;
-    ``Retry-After: 0`` ("retry now") slows nothing."""
+    """A 429 limits every later request of the client; "Retry-After: 0" slows nothing."""
     srv.set_faults(schedule={3: "429"}, retry_after=0)
     with fast_client(srv) as c:
         nf.traces_frame(*window, page_size=20, max_rows=200, progress=False, client=c)
         stats = c.transport.limiter.stats()
     assert stats.throttled == 1 and stats.decreases == 0 and stats.rate is None
-    srv.set_faults(schedule={3: "429"}, retry_after=1)  # max_backoff caps the wait itself
-    with fast_client(srv) as c:
-        assert c.transport.limiter.stats().rate is None  # unlimited until told otherwise
-        nf.traces_frame(*window, page_size=20, max_rows=200, progress=False, client=c)
-        stats = c.transport.limiter.stats()
-    assert stats.throttled == 1 and stats.decreases == 1 and stats.rate is not None
+
+
+def test_the_limiter_decreases_once_per_signal_then_recovers() -> None:
+    from netra_frames._cancel import CancelScope
+    from netra_frames._limiter import BETA, RateLimiter
+
+    limiter, scope = RateLimiter(None), CancelScope()
+    sent = [limiter.acquire(scope) for _ in range(8)]  # a burst: unlimited so far
+    assert limiter.stats().rate is None
+    limiter.throttled(sent[-1], retry_after=1.0)
+    first = limiter.stats()
+    assert first.decreases == 1 and first.rate is not None
+    for at in sent:  # the same signal: requests sent before the decrease
+        limiter.throttled(at, retry_after=1.0)
+    assert limiter.stats().decreases == 1 and limiter.stats().throttled == 9
+    later = limiter.acquire(scope)  # spaced by the new rate, after the decrease
+    limiter.throttled(later, retry_after=1.0)
+    assert limiter.stats().decreases == 2
+    rate = limiter.rate()
+    assert rate is not None and rate <= first.rate
+    assert limiter.rate(now=later + 10.0) > rate  # it climbs back, then probes above
+    lonely = RateLimiter(None)
+    lonely.throttled(lonely.acquire(scope), retry_after=1.0)  # one request: no burst to tame
+    assert lonely.stats().decreases == 0 and lonely.stats().rate is None
+    assert 0 < BETA < 1
 
 
 def test_max_requests_per_second_caps_the_rate(

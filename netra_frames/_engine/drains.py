@@ -287,7 +287,7 @@ def spans_of(
     --------
     >>> pages = spans_of(client.transport, SpanQuery.build("t", page_size=100), trace_id)
     """
-    walk = PageWalk(query.for_trace(trace_id))
+    walk = PageWalk(query.for_trace(trace_id), counts_rows=False)
     send = lambda request: transport.send(request, decode_spans_page, scope=scope)  # noqa: E731
     return list(iter_pages(send, walk))
 

@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -79,6 +80,11 @@ class Workers(Generic[K]):
             if done is not None:
                 return done
 
+    def put(self, key: K, ok: bool, value: Any) -> None:
+        """Hand back one more result from inside a task (a task may yield many)."""
+        self.pending += 1
+        self._done.put((key, ok, value))
+
     def poll(self, timeout: float = WAIT_SLICE) -> tuple[K, bool, Any] | None:
         """The next finished task, or ``None`` if none finished within ``timeout`` seconds."""
         self.scope.check()
@@ -140,7 +146,8 @@ def ordered(
 ) -> Iterator[tuple[int, R] | None]:
     """Yield ``(index, fetch(keys[index]))`` for each index of ``todo``, in that order.
 
-    At most ``ahead`` keys are in flight or waiting to be yielded. The first failure is
+    The workers take the keys themselves, one after the other (no hand-off per key), and
+    at most ``ahead`` results are in flight or waiting to be yielded. The first failure is
     raised as soon as it comes back, whatever its position; results that came back out of
     order stay in ``ready`` (the caller's dict, when given) for a resumed run. With
     ``heartbeat``, ``None`` is yielded every :data:`~netra_frames._cancel.WAIT_SLICE`
@@ -153,13 +160,32 @@ def ordered(
     [(0, 'A'), (1, 'B')]
     """
     ready = {} if ready is None else ready
-    submitted = 0
-    for position, index in enumerate(todo):
-        while submitted < len(todo) and submitted - position < ahead:
-            key = todo[submitted]
-            if key not in ready:  # a resumed run already has it
-                pool.submit(key, lambda k=keys[key]: fetch(k))  # type: ignore[misc]
-            submitted += 1
+    waiting = deque(i for i in todo if i not in ready)
+    fetched = set(waiting)  # results that hold a slot until they are yielded
+    slots = threading.Semaphore(ahead)
+    lock = threading.Lock()
+    scope = pool.scope
+
+    def take() -> object:
+        """A worker's loop: the next key while a slot is free, until none is left."""
+        while True:
+            while not slots.acquire(timeout=WAIT_SLICE):
+                scope.check()
+            with lock:
+                if not waiting:
+                    slots.release()
+                    return _DRY
+                index = waiting.popleft()
+            try:
+                scope.check()
+                pool.put(index, True, fetch(keys[index]))
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                pool.put(index, False, exc)
+                return _DRY
+
+    for _ in range(min(pool.size, len(waiting))):
+        pool.submit(-1, take)
+    for index in todo:
         while index not in ready:
             done = pool.poll()
             if done is None:
@@ -169,8 +195,15 @@ def ordered(
             key, ok, value = done
             if not ok:
                 raise value
-            ready[key] = value
-        yield index, ready.pop(index)
+            if key >= 0:
+                ready[key] = value
+        value = ready.pop(index)
+        if index in fetched:
+            slots.release()
+        yield index, value
+
+
+_DRY = object()
 
 
 def pooled_workers(pool_size: int | None, max_workers: int) -> int:
