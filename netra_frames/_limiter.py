@@ -3,9 +3,10 @@
 A client starts unlimited (or at ``max_requests_per_second`` when given). Each 429 the
 server sends is a congestion signal for the whole client, not for one worker:
 
-* **Multiplicative decrease.** The allowed rate drops to ``BETA`` times what the client
-  was really sending (measured over the last second), once per signal: 429s of requests
-  sent before the last decrease are the same signal and are not counted again. A 429 with
+* **Multiplicative decrease.** The allowed rate drops to ``BETA`` times the rate the
+  server really granted (successful responses over the last second, or what the client
+  sent, whichever is lower), once per signal: 429s of requests sent before the last
+  decrease, or within two intervals after it, are the same signal. A 429 with
   ``Retry-After: 0`` ("retry now") asks for no slowing down and gets none, and neither does
   a 429 when the client sent fewer than :data:`MIN_SAMPLES` requests in the last second:
   there is no burst to tame, and the throttled request's own wait paces it.
@@ -34,11 +35,11 @@ from ._cancel import CancelScope
 
 __all__ = ["LimiterStats", "RateLimiter"]
 
-BETA = 0.7
-"""Share of the measured send rate kept after a 429."""
+BETA = 0.75
+"""Share of the granted rate kept after a 429."""
 RECOVERY = 1.0
 """Seconds to climb back to the throttled rate after a decrease."""
-DOUBLING = 2.0
+DOUBLING = 3.0
 """Seconds per doubling while probing above the throttled rate."""
 MIN_SAMPLES = 4
 """Requests sent in the last second below which a 429 does not slow the client down."""
@@ -90,6 +91,8 @@ class RateLimiter:
         self._w_max = 0.0  # the rate that was throttled
         self._floor = 0.0  # the rate right after the decrease
         self._sent: deque[float] = deque(maxlen=16384)
+        self._granted: deque[float] = deque(maxlen=16384)  # successful responses
+        self._hold = 0.0  # after a decrease, 429s of requests sent this soon are the same
         self._throttled = 0
         self._decreases = 0
 
@@ -131,6 +134,10 @@ class RateLimiter:
                     return now
             scope.sleep(wait)
 
+    def granted(self) -> None:
+        """Count one successful response (the rate the server grants, for decreases)."""
+        self._granted.append(time.monotonic())
+
     def throttled(self, sent_at: float, retry_after: float | None = None) -> None:
         """Take a 429 into account for a request sent at ``sent_at`` (see module doc).
 
@@ -138,17 +145,23 @@ class RateLimiter:
         """
         with self._lock:
             self._throttled += 1
-            if retry_after == 0 or sent_at <= self._epoch:
+            if retry_after == 0 or sent_at <= self._epoch + self._hold:
                 return  # "retry now", or a signal the last decrease already reacted to
             now = time.monotonic()
-            recent = [t for t in tuple(self._sent) if t > now - MEASURE_SECONDS]
-            if len(recent) < MIN_SAMPLES:
+            sent = _per_second(self._sent, now)
+            if sent is None:
                 return  # no burst: this request's own wait paces it
-            measured = len(recent) / max(now - recent[0], 1e-3)
-            current = self._rate(now) if self._limited else measured
-            base = max(MIN_RATE, min(measured, current))
+            granted = _per_second(self._granted, now, minimum=2)
+            if not self._limited:  # start from what was really granted (or sent, if less)
+                base = sent if granted is None else min(sent, granted)
+            else:  # what the server granted, if the client used its allowance; idle spells
+                current = self._rate(now)  # (Retry-After waits) say nothing of the server
+                busy = granted is not None and sent >= current / 2
+                base = min(current, granted) if busy and granted is not None else current
+            base = max(MIN_RATE, base)
             self._w_max = base
             self._floor = max(MIN_RATE, base * BETA)
+            self._hold = 2.0 / self._floor
             self._epoch = now
             self._limited = True
             self._decreases += 1
@@ -157,3 +170,12 @@ class RateLimiter:
     def stats(self) -> LimiterStats:
         """A snapshot: 429s seen, decreases made, the rate allowed now."""
         return LimiterStats(self._throttled, self._decreases, self.rate())
+
+
+def _per_second(times: deque[float], now: float, minimum: int = MIN_SAMPLES) -> float | None:
+    """Events per second over the last :data:`MEASURE_SECONDS` (``None``: fewer than
+    ``minimum`` of them). A window the events do not fill yet is measured from its first."""
+    recent = [t for t in tuple(times) if t > now - MEASURE_SECONDS]
+    if len(recent) < minimum:
+        return None
+    return len(recent) / max(now - recent[0], 1e-3)

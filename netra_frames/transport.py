@@ -243,6 +243,7 @@ class Transport:
                 self._wait_out_429(request, reply, sent_at, throttled_since, throttles, scope)
                 throttles += 1
                 continue
+            self.limiter.granted()
             if reply.status >= 300:
                 raise error_from_reply(request.method, reply)
             try:
