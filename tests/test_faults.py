@@ -369,7 +369,10 @@ def test_the_limiter_decreases_once_per_signal_then_recovers() -> None:
     for at in sent:  # the same signal: requests sent before the decrease
         limiter.throttled(at, retry_after=1.0)
     assert limiter.stats().decreases == 1 and limiter.stats().throttled == 9
-    later = limiter.acquire(scope)  # spaced by the new rate, after the decrease
+    rate_now = limiter.rate()
+    assert rate_now is not None
+    time.sleep(3.0 / rate_now)  # past the two intervals a decrease holds for
+    later = limiter.acquire(scope)  # a request sent after the decrease: a new signal
     limiter.throttled(later, retry_after=1.0)
     assert limiter.stats().decreases == 2
     rate = limiter.rate()
