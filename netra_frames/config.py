@@ -200,24 +200,23 @@ def _env(name: str) -> str | None:
     return value if value and value.strip() else None
 
 
-def _resolve_timeout(timeout: float | None) -> float:
-    if timeout is None:
-        raw = _env(ENV_TIMEOUT)
+def _positive_seconds_or_rate(
+    value: float | None, env: str, name: str, unit: str, example: str
+) -> float | None:
+    """``value``, else the environment variable ``env``, as a positive finite number."""
+    if value is None:
+        raw = _env(env)
         if raw is None:
-            return DEFAULT_TIMEOUT
+            return None
         try:
-            timeout = float(raw)
+            value = float(raw)
         except ValueError:
             raise ConfigurationError(
-                f"{ENV_TIMEOUT}={raw!r} is not a number of seconds; set it to e.g. 10."
+                f"{env}={raw!r} is not a number of {unit}; set it to e.g. {example}."
             ) from None
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout < math.inf
-    ):
-        raise ConfigurationError(f"timeout must be a positive number of seconds, got {timeout!r}.")
-    return float(timeout)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise ConfigurationError(f"{name} must be a positive number of {unit}, got {value!r}.")
+    return float(value)
 
 
 def _merge_headers(
@@ -241,25 +240,6 @@ def _merge_headers(
                 f"{ENV_API_KEY}."
             )
     return merged, api_key
-
-
-def _resolve_rate(rate: float | None) -> float | None:
-    if rate is None:
-        raw = _env(ENV_MAX_REQUESTS_PER_SECOND)
-        if raw is None:
-            return None
-        try:
-            rate = float(raw)
-        except ValueError:
-            raise ConfigurationError(
-                f"{ENV_MAX_REQUESTS_PER_SECOND}={raw!r} is not a number of requests per second; "
-                "set it to e.g. 10, or unset it for no cap."
-            ) from None
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
-        raise ConfigurationError(
-            f"max_requests_per_second must be a positive number, got {rate!r} (None: no cap)."
-        )
-    return float(rate)
 
 
 def resolve_settings(
@@ -328,12 +308,19 @@ def resolve_settings(
     return Settings(
         api_key=api_key,
         base_url=base_url,
-        timeout=_resolve_timeout(timeout),
+        timeout=_positive_seconds_or_rate(timeout, ENV_TIMEOUT, "timeout", "seconds", "10")
+        or DEFAULT_TIMEOUT,
         headers=extra_headers,
         max_retries=max_retries,
         backoff_factor=float(backoff_factor),
         max_backoff=float(max_backoff),
         allow_insecure_http=allow_insecure_http,
-        max_requests_per_second=_resolve_rate(max_requests_per_second),
+        max_requests_per_second=_positive_seconds_or_rate(
+            max_requests_per_second,
+            ENV_MAX_REQUESTS_PER_SECOND,
+            "max_requests_per_second",
+            "requests per second",
+            "10 (or unset it for no cap)",
+        ),
         rate_limit_patience=float(rate_limit_patience),
     )

@@ -45,11 +45,10 @@ except ImportError as exc:  # the extra is not installed
 
 from ._convert import to_backend
 from ._decode import finish
-from ._validate import check_page_size
 from .client import NetraClient
-from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
+from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .frames import traces_frame as eager_traces_frame
+from .frames import traces_frame_of
 from .query import TraceFilters, TraceQuery
 from .schema import TRACES
 from .times import TimeLike, split_window
@@ -155,17 +154,18 @@ def load_shard(
     >>> load_shard(shard, ClientConfig(srv.api_key, srv.base_url)).shape[1]
     27
     """
-    filters: TraceFilters = dict(shard.filters)  # type: ignore[assignment]
-    with config.client() as client:
-        frame = eager_traces_frame(
-            shard.start,
-            shard.end,
-            page_size=shard.page_size,
+    query = TraceQuery(shard.start, shard.end, dict(shard.filters), page_size=shard.page_size)
+    with config.client() as client:  # an empty partition is no news: no warning per shard
+        frame = traces_frame_of(
+            query,
+            max_rows=None,
+            shards="auto",
+            max_workers=DEFAULT_MAX_WORKERS,
             backend="pandas",
             progress=False,
             client=client,
-            **filters,
         )
+    assert isinstance(frame, pd.DataFrame)
     return frame[columns if columns is not None else _COLUMNS]
 
 
@@ -220,13 +220,7 @@ def traces_frame(
     8
     >>> ddf["total_cost"].sum().compute()  # doctest: +SKIP
     """
-    query = TraceQuery.build(
-        start,
-        end,
-        filters=filters,
-        page_size=check_page_size(page_size),
-        default_days=DEFAULT_WINDOW_DAYS,
-    )
+    query = TraceQuery.for_frames(start, end, filters, page_size=page_size)
     window = query.start, query.end
     if partitions is None:
         partitions = max(1, ceil((window[1] - window[0]).total_seconds() / 86400))

@@ -64,9 +64,8 @@ from ._store import (
     partition_key,
     write_marker,
 )
-from ._validate import check_page_size
 from .client import NetraClient
-from .config import DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
+from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .query import TraceFilters, TraceQuery
 from .scan import trace_batches
@@ -272,13 +271,7 @@ def export_traces(
         raise InvalidParameterError(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
-    base = TraceQuery.build(
-        start,
-        end,
-        filters=filters,
-        page_size=check_page_size(page_size),
-        default_days=DEFAULT_WINDOW_DAYS,
-    )
+    base = TraceQuery.for_frames(start, end, filters, page_size=page_size)
     transport = (client or get_client()).transport
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)

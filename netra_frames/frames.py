@@ -31,7 +31,7 @@ from ._engine.drains import (
 from ._engine.pool import pooled_workers
 from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
-from ._validate import check_count, check_max_rows, check_page_size
+from ._validate import check_count, check_max_rows
 from .cache import (
     CacheLike,
     SettleLike,
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TracesFrameOptions",
+    "traces_frame_of",
     "expand_attributes",
     "session_usage_frame",
     "spans_frame",
@@ -181,19 +182,55 @@ def traces_frame(
     >>> df = nf.traces_frame("2026-01-01", "2026-02-01", tenant_id="AceTech", client=client)
     >>> df.groupby("user_id")["total_cost"].sum().head(2)  # doctest: +SKIP
     """
+    query = TraceQuery.for_frames(
+        start, end, filters, page_size=page_size, sort_field=sort_field, sort_order=sort_order
+    )
+    frame = traces_frame_of(
+        query,
+        max_rows=max_rows,
+        shards=shards,
+        max_workers=max_workers,
+        backend=backend,
+        progress=progress,
+        client=client,
+        cache=cache,
+        settle=settle,
+        refresh=refresh,
+    )
+    if len(frame) == 0 and query.filters:
+        _warn_empty(f"no traces matched {dict(query.filters)}", query)
+    return frame
+
+
+def traces_frame_of(
+    query: TraceQuery,
+    *,
+    max_rows: int | None,
+    shards: Shards,
+    max_workers: int,
+    backend: Backend | None,
+    progress: bool | None,
+    client: NetraClient | None,
+    cache: CacheLike = None,
+    settle: SettleLike = None,
+    refresh: bool = False,
+) -> pd.DataFrame | pl.DataFrame:
+    """Drain a built query as :func:`traces_frame` does, without its empty-result warning.
+
+    The Dask partitions use it: an empty day of a filtered window is no news.
+
+    Examples
+    --------
+    >>> q = TraceQuery.for_frames("2026-01-01", "2026-01-02", {}, page_size=100)
+    >>> traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
+    ...                 progress=False, client=client).height
+    5
+    """
     chosen = resolve_backend(backend)
     limit = check_max_rows(max_rows)
-    query = TraceQuery.build(
-        start,
-        end,
-        filters=filters,
-        sort_field=sort_field,
-        sort_order=sort_order,
-        page_size=check_page_size(page_size),
-        default_days=DEFAULT_WINDOW_DAYS,
-    )
     client = client or get_client()
     workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
+    sort_field = query.sort_field or "start_time"
     parts = choose_shards(
         shards, query.start, query.end, sort_field=sort_field, max_rows=limit, max_workers=workers
     )
@@ -221,8 +258,6 @@ def traces_frame(
             bar=bar,
             present=present,
         )
-    if len(frame) == 0 and query.filters:
-        _warn_empty(f"no traces matched {dict(query.filters)}", query)
     return frame
 
 

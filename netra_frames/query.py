@@ -36,6 +36,7 @@ from ._validate import (
     check_sort_field,
     check_sort_order,
 )
+from .config import DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
 from .times import TimeLike, format_time, parse_time, resolve_window
 
@@ -197,6 +198,35 @@ class TraceQuery:
             sort_order=check_sort_order(sort_order),  # type: ignore[arg-type]
             page_size=None if page_size is None else check_page_size(page_size),
             direction=check_direction(direction),  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def for_frames(
+        cls,
+        start: TimeLike | None,
+        end: TimeLike | None,
+        filters: Mapping[str, object],
+        *,
+        page_size: int,
+        sort_field: str = "start_time",
+        sort_order: SortOrder = "desc",
+    ) -> TraceQuery:
+        """The query of a front door: a page size always (1 to 100), the last
+        :data:`~netra_frames.config.DEFAULT_WINDOW_DAYS` days by default.
+
+        Examples
+        --------
+        >>> TraceQuery.for_frames(None, "2026-01-08", {}, page_size=100).start.day
+        1
+        """
+        return cls.build(
+            start,
+            end,
+            filters=filters,
+            sort_field=sort_field,
+            sort_order=sort_order,
+            page_size=check_page_size(page_size),
+            default_days=DEFAULT_WINDOW_DAYS,
         )
 
     def with_window(self, start: datetime, end: datetime) -> TraceQuery:

@@ -52,10 +52,10 @@ from ._decode import finish
 from ._defaults import get_client
 from ._engine.drains import span_pages, trace_pages
 from ._engine.pool import pooled_workers
-from ._validate import check_count, check_max_rows, check_page_size
+from ._validate import check_count, check_max_rows
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
-from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS
+from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike
@@ -431,14 +431,8 @@ def scan_traces(
     ...
     >>> lf.sink_parquet("traces.parquet")  # doctest: +SKIP
     """
-    query = TraceQuery.build(
-        start,
-        end,
-        filters=filters,
-        sort_field=sort_field,
-        sort_order=sort_order,
-        page_size=check_page_size(page_size),
-        default_days=DEFAULT_WINDOW_DAYS,
+    query = TraceQuery.for_frames(
+        start, end, filters, page_size=page_size, sort_field=sort_field, sort_order=sort_order
     )
     chosen = client or get_client()
     transport = chosen.transport

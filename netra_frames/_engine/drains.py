@@ -312,28 +312,24 @@ def trace_pages(
     def fetch(request: Any) -> DecodedPage:
         return transport.send(request, decode_traces_page, scope=scope)
 
+    def submit(pool: Workers[int]) -> None:
+        request = walk.next_request()
+        pool.submit(0, lambda: fetch(request))
+
+    if walk.done:
+        return
     with Workers[int](1, scope) as pool:
-        in_flight = False
-        while in_flight or not walk.done:
-            if not in_flight:
-                request = walk.next_request()
-                pool.submit(0, lambda r=request: fetch(r))  # type: ignore[misc]
-                in_flight = True
-            done = pool.poll()
-            if done is None:
-                if heartbeat:
-                    yield None
-                continue
-            _, ok, page = done
-            in_flight = False
+        submit(pool)
+        while True:
+            _, ok, page = yield from pool.beat(heartbeat)
             if not ok:
                 raise page
             walk.advance(page)
-            if not walk.done:  # the next page comes while this one is used
-                request = walk.next_request()
-                pool.submit(0, lambda r=request: fetch(r))  # type: ignore[misc]
-                in_flight = True
+            if not walk.done:
+                submit(pool)  # the next page comes while this one is used
             yield page
+            if walk.done:
+                return
 
 
 def span_pages(

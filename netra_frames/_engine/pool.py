@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from .._cancel import WAIT_SLICE, CancelScope
@@ -79,6 +79,17 @@ class Workers(Generic[K]):
             done = self.poll()
             if done is not None:
                 return done
+
+    def beat(self, heartbeat: bool) -> Generator[None, None, tuple[K, bool, Any]]:
+        """Wait for the next finished task; with ``heartbeat``, yield ``None`` every slice.
+
+        Use it as ``key, ok, value = yield from pool.beat(heartbeat)`` in a generator whose
+        consumer must get control back while it waits (a Polars scan checks for Ctrl-C).
+        """
+        while (done := self.poll()) is None:
+            if heartbeat:
+                yield None
+        return done
 
     def put(self, key: K, ok: bool, value: Any) -> None:
         """Hand back one more result from inside a task (a task may yield many)."""
@@ -187,12 +198,7 @@ def ordered(
         pool.submit(-1, take)
     for index in todo:
         while index not in ready:
-            done = pool.poll()
-            if done is None:
-                if heartbeat:
-                    yield None
-                continue
-            key, ok, value = done
+            key, ok, value = yield from pool.beat(heartbeat)
             if not ok:
                 raise value
             if key >= 0:
