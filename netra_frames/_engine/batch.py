@@ -82,15 +82,29 @@ class Batcher(Generic[Part]):
         self._weight = 0
 
     @property
+    def weight(self) -> int:
+        """Bytes (roughly) of the pages taken and not built into a batch yet."""
+        return self._weight
+
+    @property
     def rows(self) -> int:
         """Rows taken so far."""
         done = sum(p.height if isinstance(p, pl.DataFrame) else p.num_rows for p in self.parts)
         return done + sum(p.num_rows for p in self._pending)
 
-    def add(self, pages: Sequence[DecodedPage]) -> None:
-        """Take the next pages of the result; build a batch once they weigh enough."""
+    def add(self, pages: Sequence[DecodedPage], *, build: bool = True) -> None:
+        """Take the next pages of the result; build a batch once they weigh enough.
+
+        ``build=False`` only takes them: the caller builds later (:meth:`build_if_due`), for
+        instance after it has sent its next requests.
+        """
         self._pending.extend(pages)
         self._weight += page_weight(pages)
+        if build:
+            self.build_if_due()
+
+    def build_if_due(self) -> None:
+        """Build a batch if the pages taken weigh enough."""
         if self._weight >= self.size:
             self.flush()
 

@@ -188,7 +188,7 @@ class Walk:
             self.pages.done = True
         elif last is not None:
             self.position = last
-        self.batcher.add([page])
+        self.batcher.add([page], build=False)  # the drain decides when (see TracesDrain)
         return page.num_rows
 
     def _past(self, moment: datetime) -> bool:
@@ -282,7 +282,7 @@ class WalkSet:
             expected = walk.expected_rows()
             left = walk.remaining()
             size = self.query.page_size or 1
-            if expected is not None and left is not None and expected >= 2 * size:
+            if expected is not None and left is not None and expected > size:
                 candidates.append((left[1] - left[0], walk))
         for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
             new = walk.split(self.query)
@@ -290,6 +290,15 @@ class WalkSet:
                 self.walks.append(new)
                 return len(self.walks) - 1
         return None
+
+    def build_one(self, budget: int) -> None:
+        """Build the pages of the walk holding the most, if all walks hold ``budget`` bytes.
+
+        One batch at a time, as pages arrive: walks progress in step, and building each
+        one's pages when it reaches a size would stall the drain while they all do.
+        """
+        if sum(w.batcher.weight for w in self.walks) >= budget:
+            max(self.walks, key=lambda w: w.batcher.weight).batcher.flush()
 
     def covered(self) -> float:
         """Share of the windows' time the walks have covered (for a progress estimate)."""

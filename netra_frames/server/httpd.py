@@ -68,6 +68,9 @@ class NetraHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog (5) drops the SYNs of a burst of new connections, and
+    # each dropped SYN costs the client a one-second retransmit: a real server accepts more
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], app: NetraApp) -> None:
         self.app = app
