@@ -335,7 +335,9 @@ class SpanQuery:
 
     def for_trace(self, trace_id: str) -> SpanQuery:
         """The same listing for another (already checked) trace."""
-        return SpanQuery(trace_id, self.span_name, self.page_size, self.direction)
+        twin = SpanQuery(trace_id, self.span_name, self.page_size, self.direction)
+        twin.__dict__["_tail"] = self._tail  # computed once for every trace
+        return twin
 
     @cached_property
     def _tail(self) -> str:

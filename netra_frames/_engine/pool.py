@@ -176,39 +176,69 @@ def ordered(
     slots = threading.Semaphore(ahead)
     lock = threading.Lock()
     scope = pool.scope
+    finished: list[tuple[int, Any]] = []  # results not handed over yet (under ``lock``)
+    wanted = [-1]  # the index the calling thread waits for (under ``lock``)
+
+    def hand_over() -> None:
+        """Wake the calling thread with every finished result (call with ``lock`` held)."""
+        if finished:
+            pool.put(_BATCH, True, finished.copy())
+            finished.clear()
 
     def take() -> object:
-        """A worker's loop: the next key while a slot is free, until none is left."""
+        """A worker's loop: the next key while a slot is free, until none is left.
+
+        Results are handed over in batches (one wake-up of the calling thread for many),
+        at once when one is the result it waits for, or when no slot is left.
+        """
         while True:
-            while not slots.acquire(timeout=WAIT_SLICE):
-                scope.check()
+            if not slots.acquire(blocking=False):
+                with lock:
+                    hand_over()  # the caller must take results to free slots
+                while not slots.acquire(timeout=WAIT_SLICE):
+                    scope.check()
             with lock:
                 if not waiting:
                     slots.release()
+                    hand_over()
                     return _DRY
                 index = waiting.popleft()
             try:
                 scope.check()
-                pool.put(index, True, fetch(keys[index]))
+                value = fetch(keys[index])
             except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
+                with lock:
+                    hand_over()
                 pool.put(index, False, exc)
                 return _DRY
+            with lock:
+                finished.append((index, value))
+                if index == wanted[0] or len(finished) >= HAND_OVER:
+                    hand_over()
 
     for _ in range(min(pool.size, len(waiting))):
-        pool.submit(-1, take)
+        pool.submit(_LOOP, take)
     for index in todo:
+        if index not in ready:
+            with lock:
+                wanted[0] = index
+                ready.update(finished)
+                finished.clear()
         while index not in ready:
             key, ok, value = yield from pool.beat(heartbeat)
             if not ok:
                 raise value
-            if key >= 0:
-                ready[key] = value
+            if key == _BATCH:
+                ready.update(value)
         value = ready.pop(index)
         if index in fetched:
             slots.release()
         yield index, value
 
 
+HAND_OVER = 16
+"""Results a worker keeps before it wakes the calling thread (unless that one waits)."""
+_LOOP, _BATCH = -1, -2
 _DRY = object()
 
 
