@@ -9,14 +9,22 @@ the wire sent. Frames are built by the functions of :mod:`netra_frames` (pass
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import requests
 
-from ._pages import PageWalk, SpansPage, TracesPage, iter_pages, parse_spans_page, parse_traces_page
+from ._pages import (
+    PageWalk,
+    SpansPage,
+    TracesPage,
+    iter_pages,
+    parse_data_object,
+    parse_spans_page,
+    parse_traces_page,
+    usage_field,
+)
 from ._validate import check_id, check_limit
 from .config import (
     DEFAULT_BACKOFF_FACTOR,
@@ -27,7 +35,6 @@ from .config import (
     Settings,
     resolve_settings,
 )
-from .errors import TransportError
 from .query import (
     Direction,
     Request,
@@ -196,10 +203,10 @@ class NetraClient:
         """
         data = self._usage("sessions", check_id(session_id, "session_id"), start_time, end_time)
         return SessionUsage(
-            session_id=_field(data, "session_id", str, session_id),
-            token_count=_field(data, "tokenCount", int, 0),
-            request_count=_field(data, "requestsCount", int, 0),
-            total_cost=float(_field(data, "totalCost", (int, float), 0.0)),
+            session_id=usage_field(data, "session_id", str, session_id),
+            token_count=usage_field(data, "tokenCount", int, 0),
+            request_count=usage_field(data, "requestsCount", int, 0),
+            total_cost=float(usage_field(data, "totalCost", (int, float), 0.0)),
         )
 
     def get_tenant_usage(
@@ -215,12 +222,12 @@ class NetraClient:
         data = self._usage("tenants", check_id(tenant_id, "tenant_id"), start_time, end_time)
         org = data.get("organisation_id")
         return TenantUsage(
-            tenant_id=_field(data, "tenant_id", str, tenant_id),
+            tenant_id=usage_field(data, "tenant_id", str, tenant_id),
             organisation_id=org if isinstance(org, str) else None,
-            token_count=_field(data, "tokenCount", int, 0),
-            request_count=_field(data, "requestsCount", int, 0),
-            session_count=_field(data, "sessionsCount", int, 0),
-            total_cost=float(_field(data, "totalCost", (int, float), 0.0)),
+            token_count=usage_field(data, "tokenCount", int, 0),
+            request_count=usage_field(data, "requestsCount", int, 0),
+            session_count=usage_field(data, "sessionsCount", int, 0),
+            total_cost=float(usage_field(data, "totalCost", (int, float), 0.0)),
         )
 
     def list_traces(
@@ -326,7 +333,7 @@ class NetraClient:
         query = TraceQuery.build(start_time, end_time)  # validates the window
         params = {"startTime": format_time(query.start), "endTime": format_time(query.end)}
         request = Request("GET", with_query(f"/usage/{kind}/{segment(key)}", params))
-        return self._transport.send(request, _decode_data_object)
+        return self._transport.send(request, parse_data_object)
 
     def _items(self, walk: PageWalk, parse: Callable[[bytes], P]) -> Iterator[dict[str, Any]]:
         for page in iter_pages(lambda request: self._transport.send(request, parse), walk):
@@ -363,23 +370,3 @@ def _span_query(
 
 def _cursor(cursor: str | None) -> str | None:
     return None if cursor is None else check_id(cursor, "cursor")
-
-
-def _decode_data_object(content: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not valid JSON ({exc})") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
-        raise ValueError("the body has no 'data' object")
-    data: dict[str, Any] = payload["data"]
-    return data
-
-
-def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any) -> Any:
-    value = data.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TransportError(f"the usage response has {name}={value!r} of an unexpected type.")
-    return value

@@ -368,3 +368,31 @@ def test_a_page_without_has_next_page_is_a_bad_body() -> None:
 
     with pytest.raises(ValueError, match="hasNextPage"):
         parse_envelope(b'{"data":{"data":[{"cursor":"c1"}],"pageInfo":{}}}')
+
+
+@pytest.mark.timeout(60)  # five retries of a refusal would back off for minutes
+def test_a_refused_connection_says_so_at_once() -> None:
+    """Nothing listens on a loopback port: one line that says so, and no retries."""
+    with LocalNetra(traces=10, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)) as srv:
+        port = int(srv.base_url.rsplit(":", 1)[1])  # a port that was ours, now closed
+    client = NetraClient("k", f"http://127.0.0.1:{port}", backoff_factor=60.0, max_backoff=60.0)
+    with client, pytest.raises(TransportError) as info:
+        client.get_tenant_usage("AceTech", "2026-01-01", "2026-02-01")
+    text = str(info.value)
+    assert f"could not connect to 127.0.0.1:{port} (connection refused)" in text
+    assert "NETRA_OTLP_ENDPOINT" in text and "timed out" not in text
+
+
+def test_a_missing_trace_is_a_not_found_error_keeping_the_others(
+    server: LocalNetra, client: NetraClient, window: tuple[str, str]
+) -> None:
+    """spans_frame([good, unknown]): ``except NotFoundError`` catches it, .partial has good."""
+    good = next(client.iter_traces(*window, limit=1))["id"]
+    unknown = "f" * 32
+    with pytest.raises(NotFoundError) as info:
+        nf.spans_frame([good, unknown], max_workers=1, backend="polars", client=client)
+    err = info.value
+    assert isinstance(err, nf.DrainError) and err.status == 404 and unknown in str(err)
+    assert err.partial["trace_id"].unique().to_list() == [good]
+    with pytest.raises(NotFoundError):  # nothing fetched first: the error itself
+        nf.spans_frame([unknown], client=client)

@@ -202,3 +202,13 @@ def test_dates_and_naive_datetimes_mix() -> None:
     start, end = resolve_window("2026-01-01", datetime(2026, 1, 2, 12))
     assert end - start == timedelta(days=1, hours=12)
     resolve_window(date(2026, 1, 1), datetime(2026, 1, 2, tzinfo=timezone.utc))
+
+
+def test_every_missing_setting_is_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NETRA_API_KEY", "NETRA_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError) as info:
+        resolve_settings()
+    text = str(info.value)
+    assert "no API key" in text and "no base URL" in text  # both at once, one error
+    assert "NETRA_API_KEY" in text and "NETRA_OTLP_ENDPOINT" in text

@@ -409,3 +409,24 @@ def test_sub_millisecond_window_edges_select_exactly(client: NetraClient, window
     got = nf.traces_frame(start, end, backend="polars", progress=False, client=client)
     expected = full.filter((pl.col("start_time") >= start) & (pl.col("start_time") < end))
     assert got["trace_id"].to_list() == expected["trace_id"].to_list() and got.height > 10
+
+
+@pytest.mark.parametrize("name", ["trace_id", "session_id", "user_id", "tenant_id"])
+def test_every_front_door_and_the_server_apply_every_filter(
+    client: NetraClient, window: Window, traces: pl.DataFrame, name: str, tmp_path: Path
+) -> None:
+    """The parity of filters, end to end: the server filters, every front door passes it on."""
+    from netra_frames.query import FILTERS
+
+    assert name in FILTERS
+    value = traces[name].drop_nulls()[0]
+    expected = traces.filter(pl.col(name) == value)
+    assert 0 < expected.height < traces.height
+    filters = {name: value}
+    served = [t["id"] for t in client.iter_traces(*window, limit=100, **filters)]  # the server
+    assert served == expected["trace_id"].to_list()
+    got = nf.traces_frame(*window, backend="polars", client=client, **filters)
+    assert_frame_equal(got, expected)
+    assert_frame_equal(nf.scan_traces(*window, client=client, **filters).collect(), expected)
+    result = nf.export_traces(tmp_path, *window, partition_by="none", client=client, **filters)
+    assert result.rows == expected.height
