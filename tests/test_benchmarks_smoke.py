@@ -18,7 +18,8 @@ ROOT = Path(__file__).parent.parent
 @pytest.mark.slow
 def test_quick_benchmark_writes_every_metric(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)],
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--latency-ms", "5", "--out",
+         str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -27,16 +28,6 @@ def test_quick_benchmark_writes_every_metric(tmp_path: Path) -> None:
     assert set(TARGETS) <= set(results) and set(results["targets"]) == set(TARGETS)
     for name in TARGETS:
         assert isinstance(results[name], float) and results[name] > 0
-
-
-def test_quick_cache_benchmark_writes_every_metric(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.cache", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    (path,) = tmp_path.glob("*-cache.json")
-    results = json.loads(path.read_text())
-    for name in CACHE_TARGETS:
-        assert isinstance(results[name], float) and results[name] > 0
+    for name in CACHE_TARGETS:  # the cache's figures come in the same run
+        assert name in TARGETS
     assert results["cache_traces_second_requests"] == results["cache_spans_second_requests"] == 0
