@@ -29,7 +29,7 @@ from .._convert import pandas_ready, tables_to_pandas
 from .._decode import DecodedPage, finish, page_weight
 from ..schema import Column
 
-__all__ = ["BATCH_BYTES", "Batcher", "Sink", "pandas_sink", "polars_sink"]
+__all__ = ["BATCH_BYTES", "Batcher", "Sink", "gather", "pandas_sink", "polars_sink"]
 
 BATCH_BYTES = 4 << 20
 """Bytes of kept page bodies built into one batch (about 3,500 spans or 4,000 traces)."""
@@ -133,3 +133,57 @@ class Batcher(Generic[Part]):
     def build(self) -> Any:
         """The result of every page taken (the batcher is empty afterwards)."""
         return self.sink.build(self.take())
+
+
+def gather(batchers: Sequence[Batcher[Part]], *, partial: bool = False) -> list[Part]:
+    """The batches of ``batchers`` (consecutive parts of one result), in order.
+
+    Pages not built yet are built here; those of consecutive batchers with no batch
+    between them are built together, so a drain of many small walks ends with a few
+    large batches rather than one small batch per walk. The batchers are left as they
+    were (a failure can still show the partial result).
+
+    A page that does not build raises (:class:`~netra_frames.TransportError`), except
+    with ``partial``: the result then stops before the first pages that do not build,
+    so it stays a prefix of the full one.
+
+    Examples
+    --------
+    >>> from netra_frames.schema import TRACES
+    >>> gather([Batcher(polars_sink(TRACES)), Batcher(polars_sink(TRACES))])
+    []
+    """
+    parts: list[Part] = []
+    runs: list[list[DecodedPage]] = []  # loose pages of each batcher since the last batch
+    for batcher in batchers:
+        if batcher.parts:
+            if not _build_loose(batcher.sink, runs, parts, partial):
+                return parts
+            parts.extend(batcher.parts)
+        if batcher._pending:
+            runs.append(batcher._pending)
+    if batchers:
+        _build_loose(batchers[0].sink, runs, parts, partial)
+    return parts
+
+
+def _build_loose(
+    sink: Sink[Part], runs: list[list[DecodedPage]], parts: list[Part], partial: bool
+) -> bool:
+    """Build ``runs`` into ``parts`` as one batch (emptying ``runs``); ``False`` when a
+    partial result must stop here (see :func:`gather`)."""
+    if not runs:
+        return True
+    pages = [page for run in runs for page in run]
+    runs.clear()
+    try:
+        parts.append(sink.convert(pages))
+    except Exception:
+        if not partial:
+            raise
+        for page in pages:  # the pages before the first bad one, one batch each
+            try:
+                parts.append(sink.convert([page]))
+            except Exception:  # noqa: BLE001 - a partial result stops before bad pages
+                return False
+    return True

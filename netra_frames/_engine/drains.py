@@ -21,7 +21,7 @@ from .._progress import Progress
 from ..config import Backend
 from ..query import SpanQuery, TraceQuery
 from ..schema import TRACES
-from .batch import BATCH_BYTES, Batcher, Sink, pandas_sink, polars_sink
+from .batch import BATCH_BYTES, Batcher, Sink, gather, pandas_sink, polars_sink
 from .policy import Drain
 from .pool import Workers, ordered
 from .walks import WalkSet, merge_by_sort
@@ -129,8 +129,7 @@ class TracesDrain(Drain[int, Any]):
         ordered_walks = walks.ordered(
             group, upto_unfinished=partial and walks.query.is_time_ordered
         )
-        batchers = [w.batcher.copy() if partial else w.batcher for w in ordered_walks]
-        parts = [part for b in batchers for part in _safe_take(b)]
+        parts = gather([w.batcher for w in ordered_walks], partial=partial)
         return self.finalize(walks.sink.build(parts))
 
     def _progress_made(self) -> bool:
@@ -158,27 +157,21 @@ class TracesDrain(Drain[int, Any]):
         return f"{left} of {len(self.walks.walks)} time ranges"
 
 
-def _safe_take(batcher: Batcher[Any]) -> list[Any]:
-    """A batcher's batches; pages that do not build (a bad value) are left out of a partial."""
-    try:
-        return batcher.take()
-    except Exception:  # noqa: BLE001 - a partial result shows what could be built
-        return list(batcher.parts)
-
-
 # -- keyed drains (spans of many traces, usage of many ids) ----------------------------
 
 
 class Collector(Generic[R]):
     """Where a keyed drain puts each key's result, in key order."""
 
-    def add(self, result: R) -> None:  # pragma: no cover - interface
+    def add(self, result: R, *, build: bool = True) -> None:  # pragma: no cover - interface
+        """Take the next key's result (``build=False``: take it, build nothing yet)."""
         raise NotImplementedError
 
     def copy(self) -> Collector[R]:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def build(self) -> Any:  # pragma: no cover - interface
+    def build(self, *, partial: bool = False) -> Any:  # pragma: no cover - interface
+        """The result; ``partial`` stops before anything that does not build."""
         raise NotImplementedError
 
 
@@ -188,14 +181,14 @@ class PageCollector(Collector[list[DecodedPage]]):
     def __init__(self, batcher: Batcher[Any]) -> None:
         self.batcher = batcher
 
-    def add(self, result: list[DecodedPage]) -> None:
-        self.batcher.add(result)
+    def add(self, result: list[DecodedPage], *, build: bool = True) -> None:
+        self.batcher.add(result, build=build)
 
     def copy(self) -> PageCollector:
         return PageCollector(self.batcher.copy())
 
-    def build(self) -> Any:
-        return self.batcher.sink.build(_safe_take(self.batcher))
+    def build(self, *, partial: bool = False) -> Any:
+        return self.batcher.sink.build(gather([self.batcher], partial=partial))
 
 
 class RowCollector(Collector[R]):
@@ -205,7 +198,7 @@ class RowCollector(Collector[R]):
         self.rows: list[R] = []
         self._build = build
 
-    def add(self, result: R) -> None:
+    def add(self, result: R, *, build: bool = True) -> None:
         self.rows.append(result)
 
     def copy(self) -> RowCollector[R]:
@@ -213,7 +206,7 @@ class RowCollector(Collector[R]):
         twin.rows = list(self.rows)
         return twin
 
-    def build(self) -> Any:
+    def build(self, *, partial: bool = False) -> Any:
         return self._build(self.rows)
 
 
@@ -278,8 +271,8 @@ class KeyedDrain(Drain[int, Any], Generic[R]):
     def _partial(self) -> Any:
         collector = self.collector.copy()
         for index in sorted(self.ready):
-            collector.add(self.ready[index])
-        return collector.build()
+            collector.add(self.ready[index], build=False)
+        return collector.build(partial=True)
 
     def _missing(self) -> str:
         return f"{len(self.keys) - self.next - len(self.ready)} of {len(self.keys)} {self.noun}"
