@@ -22,13 +22,16 @@ from netra_frames.server import LocalNetra
 
 pytestmark = pytest.mark.filterwarnings("ignore::netra_frames.NetraWarning")
 
+WINDOW = (ANCHOR - timedelta(days=30), ANCHOR)
+
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[LocalNetra, Path, nf.NetraClient]]:
+def served(tmp_path: Path) -> Iterator[tuple[Path, nf.NetraClient]]:
+    """A server of its own (its SQLite file, to edit) and a client of it."""
     db = tmp_path / "netra.db"
     with LocalNetra(seed=3, traces=300, anchor=ANCHOR, db=str(db)) as srv:
         with nf.NetraClient(srv.api_key, srv.base_url) as client:
-            yield srv, db, client
+            yield db, client
 
 
 def _edit(db: Path, sql: str, *args: object) -> None:
@@ -39,11 +42,10 @@ def _edit(db: Path, sql: str, *args: object) -> None:
 
 @pytest.mark.parametrize("backend", ["polars", "pandas"])
 def test_a_bad_span_value_raises_and_the_partial_is_the_traces_before_it(
-    served: tuple[LocalNetra, Path, nf.NetraClient], backend: str
+    served: tuple[Path, nf.NetraClient], backend: str
 ) -> None:
-    srv, db, client = served
-    window = (ANCHOR - timedelta(days=30), ANCHOR)
-    ids = nf.traces_frame(*window, client=client, backend="polars")["trace_id"].to_list()[:40]
+    db, client = served
+    ids = nf.traces_frame(*WINDOW, client=client, backend="polars")["trace_id"].to_list()[:40]
     good = nf.spans_frame(ids, client=client, backend="polars")
     victim = ids[-1]
     assert (good["trace_id"] == victim).sum() > 0  # the pick has spans to spoil
@@ -61,16 +63,13 @@ def test_a_bad_span_value_raises_and_the_partial_is_the_traces_before_it(
 
 
 @pytest.mark.parametrize("backend", ["polars", "pandas"])
-def test_a_bad_trace_value_raises(
-    served: tuple[LocalNetra, Path, nf.NetraClient], backend: str
-) -> None:
-    srv, db, client = served
-    window = (ANCHOR - timedelta(days=30), ANCHOR)
-    full = nf.traces_frame(*window, client=client, backend="polars")
+def test_a_bad_trace_value_raises(served: tuple[Path, nf.NetraClient], backend: str) -> None:
+    db, client = served
+    full = nf.traces_frame(*WINDOW, client=client, backend="polars")
     victim = full["trace_id"][len(full) - 1]  # in the last pages, built when the drain ends
     # the server keeps each trace's wire JSON ready: spoil it there
     spoil = "UPDATE traces SET wire = json_set(wire, '$.latency_ms', 'slow') WHERE id = ?"
     _edit(db, spoil, victim)
 
     with pytest.raises(nf.TransportError, match="latency_ms"):
-        nf.traces_frame(*window, client=client, backend=backend)
+        nf.traces_frame(*WINDOW, client=client, backend=backend)
