@@ -47,6 +47,7 @@ from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
 from .times import TimeLike, format_time, resolve_window
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import Unpack
 
     import pandas as pd
@@ -198,7 +199,7 @@ def traces_frame(
         refresh=refresh,
     )
     if len(frame) == 0 and query.filters:
-        _warn_empty(f"no traces matched {dict(query.filters)}", query)
+        _warn_empty(f"no traces matched {dict(query.filters)}", (query.start, query.end))
     return frame
 
 
@@ -261,12 +262,16 @@ def traces_frame_of(
     return frame
 
 
-def _warn_empty(what: str, query: TraceQuery) -> None:
+def _warn_empty(
+    what: str, window: tuple[datetime, datetime], detail: str = "", stacklevel: int = 3
+) -> None:
+    """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
+    here, so the warning points at the user's call)."""
     warnings.warn(
-        f"{what} in [{format_time(query.start)}, {format_time(query.end)}); ids are "
+        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; ids are "
         "case-sensitive: check the spelling and the window.",
         EmptyResultWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 
@@ -445,13 +450,7 @@ def _usage_frame(
     unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
     if unused:
         shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")
-        warnings.warn(
-            f"{len(unused)} {kind} id(s) had no usage in [{format_time(window[0])}, "
-            f"{format_time(window[1])}): {shown}; ids are case-sensitive: check the "
-            "spelling and the window.",
-            EmptyResultWarning,
-            stacklevel=3,
-        )
+        _warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}", 4)
     return frame
 
 
