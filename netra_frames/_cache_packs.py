@@ -28,7 +28,6 @@ import pandas as pd
 import polars as pl
 
 from ._cache_base import CacheSettings, warn_once
-from ._decode import finish
 from ._store import (
     MARKER,
     MARKER_VERSION,
@@ -40,6 +39,7 @@ from ._store import (
     read_marker,
     write_marker,
 )
+from ._wire.decode import finish
 from .schema import SPANS
 from .times import format_time
 

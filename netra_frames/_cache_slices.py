@@ -37,7 +37,6 @@ from typing import Any
 import polars as pl
 
 from ._cache_base import CacheSettings, warn_once
-from ._decode import finish
 from ._engine.walks import merge_by_sort
 from ._store import (
     CorruptEntry,
@@ -51,6 +50,7 @@ from ._store import (
     remove_unreferenced,
     write_marker,
 )
+from ._wire.decode import finish
 from .query import TraceQuery
 from .schema import TRACES
 from .times import format_time

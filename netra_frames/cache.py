@@ -69,11 +69,11 @@ from ._cache_slices import (
     slice_frames,
 )
 from ._cancel import CancelScope
-from ._convert import to_backend
-from ._decode import finish
 from ._engine.batch import Batcher, polars_sink
 from ._engine.drains import KeyedDrain, PageCollector, drain_traces, spans_of
 from ._progress import Progress
+from ._wire.convert import to_backend
+from ._wire.decode import finish
 from .config import Backend
 from .errors import DrainError, drain_error
 from .query import SpanQuery, TraceQuery

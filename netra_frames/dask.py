@@ -43,8 +43,8 @@ except ImportError as exc:  # the extra is not installed
         f"(importing dask.dataframe failed: {exc})"
     ) from exc
 
-from ._convert import to_backend
-from ._decode import finish
+from ._wire.convert import to_backend
+from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError

@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from ._decode import finish
 from ._defaults import get_client
 from ._progress import Progress, want_progress
 from ._store import MARKER as MARKER  # re-exported: the marker's name, as before
@@ -64,6 +63,7 @@ from ._store import (
     partition_key,
     write_marker,
 )
+from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError

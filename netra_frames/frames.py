@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import polars as pl
 
 from ._cancel import CancelScope
-from ._convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from ._defaults import get_client, resolve_backend
 from ._engine.batch import Batcher, polars_sink
 from ._engine.drains import (
@@ -32,6 +31,7 @@ from ._engine.pool import pooled_workers
 from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
 from ._validate import check_count, check_max_rows
+from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from .cache import (
     CacheLike,
     SettleLike,

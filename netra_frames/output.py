@@ -26,7 +26,7 @@ from typing import IO, Any, Literal
 
 import polars as pl
 
-from ._convert import as_polars
+from ._wire.convert import as_polars
 from .errors import InvalidParameterError
 
 __all__ = [

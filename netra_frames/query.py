@@ -7,7 +7,8 @@
 * :class:`TraceQuery` is one traces listing: window, filters, sort, page size and
   direction. :meth:`TraceQuery.request` builds the wire request of one page.
 * :class:`SpanQuery` is the spans listing of one trace.
-* :class:`Request` is what the transport sends: method, path, query and JSON body.
+* :class:`~netra_frames._wire.request.Request` (what the transport sends) is built by
+  :meth:`TraceQuery.request` and :meth:`SpanQuery.request`.
 
 Examples
 --------
@@ -24,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal, NamedTuple, TypedDict
-from urllib.parse import quote, urlencode
+from typing import Any, Literal, TypedDict
+from urllib.parse import urlencode
 
 from ._validate import (
     check_direction,
@@ -36,6 +37,7 @@ from ._validate import (
     check_sort_field,
     check_sort_order,
 )
+from ._wire.request import Request, segment, with_query
 from .config import DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
 from .times import TimeLike, format_time, parse_time, resolve_window
@@ -43,14 +45,11 @@ from .times import TimeLike, format_time, parse_time, resolve_window
 __all__ = [
     "FILTERS",
     "Direction",
-    "Request",
     "SortOrder",
     "SpanQuery",
     "TraceFilters",
     "TraceQuery",
     "check_filters",
-    "segment",
-    "with_query",
 ]
 
 Direction = Literal["up", "down"]
@@ -99,43 +98,6 @@ def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
         for name in FILTERS
         if (value := check_optional_id(filters.get(name), name)) is not None
     }
-
-
-class Request(NamedTuple):
-    """One HTTP request of the API: ``target`` is the path and query, relative to the base URL.
-
-    Examples
-    --------
-    >>> Request("GET", "/usage/tenants/AceTech?startTime=x").target
-    '/usage/tenants/AceTech?startTime=x'
-    """
-
-    method: str
-    target: str
-    body: bytes | None = None
-
-
-def with_query(path: str, params: Mapping[str, str]) -> str:
-    """``path`` and its query string (values percent-encoded as a form, in the given order).
-
-    Examples
-    --------
-    >>> with_query("/x", {"a": "1 2", "b": "c/d"})
-    '/x?a=1+2&b=c%2Fd'
-    """
-    return f"{path}?{urlencode(params)}" if params else path
-
-
-def segment(value: str) -> str:
-    """Percent-encode an id as one path segment (``.`` and ``..`` too, or URLs drop them).
-
-    Examples
-    --------
-    >>> segment("a/b")
-    'a%2Fb'
-    """
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 @dataclass(frozen=True)

@@ -47,12 +47,12 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ._convert import normalise_ids
-from ._decode import finish
 from ._defaults import get_client
 from ._engine.drains import span_pages, trace_pages
 from ._engine.pool import pooled_workers
 from ._validate import check_count, check_max_rows
+from ._wire.convert import normalise_ids
+from ._wire.decode import finish
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE

@@ -49,6 +49,7 @@ from .__about__ import __version__
 from ._cancel import CancelScope, current_scope, track_socket, untrack_socket
 from ._limiter import RateLimiter
 from ._retry import NetraRetry, backoff_delay, is_refused, make_retry, parse_retry_after
+from ._wire.request import Request
 from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings
 from .errors import (
     APIError,
@@ -59,7 +60,6 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .query import Request
 
 __all__ = ["Reply", "Transport", "error_from_reply"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import netra_frames as nf
 from netra_frames import schema
-from netra_frames._decode import (
+from netra_frames._wire.decode import (
     decode_spans_page,
     decode_traces_page,
     finish,

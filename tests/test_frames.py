@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 import netra_frames as nf
 from netra_frames import NetraClient, schema
-from netra_frames._decode import decode_spans_page, decode_traces_page, finish
+from netra_frames._wire.decode import decode_spans_page, decode_traces_page, finish
 from netra_frames.server import LocalNetra
 
 Window = tuple[datetime, datetime]

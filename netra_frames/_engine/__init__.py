@@ -9,6 +9,6 @@
 * :mod:`.walks` -- traces walks over time ranges, split adaptively when a worker is idle;
 * :mod:`.drains` -- the drains the front doors call (traces, spans, usage, page streams).
 
-The page walk itself is :class:`netra_frames._pages.PageWalk` (the client's ``iter_*``
+The page walk itself is :class:`netra_frames._wire.pages.PageWalk` (the client's ``iter_*``
 calls use it too).
 """

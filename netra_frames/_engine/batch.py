@@ -1,7 +1,7 @@
 """The batcher: decoded pages, in result order, into Arrow-backed batches of ~4 MB.
 
 Pages keep their bodies until they are built into columns (a batched ``pyarrow.json``
-parse, see :mod:`netra_frames._decode`). A :class:`Batcher` takes pages in the order
+parse, see :mod:`netra_frames._wire.decode`). A :class:`Batcher` takes pages in the order
 of the result and, once the kept bodies weigh :data:`BATCH_BYTES`, builds them into one
 batch of the final form, so a long drain never holds all its pages as bodies. The form
 is the sink's: Polars frames, or the Arrow tables pandas takes over without a copy.
@@ -25,8 +25,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from .._convert import pandas_ready, tables_to_pandas
-from .._decode import DecodedPage, finish, page_weight
+from .._wire.convert import pandas_ready, tables_to_pandas
+from .._wire.decode import DecodedPage, finish, page_weight
 from ..schema import Column
 
 __all__ = ["BATCH_BYTES", "Batcher", "Sink", "gather", "pandas_sink", "polars_sink"]

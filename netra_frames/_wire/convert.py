@@ -10,10 +10,10 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ._validate import check_id
-from .config import Backend
-from .errors import InvalidParameterError
-from .schema import arrow_to_pandas_dtype, arrow_type
+from .._validate import check_id
+from ..config import Backend
+from ..errors import InvalidParameterError
+from ..schema import arrow_to_pandas_dtype, arrow_type
 
 __all__ = [
     "as_polars",

@@ -29,11 +29,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._decode_batch import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
-from ._decode_items import ARROW_ERRORS, items_table, schema_of, wire_schema
-from ._pages import parse_envelope
-from .errors import TransportError
-from .schema import SPANS, TRACES, Column
+from ..errors import TransportError
+from ..schema import SPANS, TRACES, Column
+from .bulk import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
+from .items import ARROW_ERRORS, items_table, schema_of, wire_schema
+from .pages import parse_envelope
 
 __all__ = [
     "DecodedPage",
