@@ -27,7 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -45,6 +44,7 @@ except ImportError as exc:  # the extra is not installed
 
 from ._wire.convert import to_backend
 from ._wire.decode import finish
+from .cache.settings import key_fingerprint
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
@@ -71,7 +71,7 @@ class ClientConfig:
     """How a worker builds its client: explicit values, else the worker's environment.
 
     Picklable and small. The key never shows in ``repr`` and never enters a Dask key:
-    its token holds a SHA-256 fingerprint of the key instead (so two organisations'
+    its token holds a keyed BLAKE2b fingerprint of the key instead (so two organisations'
     graphs never share task keys).
 
     Examples
@@ -98,7 +98,7 @@ class ClientConfig:
         """A short one-way digest of the key (``None`` when the key comes from the env)."""
         if self.api_key is None:
             return None
-        return hashlib.sha256(b"netra_frames:" + self.api_key.encode()).hexdigest()[:16]
+        return key_fingerprint(self.api_key)[:16]
 
     def client(self) -> NetraClient:
         """Build a client from these values and the environment (on the worker)."""

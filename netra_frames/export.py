@@ -45,17 +45,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
 from ._defaults import get_client
-from ._progress import Progress, want_progress
-from ._store import MARKER as MARKER  # re-exported: the marker's name, as before
-from ._store import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
-from ._store import (
+from ._files import MARKER as MARKER  # re-exported: the marker's name, as before
+from ._files import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
+from ._files import (
     PartWriter,
     clear,
     fsync_dir,
@@ -63,6 +62,7 @@ from ._store import (
     partition_key,
     write_marker,
 )
+from ._progress import Progress, want_progress
 from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
@@ -70,7 +70,7 @@ from .errors import InvalidParameterError
 from .query import TraceFilters, TraceQuery
 from .scan import trace_batches
 from .schema import TRACES
-from .times import TimeLike
+from .times import TimeLike, floor_day, utc_days
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -146,13 +146,7 @@ def partition_windows(
     """
     if partition_by == "none":
         return [(".", start, end)]
-    parts = []
-    day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
-        nxt = day + timedelta(days=1)
-        parts.append((f"date={day.date().isoformat()}", max(day, start), min(nxt, end)))
-        day = nxt
-    return parts
+    return [(f"date={floor_day(lo).date().isoformat()}", lo, hi) for lo, hi in utc_days(start, end)]
 
 
 # -- partitions ------------------------------------------------------------------------

@@ -17,20 +17,19 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import polars as pl
 
 from ._cancel import CancelScope
-from ._defaults import get_client, resolve_backend
-from ._engine.batch import Batcher, polars_sink
-from ._engine.drains import (
+from ._defaults import client_and_workers, resolve_backend
+from ._engine import (
     KeyedDrain,
-    PageCollector,
     RowCollector,
+    Shards,
+    choose_shards,
+    drain_spans,
     drain_traces,
+    polars_sink,
     sink_for,
-    spans_of,
 )
-from ._engine.pool import pooled_workers
-from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
-from ._validate import check_count, check_max_rows
+from ._validate import check_max_rows
 from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from .cache import (
     CacheLike,
@@ -229,8 +228,7 @@ def traces_frame_of(
     """
     chosen = resolve_backend(backend)
     limit = check_max_rows(max_rows)
-    client = client or get_client()
-    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
+    client, workers = client_and_workers(client, max_workers)
     sort_field = query.sort_field or "start_time"
     parts = choose_shards(
         shards, query.start, query.end, sort_field=sort_field, max_rows=limit, max_workers=workers
@@ -366,28 +364,17 @@ def spans_frame(
     chosen = resolve_backend(backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
-    client = client or get_client()
-    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
-    transport = client.transport
+    client, workers = client_and_workers(client, max_workers)
     sink = polars_sink(SPANS) if parse_json else sink_for(chosen, SPANS)
-
-    def fetch(trace_id: str, scope: CancelScope) -> Any:
-        return spans_of(transport, template, trace_id, scope)
-
     stored = settings_for(cache, settle, refresh)
     with Progress(want_progress(progress), "spans", "traces", total=len(ids)) as bar:
         if stored is not None:
             cached = cached_spans_frame(client, ids, trace_ids, template=template,
                                         workers=workers, settings=stored, bar=bar)  # fmt: skip
             return to_backend(expand_attributes_polars(cached) if parse_json else cached, chosen)
-        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
-            fetch,
-            ids,
-            PageCollector(Batcher(sink)),
-            workers=min(workers, max(1, len(ids))),
-            bar=bar,
-            noun="traces",
-        ).run()
+        frame: pd.DataFrame | pl.DataFrame = drain_spans(
+            client.transport, template, ids, sink, workers=workers, bar=bar
+        )
     if parse_json:
         frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)
     if len(frame) == 0 and span_name is not None and ids:
@@ -422,8 +409,7 @@ def _usage_frame(
     name = f"{kind}_id"
     keys = normalise_ids(ids, name, column=name)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    cli = client or get_client()
-    workers = pooled_workers(cli.pool_size, check_count(max_workers, "max_workers"))
+    cli, workers = client_and_workers(client, max_workers)
     fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
     columns = SESSION_USAGE if kind == "session" else TENANT_USAGE
     if kind == "session":

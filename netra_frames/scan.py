@@ -47,10 +47,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ._defaults import get_client
-from ._engine.drains import span_pages, trace_pages
-from ._engine.pool import pooled_workers
-from ._validate import check_count, check_max_rows
+from ._defaults import client_and_workers, get_client
+from ._engine import plan_workers, span_pages, trace_pages
+from ._validate import check_max_rows
 from ._wire.convert import normalise_ids
 from ._wire.decode import finish
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
@@ -351,7 +350,7 @@ def trace_batches(
     if cache is not None:
         names = [c.name for c in columns]
         client, settings = cache
-        workers = min(DEFAULT_MAX_WORKERS, client.pool_size or DEFAULT_MAX_WORKERS)
+        workers = plan_workers(client.pool_size, DEFAULT_MAX_WORKERS)
         for frame in cached_trace_frames(client, sent, settings, n_rows, workers):
             frame = frame.select(names) if left is None else frame.select(names).head(left)
             left = None if left is None else left - frame.height
@@ -575,8 +574,7 @@ def scan_spans(
     """
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     query = SpanQuery.template(span_name=span_name, page_size=page_size)
-    chosen = client or get_client()
-    workers = pooled_workers(chosen.pool_size, check_count(max_workers, "max_workers"))
+    chosen, workers = client_and_workers(client, max_workers)
     transport = chosen.transport
 
     def source(

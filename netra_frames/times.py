@@ -15,9 +15,19 @@ from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidParameterError
 
-__all__ = ["TimeLike", "format_time", "parse_time", "resolve_window", "split_window"]
+__all__ = [
+    "DAY",
+    "TimeLike",
+    "floor_day",
+    "format_time",
+    "parse_time",
+    "resolve_window",
+    "split_window",
+    "utc_days",
+]
 
 TimeLike = str | datetime | date
+DAY = timedelta(days=1)
 
 
 def _naive(value: TimeLike) -> bool | None:
@@ -161,3 +171,35 @@ def split_window(start: datetime, end: datetime, parts: int) -> list[tuple[datet
     parts = max(1, min(parts, total_ms))
     edges = [start + timedelta(milliseconds=total_ms * i // parts) for i in range(parts)] + [end]
     return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def floor_day(moment: datetime) -> datetime:
+    """Return the UTC midnight at or before ``moment``.
+
+    Examples
+    --------
+    >>> floor_day(parse_time("2026-01-02T15:00")).isoformat()
+    '2026-01-02T00:00:00+00:00'
+    """
+    return moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def utc_days(start: datetime, end: datetime, days: int = 1) -> list[tuple[datetime, datetime]]:
+    """Cut ``[start, end)`` on UTC midnights into windows of ``days`` days, oldest first.
+
+    The first and last windows are clipped to ``[start, end)``, so they may be parts of
+    days; the windows cover the range with no gap and no overlap.
+
+    Examples
+    --------
+    >>> a, b = parse_time("2026-01-01T12:00"), parse_time("2026-01-04")
+    >>> [(lo.day, lo.hour, hi.day) for lo, hi in utc_days(a, b, 2)]
+    [(1, 12, 3), (3, 0, 4)]
+    """
+    step = DAY * max(1, days)
+    out = []
+    edge = floor_day(start)
+    while edge < end:
+        out.append((max(start, edge), min(end, edge + step)))
+        edge += step
+    return out

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 
 import netra_frames as nf
 from netra_frames import NetraClient, schema
+from netra_frames._wire.convert import to_backend
 from netra_frames._wire.decode import decode_spans_page, decode_traces_page, finish
 from netra_frames.server import LocalNetra
 
@@ -290,7 +291,7 @@ def test_round_trip_files(client: NetraClient, window: Window, tmp_path: Path) -
     for data, columns in ((frame, schema.TRACES), (spans, schema.SPANS)):
         data.write_parquet(tmp_path / "f.parquet")
         assert_frame_equal(pl.read_parquet(tmp_path / "f.parquet"), data)
-        pdf = nf._convert.to_backend(data, "pandas")
+        pdf = to_backend(data, "pandas")
         pdf.to_parquet(tmp_path / "p.parquet")
         back = pd.read_parquet(tmp_path / "p.parquet", dtype_backend="pyarrow")
         assert_frame_equal(pl.from_pandas(back), data)

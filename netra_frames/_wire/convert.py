@@ -17,6 +17,7 @@ from ..schema import arrow_to_pandas_dtype, arrow_type
 
 __all__ = [
     "as_polars",
+    "concat_frames",
     "expand_attributes_polars",
     "normalise_ids",
     "pandas_ready",
@@ -140,3 +141,19 @@ def _attribute_series(name: str, values: list[Any]) -> pl.Series:
         [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
         dtype=pl.String,
     )
+
+
+def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate frames in order without a copy; columns only some have are null elsewhere.
+
+    Examples
+    --------
+    >>> concat_frames([pl.DataFrame({"a": [1]}), pl.DataFrame({"b": ["x"]})]).columns
+    ['a', 'b']
+    """
+    if len(frames) == 1:
+        return frames[0]
+    try:
+        return pl.concat(frames, how="vertical", rechunk=False)
+    except (pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
