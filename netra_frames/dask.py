@@ -48,7 +48,7 @@ from .cache.settings import key_fingerprint
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .frames import traces_frame_of
+from .frames import _traces_frame_of
 from .query import TraceFilters, TraceQuery
 from .schema import TRACES
 from .times import TimeLike, split_window
@@ -156,7 +156,7 @@ def load_shard(
     """
     query = TraceQuery(shard.start, shard.end, dict(shard.filters), page_size=shard.page_size)
     with config.client() as client:  # an empty partition is no news: no warning per shard
-        frame = traces_frame_of(
+        frame = _traces_frame_of(
             query,
             max_rows=None,
             shards="auto",

@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TracesFrameOptions",
-    "traces_frame_of",
     "expand_attributes",
     "session_usage_frame",
     "spans_frame",
@@ -185,7 +184,7 @@ def traces_frame(
     query = TraceQuery.for_frames(
         start, end, filters, page_size=page_size, sort_field=sort_field, sort_order=sort_order
     )
-    frame = traces_frame_of(
+    frame = _traces_frame_of(
         query,
         max_rows=max_rows,
         shards=shards,
@@ -202,7 +201,7 @@ def traces_frame(
     return frame
 
 
-def traces_frame_of(
+def _traces_frame_of(
     query: TraceQuery,
     *,
     max_rows: int | None,
@@ -222,7 +221,7 @@ def traces_frame_of(
     Examples
     --------
     >>> q = TraceQuery.for_frames("2026-01-01", "2026-01-02", {}, page_size=100)
-    >>> traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
+    >>> _traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
     ...                 progress=False, client=client).height
     5
     """
