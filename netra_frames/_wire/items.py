@@ -37,6 +37,7 @@ def wire_schema(columns: Sequence[Column]) -> pa.Schema:
 
     Examples
     --------
+    >>> from netra_frames.schema import TRACES
     >>> wire_schema(TRACES).field("id").type
     DataType(string)
     """

@@ -144,7 +144,7 @@ class PageWalk:
     >>> walk = PageWalk(SpanQuery.build("t1", page_size=10), max_rows=15)
     >>> walk.advance(TracesPage([{"cursor": "c1"}] * 10, True, "c1"))
     >>> walk.next_request().target, walk.cursor
-    ("/sdk/traces/t1/spans?cursor=c1&direction=down&limit=5", "c1")
+    ('/sdk/traces/t1/spans?cursor=c1&direction=down&limit=5', 'c1')
     """
 
     __slots__ = ("counts_rows", "cursor", "done", "listing", "max_rows", "rows", "seen")
