@@ -28,6 +28,7 @@ from typing import Any, Literal, NamedTuple, TypedDict
 from urllib.parse import quote, urlencode
 
 from ._validate import (
+    SORT_FIELDS,
     check_direction,
     check_id,
     check_limit,
@@ -44,6 +45,7 @@ __all__ = [
     "FILTERS",
     "Direction",
     "Request",
+    "SORT_FIELDS",
     "SortOrder",
     "SpanQuery",
     "TraceFilters",
