@@ -430,3 +430,25 @@ def test_every_front_door_and_the_server_apply_every_filter(
     assert_frame_equal(nf.scan_traces(*window, client=client, **filters).collect(), expected)
     result = nf.export_traces(tmp_path, *window, partition_by="none", client=client, **filters)
     assert result.rows == expected.height
+
+
+# -- errors that point at the right thing --------------------------------------------------
+
+
+def test_a_wrong_endpoint_path_is_not_blamed_on_the_id(server: LocalNetra, window: Window) -> None:
+    with NetraClient(server.api_key, server.base_url + "/v2", max_retries=0) as wrong:
+        for call in (
+            lambda: nf.traces_frame(*window, client=wrong, shards=1),
+            lambda: nf.spans_frame("a" * 32, client=wrong),
+        ):
+            with pytest.raises(nf.NotFoundError) as caught:
+                call()
+            message = str(caught.value)
+            assert "NETRA_OTLP_ENDPOINT" in message and "base_url=" in message, message
+            assert "check the id" not in message
+
+
+def test_a_missing_id_is_still_blamed_on_the_id(client: NetraClient) -> None:
+    with pytest.raises(nf.NotFoundError, match="check the id") as caught:
+        nf.spans_frame("f" * 32, client=client)
+    assert "NETRA_OTLP_ENDPOINT" not in str(caught.value)
