@@ -22,7 +22,7 @@ for a missing trace is both a ``DrainError`` and a ``NotFoundError``, so either 
 catches it (see :func:`drain_error`).
 
 Warnings: :class:`NetraWarning` (a ``UserWarning``), and :class:`EmptyResultWarning` for a
-filtered listing or usage call that matched nothing (ids are case-sensitive).
+traces listing or usage call that found nothing (ids are case-sensitive), with the window.
 
 No message, attribute or ``repr`` of these ever contains the API key.
 """
@@ -238,7 +238,7 @@ class NetraWarning(UserWarning):
 
 
 class EmptyResultWarning(NetraWarning):
-    """A filtered listing or usage call matched nothing (ids are case-sensitive)."""
+    """A traces listing or usage call found nothing in its window (ids are case-sensitive)."""
 
 
 class CacheWarning(NetraWarning):

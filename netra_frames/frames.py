@@ -162,13 +162,14 @@ def traces_frame(
     **filters:
         ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
         combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
-        case-sensitive; a filtered drain that matches nothing warns
-        (:class:`~netra_frames.EmptyResultWarning`).
+        case-sensitive.
 
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        One row per trace, columns of :data:`netra_frames.schema.TRACES`.
+        One row per trace, columns of :data:`netra_frames.schema.TRACES`. An empty result
+        (filtered or not, unless ``max_rows=0``) comes with an
+        :class:`~netra_frames.EmptyResultWarning` showing the window searched.
 
     Raises
     ------
@@ -198,8 +199,12 @@ def traces_frame(
         settle=settle,
         refresh=refresh,
     )
-    if len(frame) == 0 and query.filters:
-        _warn_empty(f"no traces matched {dict(query.filters)}", (query.start, query.end))
+    if len(frame) == 0 and max_rows != 0:
+        window = (query.start, query.end)
+        if query.filters:
+            _warn_empty(f"no traces matched {dict(query.filters)}", window)
+        else:
+            _warn_empty("no traces", window, hint=_EMPTY_WINDOW_HINT)
     return frame
 
 
@@ -262,14 +267,25 @@ def traces_frame_of(
     return frame
 
 
+_IDS_HINT = "ids are case-sensitive: check the spelling and the window"
+_EMPTY_WINDOW_HINT = (
+    "check the window: without start= and end= it is the last 7 days up to now, and data "
+    "(such as a local server's) may lie elsewhere"
+)
+
+
 def _warn_empty(
-    what: str, window: tuple[datetime, datetime], detail: str = "", stacklevel: int = 3
+    what: str,
+    window: tuple[datetime, datetime],
+    detail: str = "",
+    stacklevel: int = 3,
+    *,
+    hint: str = _IDS_HINT,
 ) -> None:
     """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
     here, so the warning points at the user's call)."""
     warnings.warn(
-        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; ids are "
-        "case-sensitive: check the spelling and the window.",
+        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
         EmptyResultWarning,
         stacklevel=stacklevel,
     )

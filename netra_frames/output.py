@@ -105,8 +105,8 @@ def format_for_path(path: str | os.PathLike[str], default: FileFormat = "csv") -
     if fmt is None:
         raise InvalidParameterError(
             f"cannot tell the format of {os.fspath(path)!r} from its extension {suffix!r}; "
-            f"name the file with one of {', '.join(FILE_EXTENSIONS)}, or pass format= "
-            f"(one of {', '.join(FILE_FORMATS)})."
+            f"name the file with one of {', '.join(FILE_EXTENSIONS)}, or pass the format "
+            f"(format=, --format): one of {', '.join(FILE_FORMATS)}."
         )
     return fmt
 
@@ -131,9 +131,9 @@ def check_format(fmt: str, *, to_file: bool = False) -> Format:
     """
     if to_file and fmt == "table":
         raise InvalidParameterError(
-            "format='table' is a terminal view of at most 40 rows and is never written to a "
-            f"file; pass format= one of {', '.join(FILE_FORMATS)}, or name the file with one "
-            f"of {', '.join(FILE_EXTENSIONS)}."
+            "format 'table' is a terminal view of at most 40 rows and is never written to a "
+            f"file; pass the format (format=, --format) as one of {', '.join(FILE_FORMATS)}, "
+            f"or name the file with one of {', '.join(FILE_EXTENSIONS)}."
         )
     for known in FORMATS:
         if fmt == known:

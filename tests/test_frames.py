@@ -72,7 +72,9 @@ def test_backends_equal_and_typed(client: NetraClient, window: Window, ace: pl.D
 def test_empty_window_keeps_schema(client: NetraClient, server: LocalNetra) -> None:
     start = server.anchor + timedelta(days=1)
     for backend in ("pandas", "polars"):
-        frame = nf.traces_frame(start, start + timedelta(days=1), backend=backend, client=client)
+        end = start + timedelta(days=1)
+        with pytest.warns(nf.EmptyResultWarning, match="no traces in"):
+            frame = nf.traces_frame(start, end, backend=backend, client=client)
         assert len(frame) == 0
         assert_schema(frame, schema.TRACES)
         spans = nf.spans_frame([], backend=backend, client=client)
@@ -267,10 +269,12 @@ def test_default_client_from_configure_and_env(
 
 
 @pytest.mark.usefixtures("clean_defaults")
-def test_set_backend_and_env(client: NetraClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert isinstance(nf.traces_frame(max_rows=1, client=client), pd.DataFrame)
+def test_set_backend_and_env(
+    client: NetraClient, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(nf.traces_frame(*window, max_rows=1, client=client), pd.DataFrame)
     monkeypatch.setenv("NETRA_FRAMES_BACKEND", "polars")
-    assert isinstance(nf.traces_frame(max_rows=1, client=client), pl.DataFrame)
+    assert isinstance(nf.traces_frame(*window, max_rows=1, client=client), pl.DataFrame)
     nf.set_backend("pandas")
     with pytest.warns(nf.EmptyResultWarning):  # the default window (last 7 days) is empty
         assert isinstance(nf.tenant_usage_frame("AceTech", client=client), pd.DataFrame)
@@ -280,7 +284,8 @@ def test_set_backend_and_env(client: NetraClient, monkeypatch: pytest.MonkeyPatc
         nf.traces_frame(client=client)
     with pytest.raises(nf.InvalidParameterError):
         nf.set_backend("arrow")  # type: ignore[arg-type]
-    assert isinstance(nf.traces_frame(max_rows=1, backend="polars", client=client), pl.DataFrame)
+    polars_frame = nf.traces_frame(*window, max_rows=1, backend="polars", client=client)
+    assert isinstance(polars_frame, pl.DataFrame)
     assert not hasattr(client, "traces_frame")  # frames are built by nf.*, not the client
 
 
@@ -452,3 +457,22 @@ def test_a_missing_id_is_still_blamed_on_the_id(client: NetraClient) -> None:
     with pytest.raises(nf.NotFoundError, match="check the id") as caught:
         nf.spans_frame("f" * 32, client=client)
     assert "NETRA_OTLP_ENDPOINT" not in str(caught.value)
+
+
+# -- empty results ------------------------------------------------------------------------
+
+
+def test_an_empty_unfiltered_window_warns_with_the_window(client: NetraClient) -> None:
+    with pytest.warns(nf.EmptyResultWarning) as caught:
+        frame = nf.traces_frame("2020-01-01", "2020-01-02", client=client, progress=False)
+    assert len(frame) == 0 and len(caught) == 1
+    message = str(caught[0].message)
+    assert "[2020-01-01T00:00:00.000Z, 2020-01-02T00:00:00.000Z)" in message
+    assert "start=" in message and "case-sensitive" not in message  # no id to misspell
+    assert caught[0].filename == __file__  # points at the user's call
+
+
+def test_max_rows_zero_is_not_news(client: NetraClient, window: Window) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(nf.traces_frame(*window, max_rows=0, client=client, progress=False)) == 0
