@@ -128,9 +128,10 @@ def traces_frame(
     Parameters
     ----------
     start, end:
-        The window on a trace's ``start_time``: ISO string, ``datetime`` or ``date``
-        (naive means UTC; mixing naive and aware is refused). Defaults: ``end`` = now,
-        ``start`` = ``end`` - 7 days.
+        The window on a trace's ``start_time``: ISO string, ``date``, ``datetime``,
+        pandas ``Timestamp`` or numpy ``datetime64``. A time with a zone is converted to
+        UTC, one without is UTC (every type; see :mod:`netra_frames.times`). Defaults:
+        ``end`` = now, ``start`` = ``end`` - 7 days.
     sort_field, sort_order:
         Row order, as the API sorts (ties broken by trace id).
     page_size:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -40,14 +41,15 @@ BAD_TIMES: list[Any] = [
     b"2026-01-01",
     ["2026-01-01"],
     object(),
+    pd.NaT,
+    np.datetime64("NaT"),
 ]
 BAD_WINDOWS: list[tuple[Any, Any]] = [
     (END, START),  # end before start
     (START, START),  # empty
     ("2026-01-01T00:00:00.0001Z", "2026-01-01T00:00:00.0009Z"),  # empty at ms resolution
-    (datetime(2026, 1, 1), datetime(2026, 1, 8, tzinfo=UTC)),  # naive with aware
-    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8)),
-    ("2026-01-01T00:00:00", datetime(2026, 1, 8, tzinfo=UTC)),
+    (datetime(2026, 1, 8), datetime(2026, 1, 8, tzinfo=UTC)),  # naive is UTC: empty
+    (pd.Timestamp("2026-01-08T01:00", tz="Europe/Paris"), np.datetime64("2026-01-08")),
     (date(2026, 1, 8), date(2026, 1, 1)),
 ]
 BAD_IDS: list[Any] = ["", " ", "\t\n", "a\x00b", None, 5, 1.0, b"abc", ["a"], {"a": 1}, True]
