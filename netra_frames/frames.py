@@ -292,6 +292,18 @@ def _warn_empty(
     )
 
 
+def _backend_following(given: object, backend: Backend | None) -> Backend:
+    """``backend`` if given, else the backend of a frame or Series passed as ids, else the
+    default (:func:`netra_frames.set_backend`, ``NETRA_FRAMES_BACKEND``, pandas)."""
+    if backend is None:
+        if isinstance(given, pl.DataFrame | pl.Series):
+            return "polars"
+        kind = type(given)
+        if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
+            return "pandas"
+    return resolve_backend(backend)
+
+
 class SpansFrameOptions(TypedDict, total=False):
     """The keywords of :func:`spans_frame` besides ``backend`` (for its overloads)."""
 
@@ -341,13 +353,20 @@ def spans_frame(
         ``trace_id`` column). Duplicates are fetched once: the result follows the first
         occurrence of each id, and has no duplicated rows.
     span_name:
-        Keep spans whose name or kind matches (as the API filters).
+        Keep the spans whose name contains ``span_name``, ignoring case, or whose kind
+        equals it, ignoring case (the API filters): ``"generation"`` keeps every LLM call,
+        ``"chat"`` a span named ``openai.chat``. One that keeps nothing warns
+        (:class:`~netra_frames.EmptyResultWarning`).
     page_size:
         Spans per request (1 to 100).
     parse_json:
         Also expand ``attributes`` into ``attr.<key>`` columns (see
         :func:`expand_attributes`).
-    backend, progress, client:
+    backend:
+        ``"pandas"`` or ``"polars"``; default: the backend of ``trace_ids`` when it is a
+        frame or Series (a Polars traces frame gives a Polars spans frame), else as for
+        :func:`traces_frame`.
+    progress, client:
         As for :func:`traces_frame`; the bar counts traces.
     max_workers:
         Traces fetched at once (threads sharing the client's pooled session).
@@ -380,7 +399,7 @@ def spans_frame(
     >>> spans.merge(traces, on="trace_id", suffixes=("", "_trace")).shape[0] == len(spans)
     True
     """
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(trace_ids, backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
     client = client or get_client()
@@ -410,7 +429,7 @@ def spans_frame(
     if len(frame) == 0 and span_name is not None and ids:
         warnings.warn(
             f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
-            "matched as the API does (name or kind).",
+            "matched as the API does (name contains it or kind equals it, ignoring case).",
             EmptyResultWarning,
             stacklevel=2,
         )
@@ -435,7 +454,7 @@ def _usage_frame(
     max_workers: int,
     client: NetraClient | None,
 ) -> pd.DataFrame | pl.DataFrame:
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(ids, backend)
     name = f"{kind}_id"
     keys = normalise_ids(ids, name, column=name)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
@@ -526,7 +545,8 @@ def session_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------
@@ -595,7 +615,8 @@ def tenant_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------

@@ -476,3 +476,52 @@ def test_max_rows_zero_is_not_news(client: NetraClient, window: Window) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(nf.traces_frame(*window, max_rows=0, client=client, progress=False)) == 0
+
+
+# -- spans: backend and span_name ----------------------------------------------------------
+
+
+def test_spans_and_usage_follow_the_backend_of_their_input(
+    client: NetraClient, traces: pl.DataFrame, window: Window
+) -> None:
+    few = traces.head(3)
+    assert isinstance(nf.spans_frame(few, client=client), pl.DataFrame)
+    assert isinstance(nf.spans_frame(few["trace_id"], client=client), pl.DataFrame)
+    assert isinstance(nf.spans_frame(few.to_pandas(), client=client), pd.DataFrame)
+    assert isinstance(nf.spans_frame(few, backend="pandas", client=client), pd.DataFrame)
+    assert isinstance(nf.spans_frame(few["trace_id"].to_list(), client=client), pd.DataFrame)
+    tenants = pl.Series(["AceTech", "Initech"])
+    for usage in (nf.tenant_usage_frame, nf.session_usage_frame):
+        ids = tenants if usage is nf.tenant_usage_frame else few["session_id"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", nf.EmptyResultWarning)  # not the point here
+            assert isinstance(usage(ids, *window, client=client), pl.DataFrame)
+            assert isinstance(usage(ids.to_pandas(), *window, client=client), pd.DataFrame)
+            frame = usage(ids, *window, backend="pandas", client=client)
+        assert isinstance(frame, pd.DataFrame)
+
+
+def test_span_name_is_a_case_insensitive_substring_of_the_name_or_the_kind(
+    client: NetraClient, traces: pl.DataFrame
+) -> None:
+    ids = traces["trace_id"].head(5)
+    every = nf.spans_frame(ids, backend="polars", client=client)
+    name = every["name"][0]
+    kind = every.filter(pl.col("kind") != pl.col("name"))["kind"][0]
+    for asked in (name[1:-1].upper(), name.lower(), kind.upper(), kind):
+        expected = every.filter(
+            pl.col("name").str.to_lowercase().str.contains(asked.lower(), literal=True)
+            | (pl.col("kind").str.to_lowercase() == asked.lower())
+        )
+        got = nf.spans_frame(ids, span_name=asked, backend="polars", client=client)
+        assert 0 < got.height < every.height or asked.lower() == name.lower(), asked
+        assert got["span_id"].to_list() == expected["span_id"].to_list(), asked
+    kind_part = kind[1:-1]  # a part of a kind is no match by kind, only by name
+    by_name = every.filter(
+        pl.col("name").str.to_lowercase().str.contains(kind_part.lower(), literal=True)
+    )
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        by_part = nf.spans_frame(ids, span_name=kind_part, backend="polars", client=client)
+    assert by_part["span_id"].to_list() == by_name["span_id"].to_list()
+    assert [w.category for w in seen] == ([] if by_name.height else [nf.EmptyResultWarning])
