@@ -638,7 +638,10 @@ def tenant_usage_frame(
 
 
 def expand_attributes(frame: Any, column: str = "attributes") -> Any:
-    """Return ``frame`` with one ``attr.<key>`` column per key of its JSON ``attributes``.
+    """Return ``frame`` with one column per key of the JSON objects in ``column``.
+
+    The new columns are named ``attr.<key>`` for the default ``attributes`` column, and
+    ``<column>.<key>`` for any other (``resources.service.name`` for ``"resources"``).
 
     Works on pandas and Polars frames and returns the same kind. A key's values keep
     their JSON type when it is the same on every row, else they become JSON strings.
@@ -653,7 +656,7 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        ``frame`` plus the ``attr.*`` columns, after the existing ones.
+        ``frame`` plus the ``attr.*`` (or ``<column>.*``) columns, after the existing ones.
 
     Raises
     ------
@@ -665,6 +668,8 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     >>> spans = nf.spans_frame(trace_id, client=client)
     >>> "attr.gen_ai.request.model" in nf.expand_attributes(spans).columns
     True
+    >>> [c for c in nf.expand_attributes(spans, "resources").columns if "." in c][:1]
+    ['resources.service.name']
     """
     expanded = expand_attributes_polars(as_polars(frame), column)
     if isinstance(frame, pl.DataFrame):

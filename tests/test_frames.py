@@ -159,6 +159,19 @@ def test_parse_json_and_expand_attributes(client: NetraClient, traces: pl.DataFr
     assert not any(str(t) == "object" for t in pdf.dtypes)
 
 
+def test_expand_attributes_prefixes_other_columns_with_their_name(
+    client: NetraClient, traces: pl.DataFrame
+) -> None:
+    spans = nf.spans_frame(traces["trace_id"][:3], backend="polars", client=client)
+    for column in ("resources", "metadata"):
+        keys = {k for text in spans[column].to_list() for k in json.loads(text or "{}")}
+        added = nf.expand_attributes(spans, column=column).columns[spans.width :]
+        assert keys and set(added) == {f"{column}.{key}" for key in keys}, column
+    as_pandas = nf.expand_attributes(spans.to_pandas(), column="resources")
+    assert "resources.service.name" in as_pandas.columns
+    assert not any(c.startswith("attr.") for c in as_pandas.columns)
+
+
 @pytest.mark.parametrize(
     "bad", [None, 5, [None], ["ok", ""], [b"x"], pl.DataFrame({"x": ["a"]}), {"a": 1}]
 )
