@@ -125,7 +125,8 @@ def pushdown_of(predicate: pl.Expr | None) -> Pushdown:
 
     The expression is read from its JSON serialisation; only AND-chains of ``col ==
     "literal"`` (on :data:`PUSHABLE_FIELDS`), comparisons of ``start_time`` with a
-    timezone-aware datetime literal and ``start_time.is_between(...)`` are understood.
+    timezone-aware datetime literal or a ``date`` literal (its midnight UTC, as Polars
+    compares it with the column) and ``start_time.is_between(...)`` are understood.
     Anything else, including any ``|``, contributes nothing (it is still applied by the
     scan afterwards).
 
@@ -146,6 +147,9 @@ def pushdown_of(predicate: pl.Expr | None) -> Pushdown:
     >>> p = pushdown_of((pl.col("user_id") == "u1") & (pl.col("start_time") >= since))
     >>> p.equals, p.start
     ({'user_id': 'u1'}, datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    >>> from datetime import date
+    >>> pushdown_of(pl.col("start_time") < date(2026, 1, 2)).end == since + timedelta(days=1)
+    True
     """
     if predicate is None:
         return Pushdown()
@@ -221,7 +225,8 @@ def _comparison(left: Any, op: Any, right: Any) -> Iterator[tuple[str, str, str 
         if isinstance(value, str):
             yield "eq", name, value
     elif name == "start_time":
-        moment = _datetime(_scalar(literal).get("Datetime"))
+        scalar = _scalar(literal)
+        moment = _datetime(scalar.get("Datetime")) or _date(scalar.get("Date"))
         if moment is None:
             return
         floor = moment - timedelta(microseconds=moment.microsecond % 1000)
@@ -260,6 +265,17 @@ def _datetime(value: Any) -> datetime | None:
     )
     try:
         return _EPOCH + timedelta(microseconds=micros)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _date(days: Any) -> datetime | None:
+    """A ``date`` literal (days since 1970-01-01) -> its midnight UTC, as Polars compares it
+    with the UTC ``start_time`` column (and as a ``date`` is read everywhere in this package)."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        return None
+    try:
+        return _EPOCH + timedelta(days=days)
     except (OverflowError, ValueError):
         return None
 
