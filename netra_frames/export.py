@@ -67,13 +67,13 @@ from ._store import (
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .query import TraceFilters, TraceQuery
+from .query import TraceFilters, TraceQuery, filter_keywords
 from .scan import trace_batches
 from .schema import TRACES
 from .times import TimeLike
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
     from .transport import Transport
 
@@ -189,6 +189,7 @@ def _export_partition(
     return writer.rows, len(files)
 
 
+@filter_keywords
 def export_traces(
     path: str | os.PathLike[str],
     start: TimeLike | None = None,
@@ -232,9 +233,8 @@ def export_traces(
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
 
     Returns
     -------

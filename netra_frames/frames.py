@@ -42,15 +42,15 @@ from .cache import (
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
 from .errors import EmptyResultWarning
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
 from .times import TimeLike, format_time, resolve_window
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Unpack
 
     import pandas as pd
+    from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",
@@ -105,6 +105,7 @@ def traces_frame(
     backend: Backend | None = ...,
     **options: Unpack[TracesFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
+@filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -160,10 +161,9 @@ def traces_frame(
         (the user cache directory), a directory, or ``False``; default: ``configure``,
         else ``NETRA_FRAMES_CACHE``, else off. Days that ended more than ``settle`` ago
         (default 1 hour) are read from disk; ``refresh=True`` fetches them again.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
-        case-sensitive.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
+        Ids are case-sensitive.
 
     Returns
     -------

@@ -56,12 +56,12 @@ from ._validate import check_count, check_max_rows
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
     from .transport import Transport
 
@@ -388,6 +388,7 @@ def trace_batches(
                 yield frame
 
 
+@filter_keywords
 def scan_traces(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -424,9 +425,8 @@ def scan_traces(
     cache, settle, refresh:
         The local cache, as for :func:`netra_frames.traces_frame`: final days stream
         from disk, one frame per day.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters always
-        sent (a ``filter`` on these columns does the same).
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters always sent (a ``filter`` on these columns does the same).
 
     Returns
     -------
