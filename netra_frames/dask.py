@@ -49,7 +49,7 @@ from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .frames import _traces_frame_of
-from .query import TraceFilters, TraceQuery
+from .query import TraceFilters, TraceQuery, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, split_window
 
@@ -59,7 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise ImportError('netra_frames.dask needs Dask: pip install "netra-frames[dask]"') from exc
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
 __all__ = ["ClientConfig", "Shard", "load_shard", "traces_frame", "traces_meta"]
 
@@ -169,6 +169,7 @@ def load_shard(
     return frame[columns if columns is not None else _COLUMNS]
 
 
+@filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -197,9 +198,8 @@ def traces_frame(
     api_key, base_url, timeout:
         Connection settings for the workers; what is not given comes from each worker's
         environment (``NETRA_API_KEY``, ``NETRA_OTLP_ENDPOINT``, ...).
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
 
     Returns
     -------

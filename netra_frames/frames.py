@@ -41,15 +41,15 @@ from .cache import (
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
 from .errors import EmptyResultWarning
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
 from .times import TimeLike, format_time, resolve_window
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Unpack
 
     import pandas as pd
+    from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",
@@ -103,6 +103,7 @@ def traces_frame(
     backend: Backend | None = ...,
     **options: Unpack[TracesFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
+@filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -126,9 +127,10 @@ def traces_frame(
     Parameters
     ----------
     start, end:
-        The window on a trace's ``start_time``: ISO string, ``datetime`` or ``date``
-        (naive means UTC; mixing naive and aware is refused). Defaults: ``end`` = now,
-        ``start`` = ``end`` - 7 days.
+        The window on a trace's ``start_time``: ISO string, ``date``, ``datetime``,
+        pandas ``Timestamp`` or numpy ``datetime64``. A time with a zone is converted to
+        UTC, one without is UTC (every type; see :mod:`netra_frames.times`). Defaults:
+        ``end`` = now, ``start`` = ``end`` - 7 days.
     sort_field, sort_order:
         Row order, as the API sorts (ties broken by trace id).
     page_size:
@@ -157,16 +159,16 @@ def traces_frame(
         (the user cache directory), a directory, or ``False``; default: ``configure``,
         else ``NETRA_FRAMES_CACHE``, else off. Days that ended more than ``settle`` ago
         (default 1 hour) are read from disk; ``refresh=True`` fetches them again.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
-        case-sensitive; a filtered drain that matches nothing warns
-        (:class:`~netra_frames.EmptyResultWarning`).
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
+        Ids are case-sensitive.
 
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        One row per trace, columns of :data:`netra_frames.schema.TRACES`.
+        One row per trace, columns of :data:`netra_frames.schema.TRACES`. An empty result
+        (filtered or not, unless ``max_rows=0``) comes with an
+        :class:`~netra_frames.EmptyResultWarning` showing the window searched.
 
     Raises
     ------
@@ -196,8 +198,12 @@ def traces_frame(
         settle=settle,
         refresh=refresh,
     )
-    if len(frame) == 0 and query.filters:
-        _warn_empty(f"no traces matched {dict(query.filters)}", (query.start, query.end))
+    if len(frame) == 0 and max_rows != 0:
+        window = (query.start, query.end)
+        if query.filters:
+            _warn_empty(f"no traces matched {dict(query.filters)}", window)
+        else:
+            _warn_empty("no traces", window, hint=_EMPTY_WINDOW_HINT)
     return frame
 
 
@@ -259,17 +265,40 @@ def _traces_frame_of(
     return frame
 
 
+_IDS_HINT = "ids are case-sensitive: check the spelling and the window"
+_EMPTY_WINDOW_HINT = (
+    "check the window: without start= and end= it is the last 7 days up to now, and data "
+    "(such as a local server's) may lie elsewhere"
+)
+
+
 def _warn_empty(
-    what: str, window: tuple[datetime, datetime], detail: str = "", stacklevel: int = 3
+    what: str,
+    window: tuple[datetime, datetime],
+    detail: str = "",
+    stacklevel: int = 3,
+    *,
+    hint: str = _IDS_HINT,
 ) -> None:
     """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
     here, so the warning points at the user's call)."""
     warnings.warn(
-        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; ids are "
-        "case-sensitive: check the spelling and the window.",
+        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
         EmptyResultWarning,
         stacklevel=stacklevel,
     )
+
+
+def _backend_following(given: object, backend: Backend | None) -> Backend:
+    """``backend`` if given, else the backend of a frame or Series passed as ids, else the
+    default (:func:`netra_frames.set_backend`, ``NETRA_FRAMES_BACKEND``, pandas)."""
+    if backend is None:
+        if isinstance(given, pl.DataFrame | pl.Series):
+            return "polars"
+        kind = type(given)
+        if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
+            return "pandas"
+    return resolve_backend(backend)
 
 
 class SpansFrameOptions(TypedDict, total=False):
@@ -321,13 +350,20 @@ def spans_frame(
         ``trace_id`` column). Duplicates are fetched once: the result follows the first
         occurrence of each id, and has no duplicated rows.
     span_name:
-        Keep spans whose name or kind matches (as the API filters).
+        Keep the spans whose name contains ``span_name``, ignoring case, or whose kind
+        equals it, ignoring case (the API filters): ``"generation"`` keeps every LLM call,
+        ``"chat"`` a span named ``openai.chat``. One that keeps nothing warns
+        (:class:`~netra_frames.EmptyResultWarning`).
     page_size:
         Spans per request (1 to 100).
     parse_json:
         Also expand ``attributes`` into ``attr.<key>`` columns (see
         :func:`expand_attributes`).
-    backend, progress, client:
+    backend:
+        ``"pandas"`` or ``"polars"``; default: the backend of ``trace_ids`` when it is a
+        frame or Series (a Polars traces frame gives a Polars spans frame), else as for
+        :func:`traces_frame`.
+    progress, client:
         As for :func:`traces_frame`; the bar counts traces.
     max_workers:
         Traces fetched at once (threads sharing the client's pooled session).
@@ -360,7 +396,7 @@ def spans_frame(
     >>> spans.merge(traces, on="trace_id", suffixes=("", "_trace")).shape[0] == len(spans)
     True
     """
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(trace_ids, backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
     client, workers = client_and_workers(client, max_workers)
@@ -379,7 +415,7 @@ def spans_frame(
     if len(frame) == 0 and span_name is not None and ids:
         warnings.warn(
             f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
-            "matched as the API does (name or kind).",
+            "matched as the API does (name contains it or kind equals it, ignoring case).",
             EmptyResultWarning,
             stacklevel=2,
         )
@@ -404,7 +440,7 @@ def _usage_frame(
     max_workers: int,
     client: NetraClient | None,
 ) -> pd.DataFrame | pl.DataFrame:
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(ids, backend)
     name = f"{kind}_id"
     keys = normalise_ids(ids, name, column=name)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
@@ -494,7 +530,8 @@ def session_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------
@@ -563,7 +600,8 @@ def tenant_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------
@@ -585,7 +623,10 @@ def tenant_usage_frame(
 
 
 def expand_attributes(frame: Any, column: str = "attributes") -> Any:
-    """Return ``frame`` with one ``attr.<key>`` column per key of its JSON ``attributes``.
+    """Return ``frame`` with one column per key of the JSON objects in ``column``.
+
+    The new columns are named ``attr.<key>`` for the default ``attributes`` column, and
+    ``<column>.<key>`` for any other (``resources.service.name`` for ``"resources"``).
 
     Works on pandas and Polars frames and returns the same kind. A key's values keep
     their JSON type when it is the same on every row, else they become JSON strings.
@@ -600,7 +641,7 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        ``frame`` plus the ``attr.*`` columns, after the existing ones.
+        ``frame`` plus the ``attr.*`` (or ``<column>.*``) columns, after the existing ones.
 
     Raises
     ------
@@ -612,6 +653,8 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     >>> spans = nf.spans_frame(trace_id, client=client)
     >>> "attr.gen_ai.request.model" in nf.expand_attributes(spans).columns
     True
+    >>> [c for c in nf.expand_attributes(spans, "resources").columns if "." in c][:1]
+    ['resources.service.name']
     """
     expanded = expand_attributes_polars(as_polars(frame), column)
     if isinstance(frame, pl.DataFrame):

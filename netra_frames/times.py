@@ -1,19 +1,26 @@
 """Time windows: parse what users pass, send what the API wants.
 
 Accepted for a time: an ISO 8601 string (``2026-01-01``, ``2026-01-01T10:00:00Z``,
-``...+02:00``), a :class:`datetime.datetime` or a :class:`datetime.date`.
+``...+02:00``), a :class:`datetime.date`, a :class:`datetime.datetime`, a
+:class:`pandas.Timestamp` or a :class:`numpy.datetime64`.
 
-Time zones: an aware datetime or a string with an offset is converted to UTC; a naive
-datetime, a string without an offset and a date are taken as UTC. Mixing a naive and an
-aware value in one window is refused, since one of them probably means local time.
-Everything is sent as millisecond ISO with ``Z`` (``2026-01-01T00:00:00.000Z``).
+One rule for every type: a time that carries a zone or offset (an aware ``datetime`` or
+``Timestamp``, a string ending in ``Z`` or ``+02:00``) is converted to UTC; a time without
+one (a naive ``datetime`` or ``Timestamp``, a string without an offset, a ``date``, any
+``datetime64``, which has no zone) is taken as UTC, never as local time. The two ends of a
+window may mix both kinds. Everything is sent as millisecond ISO with ``Z``
+(``2026-01-01T00:00:00.000Z``), each bound rounded up to the millisecond.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, TypeAlias
 
 from .errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "DAY",
@@ -26,56 +33,70 @@ __all__ = [
     "utc_days",
 ]
 
-TimeLike = str | datetime | date
+if TYPE_CHECKING:
+    TimeLike: TypeAlias = str | datetime | date | np.datetime64
+else:
+    TimeLike = str | datetime | date
 DAY = timedelta(days=1)
+_EPOCH = datetime(1970, 1, 1)
 
 
-def _naive(value: TimeLike) -> bool | None:
-    """Whether a time has no zone: ``None`` for a date, which is a day and not a time."""
+def _wall_time(value: object, name: str) -> tuple[datetime, bool]:
+    """``value`` as a datetime (aware, or naive meaning UTC) and whether it lost sub-µs time."""
+    if type(value).__name__ == "NaTType" or (
+        type(value).__name__ == "datetime64" and str(value) == "NaT"
+    ):
+        raise InvalidParameterError(f"{name} is NaT (a missing time); pass a time.")
     if isinstance(value, datetime):
-        return value.tzinfo is None or value.utcoffset() is None
+        nanos = int(getattr(value, "nanosecond", 0))  # pandas.Timestamp below the microsecond
+        plain = value.to_pydatetime(warn=False) if hasattr(value, "to_pydatetime") else value
+        return plain, nanos > 0
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day), False
+    if type(value).__name__ == "datetime64" and hasattr(value, "astype"):  # numpy, no zone
+        micro = value.astype("datetime64[us]")
+        try:
+            wall = _EPOCH + timedelta(microseconds=int(micro.astype("int64")))
+        except OverflowError:
+            raise InvalidParameterError(f"{name}={value!r} is out of the range.") from None
+        return wall, bool(micro < value)
     if isinstance(value, str):
-        text = value.strip().upper()
-        if "T" not in text and " " not in text:
-            return None
-        return not (text.endswith("Z") or "+" in text[10:] or "-" in text[10:])
-    return None
+        text = value.strip()
+        if not text:
+            raise InvalidParameterError(f"{name} is an empty string; pass an ISO 8601 time.")
+        try:
+            return datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text), False
+        except ValueError:
+            raise InvalidParameterError(
+                f"{name}={value!r} is not an ISO 8601 time; use e.g. '2026-01-01T00:00:00Z'."
+            ) from None
+    raise InvalidParameterError(
+        f"{name} must be an ISO string, datetime, date, pandas Timestamp or numpy datetime64, "
+        f"got {type(value).__name__}."
+    )
 
 
 def parse_time(value: TimeLike, name: str = "time") -> datetime:
     """Return ``value`` as an aware UTC datetime, rounded up to the millisecond.
 
-    Every time here bounds a half-open window ``[start, end)`` over millisecond data, and
-    rounding both bounds up selects exactly the traces the exact bounds would.
+    A time with a zone is converted to UTC, a time without one is taken as UTC, whatever
+    its type (see the module docstring). Every time here bounds a half-open window
+    ``[start, end)`` over millisecond data, and rounding both bounds up selects exactly
+    the traces the exact bounds would.
 
     Raises
     ------
     InvalidParameterError
-        For a wrong type or an unparseable string; the message names ``name``.
+        For a wrong type, ``NaT`` or an unparseable string; the message names ``name``.
 
     Examples
     --------
     >>> parse_time("2026-01-01")
     datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> parse_time("2026-01-01T02:00:00+02:00") == parse_time(datetime(2026, 1, 1))
+    True
     """
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            raise InvalidParameterError(f"{name} is an empty string; pass an ISO 8601 time.")
-        try:
-            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
-        except ValueError:
-            raise InvalidParameterError(
-                f"{name}={value!r} is not an ISO 8601 time; use e.g. '2026-01-01T00:00:00Z'."
-            ) from None
-    else:
-        raise InvalidParameterError(
-            f"{name} must be an ISO string, datetime or date, got {type(value).__name__}."
-        )
+    dt, below_micro = _wall_time(value, name)
     try:
         dt = (
             dt.replace(tzinfo=timezone.utc)
@@ -89,7 +110,7 @@ def parse_time(value: TimeLike, name: str = "time") -> datetime:
             f"{name}={value!r} is outside 1970..9998; pass a time within the data's range."
         )
     extra = dt.microsecond % 1000
-    return dt + timedelta(microseconds=1000 - extra) if extra else dt
+    return dt + timedelta(microseconds=1000 - extra) if extra or below_micro else dt
 
 
 def format_time(value: datetime) -> str:
@@ -121,7 +142,7 @@ def resolve_window(
     Raises
     ------
     InvalidParameterError
-        If a value does not parse, naive and aware values are mixed, or ``end <= start``.
+        If a value does not parse, or ``end <= start``.
 
     Examples
     --------
@@ -129,13 +150,6 @@ def resolve_window(
     >>> (e - s).days
     31
     """
-    kinds = {_naive(start) if start is not None else None, _naive(end) if end is not None else None}
-    if kinds >= {True, False}:
-        if isinstance(start, datetime) or isinstance(end, datetime):
-            raise InvalidParameterError(
-                "start and end mix a naive and a timezone-aware time; make both aware "
-                "(e.g. tzinfo=timezone.utc) so the window means what you intend."
-            )
     end_dt = parse_time(end, "end") if end is not None else None
     if end_dt is None:
         end_dt = parse_time(now or datetime.now(timezone.utc), "now")

@@ -109,7 +109,10 @@ def as_polars(frame: object) -> pl.DataFrame:
 
 
 def expand_attributes_polars(frame: pl.DataFrame, column: str = "attributes") -> pl.DataFrame:
-    """Append one ``attr.<key>`` column per attribute key found in ``column``'s JSON objects.
+    """Append one ``<prefix><key>`` column per key found in ``column``'s JSON objects.
+
+    The prefix is ``attr.`` for ``attributes`` (the documented spans columns), else the
+    column's name and a dot (``resources.service.name``).
 
     Values keep their JSON type when a key has one type throughout (else they become JSON
     strings); nested objects and arrays become JSON strings.
@@ -118,7 +121,8 @@ def expand_attributes_polars(frame: pl.DataFrame, column: str = "attributes") ->
         raise InvalidParameterError(f"the frame has no {column!r} column to expand.")
     parsed = [_parse_object(text) for text in frame[column].to_list()]
     keys = list(dict.fromkeys(k for obj in parsed for k in obj))
-    series = [_attribute_series(f"attr.{key}", [obj.get(key) for obj in parsed]) for key in keys]
+    prefix = "attr." if column == "attributes" else f"{column}."
+    series = [_attribute_series(prefix + key, [obj.get(key) for obj in parsed]) for key in keys]
     return frame.with_columns(series) if series else frame
 
 
