@@ -68,8 +68,12 @@ import math
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate
+from typing import Any
 
 __all__ = [
     "FAULT_KINDS", "FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan", "fault_kind",
@@ -185,6 +189,47 @@ class FaultConfig:
             ("stall", self.stall_rate),
         ]
 
+    @classmethod
+    def from_specs(cls, specs: Iterable[str]) -> FaultConfig:
+        """Build a validated config from ``NAME=VALUE`` texts (``serve --fault``'s grammar).
+
+        ``NAME`` is a field (``-`` may stand for ``_``); ``VALUE`` is read by the field's
+        type, so a new field needs no new parsing: a number; ``true``/``false`` for a flag;
+        ``none``/``off`` (or nothing) for an optional one; ``a,b,...`` for a tuple; and
+        ``KEY:VALUE,...`` for a mapping (``schedule=3:429,7:truncate``, ``every=503:10``).
+        A name given twice keeps the last value.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name, a value that does not read as its field's type, or a
+            config that :meth:`validate` refuses; the message quotes the spec.
+
+        Examples
+        --------
+        >>> FaultConfig.from_specs(["latency-ms=50", "schedule=3:429,7:truncate"]).schedule
+        {3: '429', 7: 'truncate'}
+        >>> FaultConfig.from_specs(["every=503:10", "rate_limit_rps=none"]).every
+        {'503': 10}
+        """
+        hints = typing.get_type_hints(cls)
+        known = [f.name for f in fields(cls)]
+        values: dict[str, Any] = {}
+        for spec in specs:
+            name, sep, raw = spec.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in known:
+                names = ", ".join(known)
+                raise ValueError(f"{spec!r}: expected NAME=VALUE with NAME one of {names}")
+            try:
+                values[name] = _read_value(raw.strip(), hints[name])
+            except ValueError:
+                expected = _describe(hints[name])
+                raise ValueError(f"{spec!r}: {raw.strip()!r} is not {expected}") from None
+        config = cls(**values)
+        config.validate()
+        return config
+
     def validate(self) -> None:
         """Raise ``ValueError`` when a knob is out of range.
 
@@ -227,6 +272,48 @@ class FaultConfig:
             fault_kind(kind)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"every[{kind!r}] must be an integer >= 1, got {n!r}")
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _read_value(raw: str, kind: Any) -> Any:
+    """Read ``raw`` as a value of the type ``kind`` (a resolved field annotation)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and raw.lower() in ("none", "off", ""):
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _read_value(raw, inner)
+    if origin is tuple:
+        return tuple(_read_value(item.strip(), args[0]) for item in raw.split(","))
+    if origin is dict:
+        pairs = [item.partition(":") for item in raw.split(",") if item.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError(raw)
+        key, value = args
+        return {_read_value(k.strip(), key): _read_value(v.strip(), value) for k, _, v in pairs}
+    if kind is bool:
+        if raw.lower() not in _TRUE + _FALSE:
+            raise ValueError(raw)
+        return raw.lower() in _TRUE
+    if kind in (int, float, str):
+        return kind(raw)
+    raise TypeError(f"FaultConfig.from_specs cannot read a {kind!r} field")
+
+
+def _describe(kind: Any) -> str:
+    """Say in words what :func:`_read_value` accepts for ``kind``."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return f"{_describe(inner[0])} or none"
+    if origin is tuple:
+        return f"a comma-separated list ({_describe(args[0])} each)"
+    if origin is dict:
+        return f"KEY:VALUE,... with KEY {_describe(args[0])} and VALUE {_describe(args[1])}"
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+    return names.get(kind, repr(kind))
 
 
 def fault_kind(text: str) -> tuple[str, int]:

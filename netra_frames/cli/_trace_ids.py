@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
 
 __all__ = ["read_trace_ids"]
 
