@@ -15,7 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..__about__ import __version__
-from ..errors import ConfigurationError, InvalidParameterError, NetraError, NetraWarning
+from ..errors import (
+    ConfigurationError,
+    InvalidParameterError,
+    NetraError,
+    NetraWarning,
+    NotFoundError,
+)
 from ._parser import CommandFailed, CommandTable, Parser, UsageError, add_commands
 
 __all__ = ["COMMANDS", "build_parser", "cli_words", "main"]
@@ -160,6 +166,14 @@ def _run(handler: Handler, args: argparse.Namespace) -> int:
             return handler(args)
     except (UsageError, InvalidParameterError, ConfigurationError) as exc:
         return _fail(str(exc), 2)
+    except NotFoundError as exc:
+        if "no route" in (exc.server_message or ""):  # the path is wrong, not the id
+            return _fail(
+                f"{exc.url} is not an endpoint of this server (HTTP 404: {exc.server_message}); "
+                "check --base-url or NETRA_OTLP_ENDPOINT.",
+                1,
+            )
+        return _fail(str(exc), 1)
     except (CommandFailed, NetraError) as exc:
         return _fail(str(exc), 1)
     except ImportError as exc:  # an optional extra is missing; the message names it
