@@ -7,6 +7,7 @@ server; faults come from the server.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -304,3 +305,44 @@ def test_interrupted_while_loading_a_command_is_one_line(tmp_path: Path) -> None
                           capture_output=True, timeout=120, check=False)  # fmt: skip
     assert proc.returncode == 130, proc.stderr.decode()
     assert proc.stderr.decode() == "netra-frames: interrupted\n"
+
+
+# -- 12: one rule for configuration errors: exit 2, one line -------------------------------
+
+BAD_SETTINGS: dict[str, dict[str, str]] = {
+    "NETRA_API_KEY": {"NETRA_API_KEY": ""},
+    "NETRA_OTLP_ENDPOINT": {"NETRA_OTLP_ENDPOINT": "ftp://x"},
+    "OTEL_EXPORTER_OTLP_ENDPOINT": {"NETRA_OTLP_ENDPOINT": "", "OTEL_EXPORTER_OTLP_ENDPOINT": "x"},
+    "NETRA_HEADERS": {"NETRA_HEADERS": "novalue"},
+    "NETRA_USAGE_TIMEOUT": {"NETRA_USAGE_TIMEOUT": "abc"},
+    "NETRA_FRAMES_MAX_REQUESTS_PER_SECOND": {"NETRA_FRAMES_MAX_REQUESTS_PER_SECOND": "fast"},
+    "NETRA_FRAMES_SETTLE": {"NETRA_FRAMES_SETTLE": "soon", "NETRA_FRAMES_CACHE": "{tmp}"},
+}
+"""A bad value of every setting the command line reads (each exits 2 with one line)."""
+
+NOT_AN_ERROR = {
+    "NETRA_FRAMES_BACKEND": "the command line always builds Polars frames",
+    "NETRA_FRAMES_CACHE": "a cache never fails a read: an unusable folder warns and is skipped",
+}
+
+
+def test_every_setting_is_covered() -> None:
+    """Each ``ENV_*`` setting of the package is in one of the two tables above."""
+    package = Path(__file__).resolve().parents[1] / "netra_frames"
+    found = set()
+    for module in package.rglob("*.py"):
+        if "server" not in module.parts:
+            found |= set(re.findall(r'^ENV_\w+ = "(\w+)"', module.read_text(), re.M))
+    assert found == set(BAD_SETTINGS) | set(NOT_AN_ERROR), found
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SETTINGS))
+def test_a_bad_setting_exits_2_with_one_line(
+    server: LocalNetra, window: Window, tmp_path: Path, name: str
+) -> None:
+    env = {k: v.format(tmp=tmp_path) for k, v in BAD_SETTINGS[name].items()}
+    server.reset_stats()
+    proc = run("traces", *span(window), "--format", "csv", server=server, code=2, **env)
+    # the line names the setting, or (for the fallback URL variable) its bad value
+    assert_one_line_error(proc, "base URL 'x'" if name.startswith("OTEL") else name)
+    assert server.stats.requests == 0
