@@ -125,18 +125,18 @@ def fetch(args: argparse.Namespace, out: Output, what: str, call: Callable[[], T
     try:
         return call()
     except DrainError as exc:
-        cause = exc.cause or exc
+        reason = str(exc.cause or exc).rstrip(".")
         kept = len(exc.partial) if exc.partial is not None else 0
         if not args.keep_partial:
             raise CommandFailed(
-                f"{what} stopped part way ({cause}); {rows(kept)} fetched were not written "
+                f"{what} stopped part way ({reason}); {rows(kept)} fetched were not written "
                 "(pass --keep-partial to keep them, or run the command again)."
             ) from exc
         path = f"{out.path}.partial" if out.path else None
         _write(args, exc.partial, out, path)
         where = path or "standard output"
         raise CommandFailed(
-            f"{what} stopped part way ({cause}); wrote the {rows(kept)} fetched so far to "
+            f"{what} stopped part way ({reason}); wrote the {rows(kept)} fetched so far to "
             f"{where} (incomplete)."
         ) from exc
 
