@@ -1,8 +1,9 @@
 """netra_frames: Netra's usage and tracing API as typed Polars and pandas DataFrames.
 
-The names below are imported on first use (PEP 562), so ``import netra_frames``, the
-command line's ``--help`` and ``from netra_frames.server import LocalNetra`` load no data
-frame library; ``from netra_frames import traces_frame`` works as usual.
+The errors (a light module) are imported at once, every other public name on first use
+(PEP 562), so ``import netra_frames``, the command line's ``--help`` and
+``from netra_frames.server import LocalNetra`` load no data frame library;
+``from netra_frames import traces_frame`` works as usual.
 """
 
 from __future__ import annotations
@@ -11,27 +12,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
+from .errors import (
+    APIError,
+    AuthenticationError,
+    CacheWarning,
+    ConfigurationError,
+    DrainError,
+    EmptyResultWarning,
+    InsecureTransportError,
+    InvalidParameterError,
+    NetraError,
+    NetraWarning,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
 
 if TYPE_CHECKING:
     from ._defaults import configure, get_client, set_backend
     from .cache import cache_clear, cache_info
     from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
-    from .errors import (
-        APIError,
-        AuthenticationError,
-        CacheWarning,
-        ConfigurationError,
-        DrainError,
-        EmptyResultWarning,
-        InsecureTransportError,
-        InvalidParameterError,
-        NetraError,
-        NetraWarning,
-        NotFoundError,
-        RateLimitError,
-        ServerError,
-        TransportError,
-    )
     from .export import export_traces
     from .frames import (
         expand_attributes,
@@ -47,22 +48,6 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "._defaults": ("configure", "get_client", "set_backend"),
     ".cache": ("cache_clear", "cache_info"),
     ".client": ("NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"),
-    ".errors": (
-        "APIError",
-        "AuthenticationError",
-        "CacheWarning",
-        "ConfigurationError",
-        "DrainError",
-        "EmptyResultWarning",
-        "InsecureTransportError",
-        "InvalidParameterError",
-        "NetraError",
-        "NetraWarning",
-        "NotFoundError",
-        "RateLimitError",
-        "ServerError",
-        "TransportError",
-    ),  # fmt: skip
     ".export": ("export_traces",),
     ".frames": (
         "expand_attributes",
@@ -70,7 +55,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "spans_frame",
         "tenant_usage_frame",
         "traces_frame",
-    ),  # fmt: skip
+    ),
     ".output": ("write_frame",),
     ".scan": ("scan_spans", "scan_traces"),
 }

@@ -50,12 +50,14 @@ def cli(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     code: int = 0,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m netra_frames ARGS`` and check its exit code."""
+    """Run ``python -m netra_frames ARGS`` (``stdin`` on its input) and check its exit code."""
     proc = subprocess.run(
         [sys.executable, "-W", "error", "-m", "netra_frames", *args],
         env=env if env is not None else clean_env(server),
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         timeout=120,
         check=False,

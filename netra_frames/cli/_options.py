@@ -40,6 +40,18 @@ SORT_FIELDS = ("start_time", "end_time", "latency_ms", "total_cost", "total_toke
 """The traces listing's sort fields (the API's; ``--sort-field`` refuses others at once)."""
 
 
+def _number(text: str, kind: type[float]) -> float:
+    """Read ``text`` as a ``kind`` (``int`` or ``float``), or refuse it in one line."""
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def positive_int(text: str) -> int:
     """Read a whole number >= 1 (an ``argparse`` type: a bad one is one line, exit 2).
 
@@ -48,10 +60,7 @@ def positive_int(text: str) -> int:
     >>> positive_int("5")
     5
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = int(_number(text, int))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
@@ -65,11 +74,8 @@ def positive_float(text: str) -> float:
     >>> positive_float("0.5")
     0.5
     """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
+    value = _number(text, float)
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
     return value
 
@@ -82,10 +88,7 @@ def count(text: str) -> int:
     >>> count("0")
     0
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    value = int(_number(text, int))
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
