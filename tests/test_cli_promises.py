@@ -69,7 +69,7 @@ def test_one_column_without_trace_id_is_refused(server: LocalNetra, window: Wind
         (["serve", "--days", "0"], "--days"),
         (["serve", "--port", "70000"], "--port"),
         (["demo", "--traces", "-1"], "--traces"),
-        (["traces", "--max-retries", "-1"], "--max-retries"),
+        (["traces", "--max-retries", "-1"], "--max-retries: must be 0 or more, got -1"),
         (["traces", "--sort-field", "cost"], "--sort-field"),
         (["traces", "-o", "t.txt"], "--format"),
         (["traces", "--formt", "csv"], "did you mean --format?"),
