@@ -68,12 +68,13 @@ import math
 import random
 import threading
 import time
-import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from email.utils import formatdate
 from typing import Any
+
+from netra_frames.server._fault_specs import describe, read_value
 
 __all__ = [
     "FAULT_KINDS", "FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan", "fault_kind",
@@ -222,9 +223,9 @@ class FaultConfig:
                 names = ", ".join(known)
                 raise ValueError(f"{spec!r}: expected NAME=VALUE with NAME one of {names}")
             try:
-                values[name] = _read_value(raw.strip(), hints[name])
+                values[name] = read_value(raw.strip(), hints[name])
             except ValueError:
-                expected = _describe(hints[name])
+                expected = describe(hints[name])
                 raise ValueError(f"{spec!r}: {raw.strip()!r} is not {expected}") from None
         config = cls(**values)
         config.validate()
@@ -272,48 +273,6 @@ class FaultConfig:
             fault_kind(kind)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"every[{kind!r}] must be an integer >= 1, got {n!r}")
-
-
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
-def _read_value(raw: str, kind: Any) -> Any:
-    """Read ``raw`` as a value of the type ``kind`` (a resolved field annotation)."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and raw.lower() in ("none", "off", ""):
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _read_value(raw, inner)
-    if origin is tuple:
-        return tuple(_read_value(item.strip(), args[0]) for item in raw.split(","))
-    if origin is dict:
-        pairs = [item.partition(":") for item in raw.split(",") if item.strip()]
-        if any(not sep for _, sep, _ in pairs):
-            raise ValueError(raw)
-        key, value = args
-        return {_read_value(k.strip(), key): _read_value(v.strip(), value) for k, _, v in pairs}
-    if kind is bool:
-        if raw.lower() not in _TRUE + _FALSE:
-            raise ValueError(raw)
-        return raw.lower() in _TRUE
-    if kind in (int, float, str):
-        return kind(raw)
-    raise TypeError(f"FaultConfig.from_specs cannot read a {kind!r} field")
-
-
-def _describe(kind: Any) -> str:
-    """Say in words what :func:`_read_value` accepts for ``kind``."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        return f"{_describe(inner[0])} or none"
-    if origin is tuple:
-        return f"a comma-separated list ({_describe(args[0])} each)"
-    if origin is dict:
-        return f"KEY:VALUE,... with KEY {_describe(args[0])} and VALUE {_describe(args[1])}"
-    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
-    return names.get(kind, repr(kind))
 
 
 def fault_kind(text: str) -> tuple[str, int]:
