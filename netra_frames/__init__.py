@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._defaults import configure, get_client, set_backend
+from .answers import span_tree
 from .cache import cache_clear, cache_info
 from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
@@ -64,6 +65,7 @@ __all__ = [
     "scan_traces",
     "session_usage_frame",
     "set_backend",
+    "span_tree",
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",

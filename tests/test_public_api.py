@@ -37,6 +37,7 @@ PUBLIC = {
     "scan_traces",
     "session_usage_frame",
     "set_backend",
+    "span_tree",
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",
