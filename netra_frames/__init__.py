@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._defaults import configure, get_client, set_backend
-from .answers import span_tree
+from .answers import sessions_frame, span_tree, usage_frame
 from .cache import cache_clear, cache_info
 from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
@@ -64,10 +64,12 @@ __all__ = [
     "scan_spans",
     "scan_traces",
     "session_usage_frame",
+    "sessions_frame",
     "set_backend",
     "span_tree",
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",
+    "usage_frame",
     "write_frame",
 ]

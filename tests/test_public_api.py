@@ -36,11 +36,13 @@ PUBLIC = {
     "scan_spans",
     "scan_traces",
     "session_usage_frame",
+    "sessions_frame",
     "set_backend",
     "span_tree",
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",
+    "usage_frame",
     "write_frame",
 }
 

@@ -6,6 +6,8 @@ same as for ``traces_frame`` and ``spans_frame``) and computes on the frames it 
 
 from __future__ import annotations
 
+from .sessions import sessions_frame
 from .tree import span_tree
+from .usage import usage_frame
 
-__all__ = ["span_tree"]
+__all__ = ["sessions_frame", "span_tree", "usage_frame"]
