@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._defaults import configure, get_client, set_backend
-from .answers import sessions_frame, span_tree, usage_frame
+from .answers import Report, report, sessions_frame, span_tree, usage_frame
 from .cache import cache_clear, cache_info
 from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
@@ -48,6 +48,7 @@ __all__ = [
     "NetraWarning",
     "NotFoundError",
     "RateLimitError",
+    "Report",
     "ServerError",
     "SessionUsage",
     "SpansPage",
@@ -61,6 +62,7 @@ __all__ = [
     "expand_attributes",
     "export_traces",
     "get_client",
+    "report",
     "scan_spans",
     "scan_traces",
     "session_usage_frame",

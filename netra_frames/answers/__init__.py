@@ -6,8 +6,9 @@ same as for ``traces_frame`` and ``spans_frame``) and computes on the frames it 
 
 from __future__ import annotations
 
+from .report import Report, report
 from .sessions import sessions_frame
 from .tree import span_tree
 from .usage import usage_frame
 
-__all__ = ["sessions_frame", "span_tree", "usage_frame"]
+__all__ = ["Report", "report", "sessions_frame", "span_tree", "usage_frame"]

@@ -142,7 +142,6 @@ def sessions_of(traces: pl.DataFrame) -> pl.DataFrame:
         duration_ms=(pl.col("end_time") - pl.col("start_time")).dt.total_milliseconds()
     )
     schema = polars_schema(SESSIONS)
-    return (
-        rolled.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
-        .sort("start_time", "session_id", nulls_last=True)
+    return rolled.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]).sort(
+        "start_time", "session_id", nulls_last=True
     )
