@@ -8,8 +8,8 @@ import polars as pl
 
 from .._convert import to_backend
 from .._defaults import resolve_backend
-from ..frames import traces_frame
 from ..schema import SESSIONS, polars_schema
+from ._drain import DrainOptions, traces_of
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -31,10 +31,7 @@ def sessions_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["pandas"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pd.DataFrame: ...
 @overload
 def sessions_frame(
@@ -42,10 +39,7 @@ def sessions_frame(
     end: TimeLike | None = ...,
     *,
     backend: Literal["polars"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pl.DataFrame: ...
 @overload
 def sessions_frame(
@@ -53,10 +47,7 @@ def sessions_frame(
     end: TimeLike | None = ...,
     *,
     backend: Backend | None = ...,
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
 def sessions_frame(
     start: TimeLike | None = None,
@@ -109,9 +100,7 @@ def sessions_frame(
     >>> s.nlargest(1, "total_cost")[["session_id", "traces", "total_cost"]]  # doctest: +SKIP
     """
     chosen = resolve_backend(backend)
-    traces = traces_frame(
-        start, end, backend="polars", progress=progress, client=client, cache=cache, **filters
-    )
+    traces = traces_of(start, end, progress, client, cache, filters)
     return to_backend(sessions_of(traces), chosen)
 
 

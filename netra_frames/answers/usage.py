@@ -10,8 +10,9 @@ import polars as pl
 from .._convert import to_backend
 from .._defaults import resolve_backend
 from ..errors import InvalidParameterError
-from ..frames import spans_frame, traces_frame
+from ..frames import spans_frame
 from ..schema import USAGE, USAGE_KEYS, polars_schema
+from ._drain import DrainOptions, traces_of
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -73,10 +74,7 @@ def usage_frame(
     by: str | Sequence[str] = ...,
     freq: str | None = ...,
     backend: Literal["pandas"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pd.DataFrame: ...
 @overload
 def usage_frame(
@@ -86,10 +84,7 @@ def usage_frame(
     by: str | Sequence[str] = ...,
     freq: str | None = ...,
     backend: Literal["polars"],
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pl.DataFrame: ...
 @overload
 def usage_frame(
@@ -99,10 +94,7 @@ def usage_frame(
     by: str | Sequence[str] = ...,
     freq: str | None = ...,
     backend: Backend | None = ...,
-    progress: bool | None = ...,
-    client: NetraClient | None = ...,
-    cache: CacheLike = ...,
-    **filters: Unpack[TraceFilters],
+    **options: Unpack[DrainOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
 def usage_frame(
     start: TimeLike | None = None,
@@ -166,9 +158,7 @@ def usage_frame(
     """
     names, period = check_grouping(by, freq)
     chosen = resolve_backend(backend)
-    traces = traces_frame(
-        start, end, backend="polars", progress=progress, client=client, cache=cache, **filters
-    )
+    traces = traces_of(start, end, progress, client, cache, filters)
     if "model" in names:
         spans = spans_frame(traces, backend="polars", progress=progress, client=client, cache=cache)
         return to_backend(model_rollup(traces, spans, names, period), chosen)

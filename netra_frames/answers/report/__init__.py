@@ -17,9 +17,10 @@ import polars as pl
 
 from ...config import DEFAULT_WINDOW_DAYS
 from ...errors import EmptyResultWarning, InvalidParameterError
-from ...frames import session_usage_frame, spans_frame, tenant_usage_frame, traces_frame
+from ...frames import session_usage_frame, spans_frame, tenant_usage_frame
 from ...query import check_filters
 from ...times import format_time, resolve_window
+from .._drain import traces_of
 from ..usage import rollup
 from .figures import Check, Figures, figures_of, reconcile
 from .html import document, fragment
@@ -167,10 +168,7 @@ def report(
         raise InvalidParameterError(f"top must be a positive int, got {top!r}.")
     given = check_filters(filters)
     start_dt, end_dt = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    traces = traces_frame(
-        start_dt, end_dt, backend="polars", progress=progress, client=client, cache=cache,
-        **filters,
-    )  # fmt: skip
+    traces = traces_of(start_dt, end_dt, progress, client, cache, filters)
     spans = spans_frame(traces, backend="polars", progress=progress, client=client, cache=cache)
     checks, unreconciled = _reconcile(traces, given, (start_dt, end_dt), client)
     figures = figures_of(
