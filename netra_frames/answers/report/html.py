@@ -67,7 +67,9 @@ CSS = """
   .nf-report .scroll{overflow:visible}
   .nf-report svg.chart{min-width:0}
   .nf-report table{font-size:8.5pt}
-  .nf-report th,.nf-report td{white-space:normal;overflow-wrap:anywhere}
+  .nf-report th,.nf-report td{padding:3px 5px}
+  .nf-report td.text{white-space:normal}
+  .nf-report td.id{white-space:normal;overflow-wrap:anywhere}
   .nf-report tr,.nf-report .card,.nf-report svg.chart{break-inside:avoid}
   .nf-report h2{break-after:avoid}
   .nf-report .card,.nf-report th{background:none}}
