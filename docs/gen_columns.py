@@ -26,6 +26,55 @@ TABLES = (
     ("tenant usage", "tenant_usage_frame", schema.TENANT_USAGE),
 )
 
+ANSWERS = (
+    (
+        "span tree",
+        "span_tree",
+        schema.SPAN_TREE,
+        "Added after the spans frame's own columns (computed; see docs/answers.md).",
+    ),
+    ("sessions", "sessions_frame", schema.SESSIONS, "Computed from the traces of the window."),
+    (
+        "usage",
+        "usage_frame",
+        schema.USAGE_KEYS + schema.USAGE,
+        "Grouping columns first (`period` with `freq=`, then the `by=` names in the order "
+        "given; only those asked for), then the totals (computed from the traces; from the "
+        'spans that name a model with `by=["model"]`).',
+    ),
+)
+"""The answers' frames (netra_frames.answers): computed columns, no wire field."""
+
+COMPUTED = {
+    "depth": "0 for a root, else the parent's depth + 1",
+    "root_span_id": "the span its chain of parents ends at",
+    "path": "span names from the root down to the span",
+    "child_count": "spans whose parent is this span",
+    "self_ms": "duration minus the union of the children's intervals clipped to the span",
+    "subtree_tokens": "total_tokens over the span and its descendants",
+    "subtree_cost": "total_cost over the span and its descendants",
+    "subtree_spans": "the span and its descendants",
+    "orphan": "the parent named is not in the frame (the span is then a root)",
+    "cycle": "the parent links run into a loop (cut above its first span)",
+    "sessions_frame.session_id": "the session",
+    "sessions_frame.tenant_id": "tenant of the session's first trace",
+    "user_ids": "distinct users, in order of first appearance",
+    "start_time": "the first trace's start",
+    "end_time": "the last trace's end",
+    "duration_ms": "from the first start to the last end",
+    "traces": "traces of the session (requests)",
+    "errors": "traces (or model calls) with has_error",
+    "trace_names": "names of the traces, in start order",
+    "period": "start of the UTC period of the trace's start_time",
+    "model": "the group: model_name of the span",
+    "requests": 'traces (model calls with by=["model"])',
+    "sessions": "distinct non-null session_id",
+    "users": "distinct non-null user_id",
+    "pii": "rows with has_pii",
+    "violations": "rows with has_violation",
+}
+"""What a computed column of the answers holds (the "how" column of their tables)."""
+
 READS = {
     "plain": "",
     "iso": "ISO 8601 string, read as a UTC datetime",
@@ -71,6 +120,13 @@ def _note(column: schema.Column, usage: bool) -> str:
     return READS[column.read]
 
 
+def _how(function: str, column: schema.Column) -> str:
+    note = COMPUTED.get(f"{function}.{column.name}", COMPUTED.get(column.name))
+    if note is not None:
+        return note
+    return "the group" if column.dtype == schema.STRING else "sum"
+
+
 def render() -> str:
     """Return the text of docs/columns.md."""
     lines = [
@@ -96,6 +152,20 @@ def render() -> str:
             lines.append(
                 f"| `{c.name}` | `{_polars(c.dtype)}` | `{_pandas(c)}` | {_wire(c, usage)} "
                 f"| {_note(c, usage)} |"
+            )
+        lines.append("")
+    for title, function, columns, intro in ANSWERS:
+        lines += [
+            f"## {title.capitalize()} — `{function}`",
+            "",
+            intro,
+            "",
+            "| column | Polars | pandas | how |",
+            "|---|---|---|---|",
+        ]
+        for c in columns:
+            lines.append(
+                f"| `{c.name}` | `{_polars(c.dtype)}` | `{_pandas(c)}` | {_how(function, c)} |"
             )
         lines.append("")
     return "\n".join(lines)

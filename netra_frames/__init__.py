@@ -31,6 +31,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._defaults import configure, get_client, set_backend
+    from .answers import Report, report, sessions_frame, span_tree, usage_frame
     from .cache import cache_clear, cache_info
     from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
     from .export import export_traces
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 _HOMES: dict[str, tuple[str, ...]] = {
     "._defaults": ("configure", "get_client", "set_backend"),
+    ".answers": ("Report", "report", "sessions_frame", "span_tree", "usage_frame"),
     ".cache": ("cache_clear", "cache_info"),
     ".client": ("NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"),
     ".export": ("export_traces",),
@@ -76,6 +78,7 @@ __all__ = [
     "NetraWarning",
     "NotFoundError",
     "RateLimitError",
+    "Report",
     "ServerError",
     "SessionUsage",
     "SpansPage",
@@ -89,13 +92,17 @@ __all__ = [
     "expand_attributes",
     "export_traces",
     "get_client",
+    "report",
     "scan_spans",
     "scan_traces",
     "session_usage_frame",
+    "sessions_frame",
     "set_backend",
+    "span_tree",
     "spans_frame",
     "tenant_usage_frame",
     "traces_frame",
+    "usage_frame",
     "write_frame",
 ]
 

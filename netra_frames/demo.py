@@ -19,6 +19,7 @@ from typing import IO
 
 import polars as pl
 
+from .answers import Report, report
 from .client import NetraClient, TenantUsage
 from .config import ENV_API_KEY
 from .frames import spans_frame, traces_frame
@@ -50,6 +51,7 @@ class DemoReport:
     by_model_day: pl.DataFrame
     usage: TenantUsage
     files: list[Path] = field(default_factory=list)
+    report: Report | None = None
     chart_note: str | None = None
     seconds: float = 0.0
 
@@ -165,6 +167,7 @@ def run_demo(
         )
         span_frame = spans_frame(trace_frame, backend="polars", progress=progress, client=client)
         usage = client.get_tenant_usage(TENANT, start, end)
+        cost_report = report(start, end, tenant_id=TENANT, progress=progress, client=client)
         base_url = srv.base_url
     by_user = cost_by_user(trace_frame)
     by_model_day = cost_by_model_day(span_frame)
@@ -176,6 +179,7 @@ def run_demo(
     note = _chart(by_model_day, chart)
     if note is None:
         files.append(chart)
+    files.append(cost_report.write(out_dir / "report.html"))
     return DemoReport(
         base_url=base_url,
         start=start,
@@ -186,6 +190,7 @@ def run_demo(
         by_model_day=by_model_day,
         usage=usage,
         files=files,
+        report=cost_report,
         chart_note=note,
         seconds=(datetime.now() - began).total_seconds(),
     )
@@ -244,6 +249,8 @@ def print_report(report: DemoReport, stream: IO[str] | None = None) -> None:
     for name, a, b in rows:
         say(f"  {name:<22}{a:>18}{b:>18}")
     say(f"  agree: {'yes' if report.usage_agrees else 'NO - this is a bug, please report it'}")
+    if report.report is not None:
+        say(f"Cost report: {report.report.summary()}")
     say()
     say("Most expensive traces")
     top = t.sort("total_cost", descending=True).head(5)

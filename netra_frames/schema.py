@@ -48,11 +48,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DROPPED_WIRE_FIELDS",
+    "SESSIONS",
     "SESSION_USAGE",
     "SPANS",
+    "SPAN_TREE",
     "STRINGS",
     "TENANT_USAGE",
     "TRACES",
+    "USAGE",
+    "USAGE_KEYS",
     "Column",
     "arrow_to_pandas_dtype",
     "arrow_type",
@@ -155,6 +159,48 @@ TENANT_USAGE: tuple[Column, ...] = (
     *_cols(TIME, "start", "end"),
 )
 """Columns of :func:`netra_frames.tenant_usage_frame`, in order."""
+
+SPAN_TREE: tuple[Column, ...] = (
+    Column("depth", INT),
+    Column("root_span_id", STRING),
+    Column("path", STRINGS),
+    Column("child_count", INT),
+    Column("self_ms", FLOAT),
+    *_cols(INT, "subtree_tokens"),
+    Column("subtree_cost", FLOAT),
+    Column("subtree_spans", INT),
+    *_cols(BOOL, "orphan", "cycle"),
+)
+"""Columns :func:`netra_frames.span_tree` adds after a spans frame's own, in order (computed,
+not read from the wire)."""
+
+SESSIONS: tuple[Column, ...] = (
+    *_cols(STRING, "session_id", "tenant_id"),
+    Column("user_ids", STRINGS),
+    *_cols(TIME, "start_time", "end_time"),
+    Column("duration_ms", INT),
+    Column("traces", INT),
+    *_TOKENS,
+    Column("total_cost", FLOAT),
+    Column("errors", INT),
+    Column("trace_names", STRINGS),
+)
+"""Columns of :func:`netra_frames.sessions_frame`, in order (computed from the traces)."""
+
+USAGE_KEYS: tuple[Column, ...] = (
+    Column("period", TIME),
+    *_cols(STRING, "tenant_id", "user_id", "session_id", "name", "environment", "service"),
+    Column("model", STRING),
+)
+"""The grouping columns :func:`netra_frames.usage_frame` can lead with (``period`` with
+``freq=``, the others as named in ``by=``), in this order of declaration."""
+
+USAGE: tuple[Column, ...] = (
+    *_TOKENS,
+    *_COSTS,
+    *_cols(INT, "requests", "sessions", "users", "errors", "pii", "violations"),
+)
+"""Columns of :func:`netra_frames.usage_frame` after its grouping columns, in order."""
 
 DROPPED_WIRE_FIELDS = frozenset({"cursor"})
 """Wire fields dropped from every frame (transport details)."""

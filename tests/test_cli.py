@@ -344,6 +344,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert "agree: yes" in text and "Top users by cost" in text
     assert str(out.resolve()) in text
     names = {"traces.parquet", "spans.parquet", "cost_by_user.csv", "cost_by_model_day.csv"}
+    names.add("report.html")
     try:
         import matplotlib  # noqa: F401
 
@@ -358,6 +359,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert traces.columns == [c.name for c in TRACES]
     assert spans.columns == [c.name for c in SPANS]
     assert set(traces["tenant_id"]) == {"AceTech"} and traces.height > 100
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Cost report: report of" in text and "totals agree with the usage endpoint" in text
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert f"{traces.height:,}" in page or str(traces.height) in page
     assert set(spans["trace_id"]) == set(traces["trace_id"])
     by_user = pl.read_csv(out / "cost_by_user.csv")
     assert by_user["requests"].sum() == traces.height

@@ -47,6 +47,7 @@ def test_cli_md_covers_every_command() -> None:
         "usage session",
         "usage tenant",
         "export",
+        "report",
         "cache",
         "cache info",
         "cache clear",

@@ -35,6 +35,7 @@ COMMANDS: CommandTable = {
     "serve": ("serve", "run the local Netra-compatible server with synthetic data"),
     "demo": ("demo", "the tour: local server, AceTech's last 30 days, files and a chart"),
     "export": ("data", "stream traces to hive-partitioned Parquet/NDJSON/CSV files (resumable)"),
+    "report": ("report", "one self-contained HTML cost report of a window"),
     "cache": ("cache", "show or clear the local cache of traces and spans"),
 }
 """Each command: the module of :mod:`netra_frames.cli` that defines it, and its help line."""

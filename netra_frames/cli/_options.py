@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 def _number(text: str, kind: type[float]) -> float:
     """Read ``text`` as a ``kind`` (``int`` or ``float``), or refuse it in one line."""
     try:

@@ -1,0 +1,215 @@
+"""``report``: a self-contained HTML cost report of a window (totals, models, users, latency).
+
+``figures`` computes every table from one traces drain and one spans drain, ``svg`` draws
+the charts and ``html`` lays the page out; this module fetches and wraps the result.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ...config import DEFAULT_WINDOW_DAYS
+from ...errors import EmptyResultWarning, InvalidParameterError
+from ...frames import session_usage_frame, spans_frame, tenant_usage_frame
+from ...query import check_filters
+from ...times import format_time, resolve_window
+from .._drain import traces_of
+from ..usage import rollup
+from .figures import Check, Figures, figures_of, reconcile
+from .html import document, fragment
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from ...cache import CacheLike
+    from ...client import NetraClient
+    from ...query import TraceFilters
+    from ...times import TimeLike
+
+Window = tuple[datetime, datetime]
+
+__all__ = ["Report", "report"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A cost report: its HTML (``str(report)``, ``.html``), its figures, and ``write``.
+
+    In Jupyter it shows inline (``_repr_html_``, its CSS scoped to the report).
+
+    Examples
+    --------
+    >>> r = nf.report("2026-01-01", "2026-02-01", tenant_id="AceTech", client=client)
+    >>> r.agrees
+    True
+    """
+
+    figures: Figures
+
+    @property
+    def html(self) -> str:
+        """The whole HTML document: one file, no request to make when opened."""
+        return document(self.figures)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the totals equal the usage endpoint's (``None``: not comparable)."""
+        if self.figures.unreconciled is not None:
+            return None
+        return all(c.agrees for c in self.figures.checks)
+
+    def summary(self) -> str:
+        """One line: what the report covers and whether its totals agree.
+
+        Examples
+        --------
+        >>> nf.report("2026-01-31", "2026-02-01", tenant_id="Globex").summary()  # doctest: +SKIP
+        'report of 7 traces (Globex) in [...): totals agree with the usage endpoint'
+        """
+        fig = self.figures
+        who = ", ".join(fig.filters.values()) or "every tenant"
+        verdict = {
+            True: "totals agree with the usage endpoint",
+            False: "totals DIFFER from the usage endpoint (see the report)",
+            None: "totals not compared with the usage endpoint",
+        }[self.agrees]
+        traces = int(fig.totals["requests"][0])
+        return (
+            f"report of {traces:,} traces ({who}) in [{format_time(fig.start)}, "
+            f"{format_time(fig.end)}): {verdict}"
+        )
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the HTML to ``path`` (folders made, replaced whole, never half-written); return it.
+
+        Examples
+        --------
+        >>> nf.report(tenant_id="AceTech").write("report.html")  # doctest: +SKIP
+        PosixPath('report.html')
+        """
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(f".{target.name}.{os.getpid()}.part")
+        try:
+            part.write_text(self.html, encoding="utf-8", newline="\n")
+            os.replace(part, target)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return target
+
+    def __str__(self) -> str:
+        return self.html
+
+    def _repr_html_(self) -> str:
+        return fragment(self.figures)
+
+
+def report(
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+    *,
+    top: int = 10,
+    progress: bool | None = None,
+    client: NetraClient | None = None,
+    cache: CacheLike = None,
+    **filters: Unpack[TraceFilters],
+) -> Report:
+    """Build the cost report of the traces of ``[start, end)``: one self-contained page.
+
+    One traces drain (:func:`netra_frames.traces_frame`) and one spans drain of those
+    traces (:func:`netra_frames.spans_frame`, for cost by model), both through the cache
+    when it is on, then the usage endpoint for the reconciliation: with ``tenant_id``, that
+    tenant's usage; with ``session_id``, that session's; with no filter, every tenant of
+    the window (traces without a tenant are not counted by any usage endpoint, and are
+    said to be left out); with ``user_id`` or ``trace_id`` the endpoint has nothing
+    comparable, and the report says so.
+
+    The page holds: totals (cost, traces, sessions, users, tokens) and their
+    reconciliation ("agree" or the difference); daily cost by model as a stacked bar chart
+    (inline SVG); the top users, sessions and traces by cost; latency p50/p95/p99 by trace
+    name; error, PII and violation rates; the window and the filters. It has no script and
+    fetches nothing (no CDN, no font), prints on A4 and reads on a phone.
+
+    Parameters
+    ----------
+    start, end:
+        The window on a trace's ``start_time`` (default: the last 7 days).
+    top:
+        Rows of the top users, sessions and traces tables.
+    progress, client, cache:
+        As for :func:`netra_frames.traces_frame`.
+    **filters:
+        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: the traces filters.
+
+    Returns
+    -------
+    Report
+        ``str(r)`` or ``r.html`` is the page, ``r.write(path)`` saves it, ``r.figures``
+        holds every table as a Polars frame, ``r.agrees`` the reconciliation.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad argument, before any request.
+
+    Examples
+    --------
+    >>> r = nf.report("2026-01-01", "2026-02-01", tenant_id="AceTech", client=client)
+    >>> path = r.write("report.html")
+    """
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise InvalidParameterError(f"top must be a positive int, got {top!r}.")
+    given = check_filters(filters)
+    start_dt, end_dt = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
+    traces = traces_of(start_dt, end_dt, progress, client, cache, filters)
+    spans = spans_frame(traces, backend="polars", progress=progress, client=client, cache=cache)
+    checks, unreconciled = _reconcile(traces, given, (start_dt, end_dt), client)
+    figures = figures_of(
+        traces, spans, start=start_dt, end=end_dt, filters=given, checks=checks,
+        unreconciled=unreconciled, top=top,
+    )  # fmt: skip
+    return Report(figures)
+
+
+def _reconcile(
+    traces: pl.DataFrame, given: dict[str, str], window: Window, client: NetraClient | None
+) -> tuple[tuple[Check, ...], str | None]:
+    """The checks of the totals against the usage endpoint, or why there are none."""
+    beyond: list[str] = [name for name in ("user_id", "trace_id") if name in given]
+    if beyond or {"tenant_id", "session_id"} <= set(given):
+        named = beyond or ["both tenant_id and session_id"]
+        return (), f"the usage endpoint has no total for a filter on {' and '.join(named)}"
+    with warnings.catch_warnings():  # an empty window has warned already
+        warnings.simplefilter("ignore", EmptyResultWarning)
+        if "tenant_id" in given:
+            tenant = given["tenant_id"]
+            usage = tenant_usage_frame(
+                tenant, *window, backend="polars", client=client, progress=False
+            )
+            return reconcile(rollup(traces, [], None), f"tenant {tenant}", usage), None
+        if "session_id" in given:
+            session = given["session_id"]
+            usage = session_usage_frame(
+                session, *window, backend="polars", client=client, progress=False
+            )
+            return reconcile(rollup(traces, [], None), f"session {session}", usage), None
+        with_tenant = traces.filter(pl.col("tenant_id").is_not_null())
+        tenants = with_tenant["tenant_id"].unique(maintain_order=True)
+        if tenants.len() == 0:
+            return (), "no trace of the window has a tenant_id"
+        usage = tenant_usage_frame(
+            tenants, *window, backend="polars", client=client, progress=False
+        )
+    left_out = traces.height - with_tenant.height
+    scope = f"{tenants.len()} tenants" + (
+        f" ({left_out} traces without a tenant left out)" if left_out else ""
+    )
+    return reconcile(rollup(with_tenant, ["tenant_id"], None), scope, usage), None

@@ -1,0 +1,44 @@
+"""``netra-frames report``: one HTML file, its one-line verdict, refusals before any request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from test_cli import Window, assert_one_line_error, clean_env, cli, span
+
+import netra_frames as nf
+from netra_frames.server import LocalNetra
+
+
+def test_report_writes_one_self_contained_page_that_agrees(
+    server: LocalNetra, client: nf.NetraClient, window: Window, tmp_path: Path
+) -> None:
+    target = tmp_path / "out" / "report.html"
+    proc = cli(
+        "report", "--tenant", "AceTech", *span(window), "-o", str(target), "--no-progress",
+        env=clean_env(server),
+    )  # fmt: skip
+    traces = nf.traces_frame(*window, tenant_id="AceTech", backend="polars", client=client)
+    assert isinstance(traces, pl.DataFrame) and traces.height > 0
+    message = proc.stderr.decode()
+    assert f"wrote {target}: report of {traces.height:,} traces (AceTech)" in message
+    assert "totals agree with the usage endpoint" in message
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+
+
+def test_report_refuses_a_file_that_is_not_html_before_any_request(
+    server: LocalNetra, tmp_path: Path
+) -> None:
+    server.reset_stats()
+    proc = cli("report", "--tenant", "AceTech", "-o", str(tmp_path / "r.txt"),
+               env=clean_env(server), code=2)  # fmt: skip
+    assert_one_line_error(proc, "--output", ".html")
+    assert server.stats.requests == 0 and not (tmp_path / "r.txt").exists()
+
+
+def test_report_needs_an_output(server: LocalNetra) -> None:
+    proc = cli("report", "--tenant", "AceTech", env=clean_env(server), code=2)
+    assert_one_line_error(proc, "--output")
