@@ -361,7 +361,10 @@ def test_the_limiter_decreases_once_per_signal_then_recovers() -> None:
     from netra_frames._limiter import BETA, RateLimiter
 
     limiter, scope = RateLimiter(None), CancelScope()
-    sent = [limiter.acquire(scope) for _ in range(8)]  # a burst: unlimited so far
+    sent = []
+    for _ in range(8):  # a burst: unlimited so far (each answered: slow start lets it go)
+        sent.append(limiter.acquire(scope))
+        limiter.answered()
     assert limiter.stats().rate is None
     limiter.throttled(sent[-1], retry_after=1.0)
     first = limiter.stats()
