@@ -16,7 +16,7 @@ server sends is a congestion signal for the whole client, not for one worker:
   next 429 starts a new cycle. So the client settles just under the server's limit, sends
   few 429s, and finds a limit that was raised.
 * **Spacing.** While limited, sends are spaced ``1 / rate`` apart (a burst of two at
-  most), across all threads.
+  most, and none below 10 requests a second), across all threads.
 * The throttled request itself waits the server's ``Retry-After`` (the transport does it)
   before it is sent again; that wait does not use up the retry budget meant for failures.
 
@@ -67,7 +67,7 @@ MIN_RATE = 0.2
 server's own ``Retry-After`` answers pace the requests."""
 MEASURE_SECONDS = 1.0
 """Window over which the real send rate is measured when a 429 arrives."""
-INITIAL_WINDOW = 6
+INITIAL_WINDOW = 5
 """Requests in flight at first (slow start)."""
 OPEN_WINDOW = 64
 """Slow start ends when the window reaches this many requests in flight."""
@@ -172,6 +172,7 @@ class RateLimiter:
         self._throttled = 0
         self._decreases = 0
         self._in_flight = 0
+        self._until = 0.0  # no request goes before this (a long Retry-After)
         self._window: float | None = float(INITIAL_WINDOW)  # slow start; None: over
         self._budget: tuple[float, float, float | None, float] | None = None
         # the server's budget as its headers said: (tokens, at, limit, refill per second)
@@ -215,6 +216,8 @@ class RateLimiter:
 
         Called under the limiter's lock by :meth:`acquire` (tests call it directly).
         """
+        if now < self._until:
+            return self._until - now
         if self._window is not None and self._in_flight >= self._window:
             return 0.005  # an answer frees a slot within a round trip
         if self._budget is not None:
@@ -226,7 +229,7 @@ class RateLimiter:
                 return (1 - tokens) / refill if refill > 0 else 0.05
         if self._limited:
             interval = 1.0 / self._rate(now)
-            wait = self._next - interval - now  # a burst of two at most
+            wait = self._next - min(interval, 0.1) - now  # a burst of two at most
             if wait > 0:
                 return wait
             self._next = max(self._next, now) + interval
@@ -291,7 +294,8 @@ class RateLimiter:
                 return  # "retry now", or a signal the last decrease already reacted to
             if retry_after is not None and retry_after >= SLOW_HINT:
                 self._decrease(now, 1.0 / retry_after, 1.0 / retry_after)
-                self._next = now + retry_after  # every thread holds until it is over
+                self._until = now + retry_after  # every thread holds until it is over
+                self._next = self._until
                 return
             sent = _per_second(self._sent, now)
             if sent is None:

@@ -211,6 +211,7 @@ class Walk:
                 Batcher(self.batcher.sink, self.batcher.size),
                 self.backward,
                 lo if self.backward else hi,
+                density=self.density,  # the estimate the split was made on, until a page
             )
             for lo, hi in ranges
         ]
