@@ -11,6 +11,7 @@ that timeout is 20 times a normal answer on a loaded machine.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import pytest
+import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -35,6 +37,7 @@ from netra_frames import (
     TransportError,
 )
 from netra_frames.server import FaultConfig, LocalNetra
+from netra_frames.times import format_time
 
 Window = tuple[datetime, datetime]
 
@@ -623,3 +626,32 @@ def test_fault_config_knobs_validate() -> None:
         LocalNetra(traces=1, faults=FaultConfig(fail_after_requests=-1))
     with pytest.raises(ValueError, match="sum to at most 1"):
         LocalNetra(traces=1, faults=FaultConfig(repeat_cursor_rate=0.6, error_rate=0.6))
+
+
+def test_the_server_sends_rate_limit_headers_only_when_asked(
+    srv: LocalNetra, window: Window
+) -> None:
+    body = json.dumps({"startTime": format_time(window[0]), "endTime": format_time(window[1])})
+    headers = {"x-api-key": srv.api_key, "Content-Type": "application/json"}
+
+    def answer() -> urllib3.BaseHTTPResponse:
+        return urllib3.request("POST", f"{srv.base_url}/sdk/traces", body=body, headers=headers)
+
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=3)
+    assert "RateLimit-Remaining" not in answer().headers  # off by default: the SDK contract
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=3, rate_limit_headers=True)
+    seen = [answer().headers for _ in range(4)]
+    assert [h["RateLimit-Remaining"] for h in seen[:3]] == ["2", "1", "0"]
+    assert all(h["RateLimit-Limit"] == h["X-RateLimit-Limit"] == "3" for h in seen)
+    assert float(seen[2]["RateLimit-Reset"]) == pytest.approx(3 / 0.001)
+    assert seen[3]["Retry-After"] and seen[3]["X-RateLimit-Remaining"] == "0"  # the 429
+
+
+def test_a_client_reads_the_servers_budget(srv: LocalNetra, window: Window) -> None:
+    """Headers that say the budget is spent hold the next request until it refills."""
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=2, rate_limit_headers=True)
+    with fast_client(srv) as c:
+        c.list_traces(*window, limit=5)  # Remaining: 1 of 2
+        c.list_traces(*window, limit=5)  # Remaining: 0; one back in ~1,000 s
+        assert c.transport.limiter.try_acquire(time.monotonic()) > 500  # held: no 429 sent
+    assert srv.stats.by_status == {200: 2}

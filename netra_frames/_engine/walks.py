@@ -65,7 +65,7 @@ MIN_SPLIT = timedelta(milliseconds=2)
 MIN_PART_PAGES = 2.0
 """Pages each part of a split must be expected to hold (a split costs a partial page)."""
 
-SPLIT_SLACK = 1.5
+SPLIT_SLACK = 1.25
 """A walk is split ahead of time when it holds more than this many workers' shares."""
 
 WALKS_PER_WORKER = 2
@@ -380,7 +380,7 @@ class WalkSet:
         for pages, walk in sorted(estimates, key=lambda e: e[0], reverse=True):
             if room <= 0 or pages <= SPLIT_SLACK * share:
                 break
-            parts = min(round(pages / share), int(pages / MIN_PART_PAGES), room + 1)
+            parts = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + 1)
             new = walk.split(self.query, parts)
             self.walks.extend(new)
             room -= len(new)
