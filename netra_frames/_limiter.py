@@ -173,6 +173,7 @@ class RateLimiter:
         self._decreases = 0
         self._in_flight = 0
         self._until = 0.0  # no request goes before this (a long Retry-After)
+        self._observed = 0.0  # when the request whose headers were read last went
         self._window: float | None = float(INITIAL_WINDOW)  # slow start; None: over
         self._budget: tuple[float, float, float | None, float] | None = None
         # the server's budget as its headers said: (tokens, at, limit, refill per second)
@@ -244,22 +245,31 @@ class RateLimiter:
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
 
-    def granted(self, headers: Mapping[str, str] | None = None) -> None:
-        """Count one successful response and read its rate-limit headers, if any."""
+    def granted(
+        self, headers: Mapping[str, str] | None = None, sent_at: float | None = None
+    ) -> None:
+        """Count one successful response and read its rate-limit headers, if any.
+
+        ``sent_at`` is when its request went (:meth:`acquire`'s answer): the headers of an
+        answer overtaken by that of a later request are older news, and ignored.
+        """
         now = self.clock()
         self._granted.append(now)
         with self._lock:
-            self._observe(headers, now)
+            self._observe(headers, now, now if sent_at is None else sent_at)
             if self._window is not None:
                 self._window += 1
                 if self._window >= OPEN_WINDOW:
                     self._window = None
 
-    def _observe(self, headers: Mapping[str, str] | None, now: float) -> bool:
+    def _observe(self, headers: Mapping[str, str] | None, now: float, sent_at: float) -> bool:
         """Take the server's budget from rate-limit headers; return whether there were any."""
         found = read_rate_limit_headers(headers) if headers else None
         if found is None:
             return False
+        if sent_at < self._observed:
+            return True  # a later request's answer came first: it knows more
+        self._observed = sent_at
         limit, remaining, reset = found
         if reset > 0 and limit is not None and limit > remaining:
             refill = (limit - remaining) / reset
@@ -287,7 +297,7 @@ class RateLimiter:
         with self._lock:
             self._throttled += 1
             now = self.clock()
-            if self._observe(headers, now):
+            if self._observe(headers, now, sent_at):
                 return  # the server's own budget paces the client from now on
             self._window = None  # slow start is over: the rate takes over
             if retry_after == 0 or sent_at <= self._epoch + self._hold:

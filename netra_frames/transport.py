@@ -243,7 +243,7 @@ class Transport:
                 self._wait_out_429(request, reply, sent_at, throttled_since, throttles, scope)
                 throttles += 1
                 continue
-            self.limiter.granted(reply.headers)
+            self.limiter.granted(reply.headers, sent_at)
             if reply.status >= 300:
                 error = error_from_reply(request.method, reply)
                 retry_after = reply.headers.get("Retry-After")

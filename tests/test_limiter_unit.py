@@ -158,3 +158,20 @@ def test_headers_on_a_429_pace_instead_of_decreasing() -> None:
 )  # fmt: skip
 def test_read_rate_limit_headers(headers: dict[str, str], expected: object) -> None:
     assert read_rate_limit_headers(headers, now_wall=2_000_000_000) == expected
+
+
+def test_headers_of_an_overtaken_answer_are_ignored() -> None:
+    clock = Clock()
+    limiter = RateLimiter(None, clock=clock)
+    early = clock.now
+    limiter.try_acquire(early)
+    clock.now += 0.01
+    late = clock.now
+    limiter.try_acquire(late)
+    limiter.answered()
+    limiter.answered()
+    spent = {"RateLimit-Limit": "5", "RateLimit-Remaining": "0", "RateLimit-Reset": "5"}
+    stale = {"RateLimit-Limit": "5", "RateLimit-Remaining": "3", "RateLimit-Reset": "2"}
+    limiter.granted(spent, sent_at=late)  # the later request's answer arrives first
+    limiter.granted(stale, sent_at=early)  # then the earlier one's: older news
+    assert limiter.try_acquire(clock.now) == pytest.approx(1.0)  # 5 back over 5 s
