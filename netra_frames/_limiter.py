@@ -26,9 +26,11 @@ server sends is a congestion signal for the whole client, not for one worker:
   :data:`OPEN_WINDOW`: a drain that meets no limit loses less than one round trip, and
   one that meets a small bucket wastes a few requests, not a burst of 16.
 * **A long ``Retry-After``.** A 429 whose ``Retry-After`` is :data:`SLOW_HINT` seconds or
-  more says the server gives back less than a request a second: the rate drops to one
-  request per ``Retry-After`` at once, every thread holds until it is over, and the rate
-  probes upward only after :data:`PROBE_REQUESTS` requests' worth of time.
+  more says the server gives back less than a request a second (a slow bucket), or that a
+  fixed window is spent: the rate drops at once to ``BETA`` times what was granted over
+  the last ``Retry-After`` seconds, and at least one request per ``Retry-After``; every
+  thread holds until it is over, and the rate probes upward only after
+  :data:`PROBE_REQUESTS` requests' worth of time.
 
 **Rate-limit headers** (every answer, 429 or not): ``RateLimit-Limit``,
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` (IETF draft), or their ``X-RateLimit-*``
@@ -303,7 +305,11 @@ class RateLimiter:
             if retry_after == 0 or sent_at <= self._epoch + self._hold:
                 return  # "retry now", or a signal the last decrease already reacted to
             if retry_after is not None and retry_after >= SLOW_HINT:
-                self._decrease(now, 1.0 / retry_after, 1.0 / retry_after)
+                # a bucket refilling slower than 1/s, or a spent fixed window: what was
+                # granted over the last Retry-After (times BETA), one request per it at least
+                recent = sum(1 for t in tuple(self._granted) if t > now - retry_after)
+                rate = max(1.0 / retry_after, BETA * recent / retry_after)
+                self._decrease(now, rate, rate)
                 self._until = now + retry_after  # every thread holds until it is over
                 self._next = self._until
                 return

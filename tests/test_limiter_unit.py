@@ -175,3 +175,17 @@ def test_headers_of_an_overtaken_answer_are_ignored() -> None:
     limiter.granted(spent, sent_at=late)  # the later request's answer arrives first
     limiter.granted(stale, sent_at=early)  # then the earlier one's: older news
     assert limiter.try_acquire(clock.now) == pytest.approx(1.0)  # 5 back over 5 s
+
+
+def test_a_spent_fixed_window_keeps_the_rate_it_granted() -> None:
+    """30 a minute, all granted in 3 s, then "Retry-After: 57": ~0.5/s, not 1 a minute."""
+    clock = Clock()
+    limiter = RateLimiter(None, clock=clock)
+    for _ in range(30):
+        clock.now += 0.1
+        limiter.try_acquire(clock.now)
+        limiter.answered()
+        limiter.granted()
+    limiter.throttled(clock.now, retry_after=57.0)
+    assert limiter.rate() == pytest.approx(_limiter.BETA * 30 / 57)
+    assert limiter.try_acquire(clock.now) == pytest.approx(57.0)  # everyone waits it out
