@@ -22,9 +22,8 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 import netra_frames as nf
+from benchmarks._harness import sdk_pages
 
 if TYPE_CHECKING:
     from benchmarks._harness import Server
@@ -48,29 +47,8 @@ TARGETS = {
 def _page_times(server: Server, pages: int) -> list[float]:
     """Seconds of each of the first ``pages`` pages of the sequential SDK-style loop."""
     start, end = server.anchor - timedelta(days=server.days), server.anchor
-    times: list[float] = []
-    cursor = None
-    with requests.Session() as session:
-        while len(times) < pages:
-            pagination: dict[str, Any] = {"limit": 100}
-            if cursor:
-                pagination["cursor"] = cursor
-            body = {
-                "startTime": nf.times.format_time(start),
-                "endTime": nf.times.format_time(end),
-                "filters": [],
-                "pagination": pagination,
-            }
-            began = time.perf_counter()
-            resp = session.post(f"{server.base_url}/sdk/traces", json=body,
-                                headers={"x-api-key": server.api_key}, timeout=30)  # fmt: skip
-            resp.raise_for_status()
-            data = resp.json()["data"]
-            times.append(time.perf_counter() - began)
-            if not data["pageInfo"]["hasNextPage"] or not data["data"]:
-                break
-            cursor = data["data"][-1]["cursor"]
-    return times
+    walk = sdk_pages(server.base_url, server.api_key, start, end)
+    return [seconds for _, (_, seconds) in zip(range(pages), walk, strict=False)]
 
 
 def _drain(server: Server) -> tuple[float, int, float]:

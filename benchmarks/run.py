@@ -45,7 +45,7 @@ import pandas as pd
 import requests
 
 import netra_frames as nf
-from benchmarks._harness import Server
+from benchmarks._harness import Server, sdk_pages
 from benchmarks.cache import TARGETS as CACHE_TARGETS
 from benchmarks.cache import bench_cache
 from benchmarks.efficiency import TARGETS as EFFICIENCY_TARGETS
@@ -165,28 +165,9 @@ def bench_decode(
 def _sdk_traces(base_url: str, api_key: str, start: datetime, end: datetime) -> pd.DataFrame:
     """The official-SDK way: one page after another, one dict per row, a frame at the end."""
     rows: list[dict[str, Any]] = []
-    cursor = None
-    with requests.Session() as session:
-        while True:
-            pagination: dict[str, Any] = {"limit": 100, "direction": "down"}
-            if cursor:
-                pagination["cursor"] = cursor
-            body = {
-                "startTime": nf.times.format_time(start),
-                "endTime": nf.times.format_time(end),
-                "filters": [],
-                "pagination": pagination,
-            }
-            resp = session.post(
-                f"{base_url}/sdk/traces", json=body, headers={"x-api-key": api_key}, timeout=30
-            )
-            resp.raise_for_status()
-            data = resp.json()["data"]
-            for item in data["data"]:
-                rows.append(dict(item))
-            if not data["pageInfo"]["hasNextPage"] or not data["data"]:
-                break
-            cursor = data["data"][-1]["cursor"]
+    for data, _ in sdk_pages(base_url, api_key, start, end, direction="down"):
+        for item in data["data"]:
+            rows.append(dict(item))
     return pd.DataFrame(rows)
 
 
