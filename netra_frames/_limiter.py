@@ -16,7 +16,7 @@ server sends is a congestion signal for the whole client, not for one worker:
   next 429 starts a new cycle. So the client settles just under the server's limit, sends
   few 429s, and finds a limit that was raised.
 * **Spacing.** While limited, sends are spaced ``1 / rate`` apart (a burst of two at
-  most, and none below 10 requests a second), across all threads.
+  most, and none below 20 requests a second), across all threads.
 * The throttled request itself waits the server's ``Retry-After`` (the transport does it)
   before it is sent again; that wait does not use up the retry budget meant for failures.
 
@@ -27,10 +27,10 @@ server sends is a congestion signal for the whole client, not for one worker:
   one that meets a small bucket wastes a few requests, not a burst of 16.
 * **A long ``Retry-After``.** A 429 whose ``Retry-After`` is :data:`SLOW_HINT` seconds or
   more says the server gives back less than a request a second (a slow bucket), or that a
-  fixed window is spent: the rate drops at once to ``BETA`` times what was granted over
-  the last ``Retry-After`` seconds, and at least one request per ``Retry-After``; every
-  thread holds until it is over, and the rate probes upward only after
-  :data:`PROBE_REQUESTS` requests' worth of time.
+  fixed window is spent: the rate drops at once to ``BETA`` requests per ``Retry-After``
+  (or ``BETA`` times what was granted over it, when that was :data:`WINDOW_QUOTA` or more:
+  a window's quota); every thread holds until it is over, and the rate probes upward only
+  after :data:`PROBE_REQUESTS` requests' worth of time.
 
 **Rate-limit headers** (every answer, 429 or not): ``RateLimit-Limit``,
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` (IETF draft), or their ``X-RateLimit-*``
@@ -64,6 +64,8 @@ DOUBLING = 3.0
 """Seconds per doubling while probing above the throttled rate."""
 MIN_SAMPLES = 4
 """Requests sent in the last second below which a 429 does not slow the client down."""
+BURST_INTERVAL = 0.05
+"""Spacing below which two requests may go at once (20 requests a second and more)."""
 MIN_RATE = 0.2
 """Requests per second the limiter never goes below (12 a minute); below that, the
 server's own ``Retry-After`` answers pace the requests."""
@@ -76,6 +78,9 @@ OPEN_WINDOW = 64
 SLOW_HINT = 2.0
 """A 429's ``Retry-After`` (seconds) from which the server is taken to give back less
 than one request per second (a bucket of such a rate says ``ceil(1 / rate)``)."""
+WINDOW_QUOTA = 10
+"""Successes within a long ``Retry-After`` from which they are a spent window's quota to
+keep (a few are only a bucket's burst)."""
 PROBE_REQUESTS = 24
 """Requests' worth of time (at the throttled rate) before the rate probes above it."""
 _EPOCH_SECONDS = 1e9
@@ -232,7 +237,8 @@ class RateLimiter:
                 return (1 - tokens) / refill if refill > 0 else 0.05
         if self._limited:
             interval = 1.0 / self._rate(now)
-            wait = self._next - min(interval, 0.1) - now  # a burst of two at most
+            slack = interval if interval <= BURST_INTERVAL else 0.0  # a burst of two at most
+            wait = self._next - slack - now
             if wait > 0:
                 return wait
             self._next = max(self._next, now) + interval
@@ -308,7 +314,7 @@ class RateLimiter:
                 # a bucket refilling slower than 1/s, or a spent fixed window: what was
                 # granted over the last Retry-After (times BETA), one request per it at least
                 recent = sum(1 for t in tuple(self._granted) if t > now - retry_after)
-                rate = max(1.0 / retry_after, BETA * recent / retry_after)
+                rate = BETA * max(1, recent if recent >= WINDOW_QUOTA else 1) / retry_after
                 self._decrease(now, rate, rate)
                 self._until = now + retry_after  # every thread holds until it is over
                 self._next = self._until

@@ -65,14 +65,15 @@ def test_a_long_retry_after_sets_the_rate_and_holds_every_thread() -> None:
     limiter.answered()
     limiter.throttled(sent, retry_after=2.0)  # a bucket giving back one request per 2 s
     assert limiter.stats().decreases == 1
-    assert limiter.rate() == pytest.approx(0.5)
+    assert limiter.rate() == pytest.approx(_limiter.BETA * 0.5)
     assert limiter.try_acquire(clock.now) > 1.0  # held until the Retry-After is over
     clock.now += 2.0
     assert limiter.try_acquire(clock.now) == 0
-    assert limiter.try_acquire(clock.now) > 1.0  # then one request per 2 s
+    assert limiter.try_acquire(clock.now) > 2.0  # then one request per 2 s / BETA, no burst
     clock.now += 20.0  # probing doubles every PROBE_REQUESTS requests' worth of time
     rate = limiter.rate(clock.now)
-    assert rate is not None and 0.5 < rate < 0.5 * 2 ** (22 / _limiter.PROBE_REQUESTS * 0.5)
+    slow = _limiter.BETA * 0.5
+    assert rate is not None and slow < rate < slow * 2 ** (22 / _limiter.PROBE_REQUESTS * slow)
 
 
 def test_decreases_once_per_signal_and_recovers() -> None:
@@ -101,8 +102,11 @@ def test_the_cap_is_a_ceiling_and_spaces_sends() -> None:
     limiter = RateLimiter(10.0, clock=clock)
     limiter._window = None
     assert limiter.try_acquire(clock.now) == 0
-    assert limiter.try_acquire(clock.now) == 0  # a burst of two at most
-    assert limiter.try_acquire(clock.now) == pytest.approx(0.1)
+    assert limiter.try_acquire(clock.now) == pytest.approx(0.1)  # no burst below 20/s
+    fast = RateLimiter(40.0, clock=clock)
+    assert fast.try_acquire(clock.now) == 0
+    assert fast.try_acquire(clock.now) == 0  # a burst of two at most
+    assert fast.try_acquire(clock.now) == pytest.approx(0.025)
 
 
 def test_headers_pace_by_the_servers_budget() -> None:
