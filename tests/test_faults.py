@@ -12,6 +12,7 @@ that timeout is 20 times a normal answer on a loaded machine.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import pytest
+import requests
 import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -655,3 +657,25 @@ def test_a_client_reads_the_servers_budget(srv: LocalNetra, window: Window) -> N
         c.list_traces(*window, limit=5)  # Remaining: 0; one back in ~1,000 s
         assert c.transport.limiter.try_acquire(time.monotonic()) > 500  # held: no 429 sent
     assert srv.stats.by_status == {200: 2}
+
+
+@pytest.mark.parametrize("own_session", [False, True])
+def test_one_retry_loop_on_the_pool_and_on_a_callers_session(
+    srv: LocalNetra, window: Window, own_session: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """5xx, a broken body and an undecodable one: one budget, one warning per retry, both paths."""
+    srv.set_faults(schedule={1: "503", 2: "truncate", 3: "malformed", 4: "502"})
+    session = requests.Session() if own_session else None
+    caplog.set_level(logging.WARNING, logger="netra_frames")
+    with fast_client(srv, max_retries=4, session=session) as c:
+        assert len(c.list_traces(*window, limit=5).traces) == 5
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 4 and srv.stats.by_status[200] >= 1
+    srv.set_faults(schedule={1: "503", 2: "503"})
+    srv.reset_stats()
+    with fast_client(srv, max_retries=1, session=session) as c:
+        with pytest.raises(nf.ServerError):  # the budget is one retry, on either path
+            c.list_traces(*window, limit=5)
+    assert srv.stats.by_status[503] == 2
+    if session is not None:
+        session.close()
