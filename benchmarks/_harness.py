@@ -5,11 +5,42 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Server"]
+import requests
+
+from netra_frames.times import format_time
+
+__all__ = ["Server", "sdk_pages"]
+
+
+def sdk_pages(
+    base_url: str, api_key: str, start: datetime, end: datetime, direction: str | None = None
+) -> Iterator[tuple[dict[str, Any], float]]:
+    """The official SDK's way to walk a listing: ``(page data, seconds it took)``, in order."""
+    cursor = None
+    with requests.Session() as session:
+        while True:
+            pagination: dict[str, Any] = {"limit": 100}
+            if direction:
+                pagination["direction"] = direction
+            if cursor:
+                pagination["cursor"] = cursor
+            body = {"startTime": format_time(start), "endTime": format_time(end),
+                    "filters": [], "pagination": pagination}  # fmt: skip
+            began = time.perf_counter()
+            resp = session.post(f"{base_url}/sdk/traces", json=body,
+                                headers={"x-api-key": api_key}, timeout=30)  # fmt: skip
+            resp.raise_for_status()
+            data = resp.json()["data"]
+            yield data, time.perf_counter() - began
+            if not data["pageInfo"]["hasNextPage"] or not data["data"]:
+                return
+            cursor = data["data"][-1]["cursor"]
 
 
 class Server:

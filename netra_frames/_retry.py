@@ -1,36 +1,36 @@
-"""Retry policy: urllib3's ``Retry`` with full jitter, cancellable sleeps, fast refusals.
+"""The one retry policy: what is retried, and how long to wait before the next attempt.
 
-Retried by urllib3: connection errors, read errors and timeouts (a body cut short too),
-and the statuses in ``RETRY_STATUSES``, on every method (our only POST, ``/sdk/traces``,
-is a read). Never retried: 400, 401, 403, 404 and other 4xx. 429 is not urllib3's: the
-transport waits it out through the client's shared rate limiter, without using up this
-budget (see :mod:`netra_frames._limiter`).
+One :class:`RetryPolicy` decides; the transport's one loop
+(:meth:`netra_frames.transport.Transport.send`) applies it, with one budget
+(``max_retries``) and one set of log lines, on the pooled path and on a caller's own
+``requests.Session`` alike (urllib3 and ``requests`` retry nothing themselves).
 
-A refused connection to a loopback address fails at once: nothing is listening there,
-and five retries would only delay the message. Every backoff sleep is one of the
-drain's :class:`~netra_frames._cancel.CancelScope` waits, so a cancelled drain stops
-retrying at once.
+Retried, on every method (our only POST, ``/sdk/traces``, is a read):
+
+* a connection that failed or broke: refused, reset, timed out, a body cut short or
+  undecodable by ``requests`` (``ChunkedEncodingError``);
+* the statuses in :data:`RETRY_STATUSES`, after their ``Retry-After`` (capped at
+  ``max_backoff``) or a full-jitter backoff;
+* a 2xx body that cannot be used (not JSON, no envelope: the decoder raises ``ValueError``).
+
+Never retried: 400, 401, 403, 404 and other 4xx, redirects, and a refused connection to a
+loopback address (nothing is listening there: five retries would only delay the message).
+429 is not a failure: the transport waits it out through the client's shared rate limiter
+(:mod:`netra_frames._limiter`), without using up this budget.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-from urllib3.exceptions import NewConnectionError
-from urllib3.util.retry import Retry
-
-from ._cancel import NEVER, CancelScope
-from .config import is_loopback_host
 
 __all__ = [
     "RETRY_STATUSES",
-    "NetraRetry",
+    "RetryPolicy",
     "backoff_delay",
     "is_refused",
-    "make_retry",
     "parse_retry_after",
 ]
 
@@ -95,88 +95,59 @@ def is_refused(error: BaseException | None) -> bool:
     return False
 
 
-class NetraRetry(Retry):
-    """``urllib3.Retry`` with full-jitter backoff, a capped Retry-After and a cancel scope."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When to try a request again, and after how long (see the module docstring).
 
-    RETRY_AFTER_STATUS_CODES = frozenset({503})  # a 429 is the rate limiter's, not a failure
-
-    def __init__(self, *args: Any, scope: CancelScope = NEVER, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.scope = scope
-
-    def new(self, **kw: Any) -> NetraRetry:
-        """Copy this policy (urllib3 calls it per attempt), keeping the cancel scope."""
-        retry = super().new(**kw)
-        assert isinstance(retry, NetraRetry)
-        retry.scope = self.scope
-        return retry
-
-    def increment(self, *args: Any, **kwargs: Any) -> NetraRetry:
-        """Count one failure; stop at once when cancelled or refused on loopback."""
-        self.scope.check()
-        error = kwargs.get("error")
-        if error is None and len(args) >= 4:
-            error = args[3]
-        pool = kwargs.get("_pool")
-        host = getattr(pool, "host", None) or ""
-        if isinstance(error, NewConnectionError) and is_refused(error) and is_loopback_host(host):
-            raise error
-        retry = super().increment(*args, **kwargs)
-        assert isinstance(retry, NetraRetry)
-        return retry
-
-    def get_backoff_time(self) -> float:
-        """Return a full-jitter sleep for the number of consecutive errors so far."""
-        consecutive = 0
-        for entry in reversed(self.history):
-            if entry.redirect_location:
-                break
-            consecutive += 1
-        if consecutive <= 1:
-            return (
-                0.0 if consecutive == 0 else backoff_delay(0, self.backoff_factor, self.backoff_max)
-            )
-        return backoff_delay(consecutive - 1, self.backoff_factor, self.backoff_max)
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        """Parse ``Retry-After`` leniently (no crash on junk) and cap it at ``backoff_max``."""
-        seconds = parse_retry_after(retry_after)
-        return min(self.backoff_max, 0.0 if seconds is None else seconds)
-
-    def sleep(self, response: Any = None) -> None:
-        """Sleep before the next attempt in cancellable slices."""
-        if response is not None:
-            slept = self.get_retry_after(response)
-            if slept is not None:
-                self.scope.sleep(min(self.backoff_max, slept))
-                return
-        self.scope.sleep(self.get_backoff_time())
-
-
-def make_retry(
-    max_retries: int, backoff_factor: float, max_backoff: float, scope: CancelScope = NEVER
-) -> NetraRetry:
-    """Build the retry policy of one request.
+    Parameters
+    ----------
+    max_retries:
+        Retries of a failure after the first attempt (0: none).
+    backoff_factor:
+        The n-th retry (from 0) waits a random time in ``[0, backoff_factor * 2**n]``.
+    max_backoff:
+        Cap on one wait, a server's ``Retry-After`` included.
 
     Examples
     --------
-    >>> make_retry(5, 0.25, 20.0).total
-    5
+    >>> policy = RetryPolicy(max_retries=2, backoff_factor=0.0, max_backoff=1.0)
+    >>> policy.delay(0, status=503, retry_after="30")   # capped at max_backoff
+    1.0
+    >>> policy.delay(0, status=404) is None              # never retried
+    True
+    >>> policy.delay(2, error=ConnectionResetError()) is None   # budget used up
+    True
     """
-    kwargs: dict[str, Any] = dict(
-        total=max_retries,
-        connect=max_retries,
-        read=max_retries,
-        status=max_retries,
-        other=max_retries,
-        redirect=0,
-        allowed_methods=None,
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff_factor,
-        backoff_max=max_backoff,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        raise_on_redirect=False,
-        scope=scope,
-    )
-    return NetraRetry(**kwargs)
+
+    max_retries: int
+    backoff_factor: float
+    max_backoff: float
+
+    def delay(
+        self,
+        attempt: int,
+        *,
+        status: int | None = None,
+        retry_after: str | None = None,
+        error: BaseException | None = None,
+        loopback: bool = False,
+    ) -> float | None:
+        """Seconds to wait before retrying failed attempt ``attempt`` (0-based), or ``None``.
+
+        ``status`` is the reply's status, ``retry_after`` its ``Retry-After`` header;
+        ``error`` is what broke the exchange or the body (a connection error, or the
+        ``ValueError`` of a body that did not decode); ``loopback`` says the host is
+        this machine (a refused connection there is final).
+        """
+        if attempt >= self.max_retries:
+            return None
+        if error is not None:
+            if loopback and is_refused(error):
+                return None
+        elif status not in RETRY_STATUSES:
+            return None
+        else:
+            hint = parse_retry_after(retry_after)
+            if hint is not None:
+                return min(self.max_backoff, hint)
+        return backoff_delay(attempt, self.backoff_factor, self.max_backoff)

@@ -84,8 +84,9 @@ class NetraClient:
     headers:
         Extra headers, merged over ``NETRA_HEADERS``.
     session:
-        A ``requests.Session`` to use as is (its adapters are left alone, so our retry
-        policy is not mounted on it, and it is not closed by :meth:`close`).
+        A ``requests.Session`` to use as is (its adapters are left alone, and it is not
+        closed by :meth:`close`); the retry policy and the rate limiter apply to it as to
+        the client's own pool.
     max_retries, backoff_factor, max_backoff:
         Retry policy for connection errors, timeouts, broken bodies and 5xx (full-jitter
         exponential backoff; ``Retry-After`` honoured up to ``max_backoff`` seconds).

@@ -9,11 +9,13 @@ preparation, hooks, cookies): about 0.3 ms less client CPU per request (see
 ``benchmarks/``). A session passed in by the caller, or a base URL reached through a
 proxy, goes through ``Session.send`` with the settings read at build time instead.
 
-Every request waits its turn at the client's :class:`~netra_frames._limiter.RateLimiter`.
-urllib3's ``Retry`` (:mod:`netra_frames._retry`) retries connection errors, broken or
-timed-out bodies and 5xx; a 429 is waited out here (its ``Retry-After``, capped at
-``max_backoff``) without using up that budget, for at most ``rate_limit_patience`` seconds;
-a 200 whose body does not decode is fetched again, up to ``max_retries`` times.
+Every request waits its turn at the client's :class:`~netra_frames._limiter.RateLimiter`,
+which also reads the rate-limit headers of every answer. One loop (:meth:`Transport.send`)
+applies the one :class:`~netra_frames._retry.RetryPolicy` to connection errors, broken or
+timed-out bodies, 5xx and bodies that do not decode, with one budget (``max_retries``) and
+one log line per retry, on both paths (urllib3 and ``requests`` retry nothing themselves);
+a 429 is waited out here (its ``Retry-After``, capped at ``max_backoff``) without using up
+that budget, for at most ``rate_limit_patience`` seconds.
 
 Cancellation: the sockets of the transport's own pool are registered while a response is
 awaited (:func:`~netra_frames._cancel.track_socket`), so cancelling a drain cuts its
@@ -25,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -48,9 +49,9 @@ from urllib3.util import Timeout
 from .__about__ import __version__
 from ._cancel import CancelScope, current_scope, track_socket, untrack_socket
 from ._limiter import RateLimiter
-from ._retry import NetraRetry, backoff_delay, is_refused, make_retry, parse_retry_after
+from ._retry import RetryPolicy, backoff_delay, is_refused, parse_retry_after
 from ._wire.request import Request
-from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings
+from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings, is_loopback_host
 from .errors import (
     APIError,
     AuthenticationError,
@@ -69,26 +70,29 @@ logger = logging.getLogger("netra_frames")
 T = TypeVar("T")
 
 
-class _TrackedHTTPConnection(HTTPConnection):
-    """A connection that registers its socket while its response is awaited."""
+_BROKEN = (HTTPError, OSError, requests.exceptions.RequestException)
+"""What a failed exchange raises: urllib3's and ``requests``' errors, and socket errors."""
+
+
+class _Tracked:
+    """A connection mixin that registers its socket while its response is awaited."""
+
+    sock: Any
 
     def getresponse(self) -> Any:  # noqa: D102 - see the class docstring
         track_socket(self.sock)
         try:
-            return super().getresponse()
+            return super().getresponse()  # type: ignore[misc]
         finally:
             untrack_socket()
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
-    """:class:`_TrackedHTTPConnection` over TLS."""
+class _TrackedHTTPConnection(_Tracked, HTTPConnection):
+    """:class:`_Tracked` over plain TCP."""
 
-    def getresponse(self) -> Any:  # noqa: D102
-        track_socket(self.sock)
-        try:
-            return super().getresponse()
-        finally:
-            untrack_socket()
+
+class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
+    """:class:`_Tracked` over TLS."""
 
 
 class _HTTPPool(HTTPConnectionPool):
@@ -143,6 +147,9 @@ class Transport:
     ) -> None:
         self.settings = settings
         self.limiter = RateLimiter(settings.max_requests_per_second)
+        self.policy = RetryPolicy(
+            settings.max_retries, settings.backoff_factor, settings.max_backoff
+        )
         self.owns_session = session is None
         self.pool_size: int | None = max(1, pool_size) if session is None else None
         if session is None:
@@ -150,9 +157,7 @@ class Transport:
             adapter = _Adapter(
                 pool_connections=4,
                 pool_maxsize=self.pool_size or 1,
-                max_retries=make_retry(
-                    settings.max_retries, settings.backoff_factor, settings.max_backoff
-                ),
+                max_retries=0,  # retries are the transport's (one loop, one budget)
             )
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -161,6 +166,7 @@ class Transport:
         self._prefix = parts.path
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._host = parts.hostname or "?"
+        self._loopback = is_loopback_host(self._host)
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._headers = {
             **{
@@ -181,18 +187,6 @@ class Transport:
         self._verify: Any = env.get("verify", True)
         self._cert: Any = env.get("cert")
         self._pool = self._fast_pool(session)
-        self._retries: weakref.WeakKeyDictionary[CancelScope, NetraRetry] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    def _retry_of(self, scope: CancelScope) -> NetraRetry:
-        """The retry policy of requests in ``scope`` (a policy is immutable: one per scope)."""
-        retry = self._retries.get(scope)
-        if retry is None:
-            s = self.settings
-            retry = make_retry(s.max_retries, s.backoff_factor, s.max_backoff, scope)
-            self._retries[scope] = retry
-        return retry
 
     def _fast_pool(self, session: requests.Session) -> HTTPConnectionPool | None:
         """The urllib3 pool to send on directly, or ``None`` when ``Session.send`` must."""
@@ -231,34 +225,64 @@ class Transport:
         TransportError
             When no usable response came: connection, timeout, a body that never decoded.
         """
-        s = self.settings
         scope = scope or current_scope()
         throttled_since: float | None = None
         throttles = 0
         attempt = 0
         while True:
             scope.check()
-            reply, sent_at = self._exchange(request, scope)
+            try:
+                reply, sent_at = self._exchange(request, scope)
+            except _BROKEN as exc:
+                scope.check()  # a cancelled drain cut this request: unwind quietly
+                url = self._origin + self._prefix + request.target
+                self._retry(request.method, url, attempt, scope, exc, error=exc)
+                attempt += 1
+                continue
             if reply.status == 429:
                 throttled_since = throttled_since or time.monotonic()
                 self._wait_out_429(request, reply, sent_at, throttled_since, throttles, scope)
                 throttles += 1
                 continue
-            self.limiter.granted()
+            self.limiter.granted(reply.headers, sent_at)
             if reply.status >= 300:
-                raise error_from_reply(request.method, reply)
+                error = error_from_reply(request.method, reply)
+                retry_after = reply.headers.get("Retry-After")
+                self._retry(request.method, reply.url, attempt, scope, error,
+                            status=reply.status, retry_after=retry_after)  # fmt: skip
+                attempt += 1
+                continue
             try:
                 return decode(reply.body)
             except ValueError as exc:
-                if attempt >= s.max_retries:
-                    raise TransportError(
-                        f"{request.method} {reply.url} returned an unusable body after "
-                        f"{attempt + 1} attempt(s): {exc}.",
-                        url=reply.url,
-                    ) from exc
-                logger.warning("netra_frames: retrying %s %s: %s", request.method, reply.url, exc)
-                scope.sleep(backoff_delay(attempt, s.backoff_factor, s.max_backoff))
+                unusable = TransportError(
+                    f"{request.method} {reply.url} returned an unusable body after "
+                    f"{attempt + 1} attempt(s): {exc}.",
+                    url=reply.url,
+                )
+                self._retry(request.method, reply.url, attempt, scope, unusable, error=exc)
                 attempt += 1
+
+    def _retry(
+        self,
+        method: str,
+        url: str,
+        attempt: int,
+        scope: CancelScope,
+        failure: BaseException,
+        **outcome: Any,
+    ) -> None:
+        """Wait before the next attempt as the policy says, or raise what failed."""
+        delay = self.policy.delay(attempt, loopback=self._loopback, **outcome)
+        if delay is None:
+            if isinstance(failure, NetraError):
+                raise failure
+            raise self._transport_error(method, url, failure) from failure
+        logger.warning(
+            "netra_frames: retrying %s %s in %.2f s (retry %d of %d): %s",
+            method, url, delay, attempt + 1, self.policy.max_retries, _short(failure),
+        )  # fmt: skip
+        scope.sleep(delay)
 
     def _wait_out_429(
         self,
@@ -277,7 +301,6 @@ class Transport:
         """
         s = self.settings
         hint = parse_retry_after(reply.headers.get("Retry-After"))
-        self.limiter.throttled(sent_at, hint)
         backoff = backoff_delay(before, s.backoff_factor, s.max_backoff) if before else 0.0
         delay = min(s.max_backoff, max(hint, backoff)) if hint is not None else backoff
         if hint is None and not before:
@@ -292,13 +315,15 @@ class Transport:
                 server_message=error.server_message,
                 retry_after=hint,
             ) from None
+        capped = None if hint is None else min(hint, s.max_backoff)
+        self.limiter.throttled(sent_at, capped, reply.headers)
         logger.debug("netra_frames: 429 on %s; waiting %.2f s", reply.url, delay)
         scope.sleep(delay)
 
     def _exchange(self, request: Request, scope: CancelScope) -> tuple[Reply, float]:
+        """One attempt: wait for the limiter, send, read the whole answer (no retry)."""
         path = self._prefix + request.target
         headers = self._headers if request.body is None else self._post_headers
-        retries = self._retry_of(scope)
         sent_at = self.limiter.acquire(scope)
         started = time.perf_counter()
         try:
@@ -308,7 +333,7 @@ class Transport:
                     path,
                     body=request.body,
                     headers=headers,
-                    retries=retries,
+                    retries=False,
                     redirect=False,
                     assert_same_host=False,
                     timeout=self._timeout,
@@ -316,12 +341,9 @@ class Transport:
                 )
                 reply = Reply(response.status, response.headers, response.data, self._origin + path)
             else:
-                reply = self._send_with_session(request, path, headers, retries)
-        except NetraError:
-            raise
-        except (HTTPError, OSError, requests.exceptions.RequestException) as exc:
-            scope.check()  # a cancelled drain cut this request: unwind quietly
-            raise self._transport_error(request.method, self._origin + path, exc) from exc
+                reply = self._send_with_session(request, path, headers)
+        finally:
+            self.limiter.answered()
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug(
@@ -330,34 +352,21 @@ class Transport:
             )  # fmt: skip
         return reply, sent_at
 
-    def _send_with_session(
-        self, request: Request, path: str, headers: Mapping[str, str], retries: NetraRetry
-    ) -> Reply:
+    def _send_with_session(self, request: Request, path: str, headers: Mapping[str, str]) -> Reply:
         """The path for a caller's session or a proxy: ``Session.send``, settings read once."""
         url = self._origin + path
         prepared = self.session.prepare_request(
             requests.Request(request.method, url, headers=dict(headers), data=request.body)
         )
-        s = self.settings
-        for attempt in range(s.max_retries + 1):
-            try:
-                response = self.session.send(
-                    prepared,
-                    timeout=s.timeout,
-                    allow_redirects=False,
-                    proxies=self._proxies,
-                    verify=self._verify,
-                    cert=self._cert,
-                )
-                return Reply(response.status_code, response.headers, response.content, url)
-            except (
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ):  # the body broke off: urllib3 did not see it (requests reads bodies itself)
-                if attempt >= s.max_retries:
-                    raise
-                retries.scope.sleep(backoff_delay(attempt, s.backoff_factor, s.max_backoff))
-        raise AssertionError("unreachable")  # pragma: no cover
+        response = self.session.send(
+            prepared,
+            timeout=self.settings.timeout,
+            allow_redirects=False,
+            proxies=self._proxies,
+            verify=self._verify,
+            cert=self._cert,
+        )
+        return Reply(response.status_code, response.headers, response.content, url)
 
     def _transport_error(self, method: str, url: str, exc: BaseException) -> TransportError:
         """Say what went wrong: refused, unknown host, timeout, TLS, a broken connection."""

@@ -11,6 +11,8 @@ that timeout is 20 times a normal answer on a loaded machine.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,6 +21,8 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import pytest
+import requests
+import urllib3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -35,6 +39,7 @@ from netra_frames import (
     TransportError,
 )
 from netra_frames.server import FaultConfig, LocalNetra
+from netra_frames.times import format_time
 
 Window = tuple[datetime, datetime]
 
@@ -361,7 +366,10 @@ def test_the_limiter_decreases_once_per_signal_then_recovers() -> None:
     from netra_frames._limiter import BETA, RateLimiter
 
     limiter, scope = RateLimiter(None), CancelScope()
-    sent = [limiter.acquire(scope) for _ in range(8)]  # a burst: unlimited so far
+    sent = []
+    for _ in range(8):  # a burst: unlimited so far (each answered: slow start lets it go)
+        sent.append(limiter.acquire(scope))
+        limiter.answered()
     assert limiter.stats().rate is None
     limiter.throttled(sent[-1], retry_after=1.0)
     first = limiter.stats()
@@ -620,3 +628,54 @@ def test_fault_config_knobs_validate() -> None:
         LocalNetra(traces=1, faults=FaultConfig(fail_after_requests=-1))
     with pytest.raises(ValueError, match="sum to at most 1"):
         LocalNetra(traces=1, faults=FaultConfig(repeat_cursor_rate=0.6, error_rate=0.6))
+
+
+def test_the_server_sends_rate_limit_headers_only_when_asked(
+    srv: LocalNetra, window: Window
+) -> None:
+    body = json.dumps({"startTime": format_time(window[0]), "endTime": format_time(window[1])})
+    headers = {"x-api-key": srv.api_key, "Content-Type": "application/json"}
+
+    def answer() -> urllib3.BaseHTTPResponse:
+        return urllib3.request("POST", f"{srv.base_url}/sdk/traces", body=body, headers=headers)
+
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=3)
+    assert "RateLimit-Remaining" not in answer().headers  # off by default: the SDK contract
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=3, rate_limit_headers=True)
+    seen = [answer().headers for _ in range(4)]
+    assert [h["RateLimit-Remaining"] for h in seen[:3]] == ["2", "1", "0"]
+    assert all(h["RateLimit-Limit"] == h["X-RateLimit-Limit"] == "3" for h in seen)
+    assert float(seen[2]["RateLimit-Reset"]) == pytest.approx(3 / 0.001)
+    assert seen[3]["Retry-After"] and seen[3]["X-RateLimit-Remaining"] == "0"  # the 429
+
+
+def test_a_client_reads_the_servers_budget(srv: LocalNetra, window: Window) -> None:
+    """Headers that say the budget is spent hold the next request until it refills."""
+    srv.set_faults(rate_limit_rps=0.001, rate_limit_burst=2, rate_limit_headers=True)
+    with fast_client(srv) as c:
+        c.list_traces(*window, limit=5)  # Remaining: 1 of 2
+        c.list_traces(*window, limit=5)  # Remaining: 0; one back in ~1,000 s
+        assert c.transport.limiter.try_acquire(time.monotonic()) > 500  # held: no 429 sent
+    assert srv.stats.by_status == {200: 2}
+
+
+@pytest.mark.parametrize("own_session", [False, True])
+def test_one_retry_loop_on_the_pool_and_on_a_callers_session(
+    srv: LocalNetra, window: Window, own_session: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """5xx, a broken body and an undecodable one: one budget, one warning per retry, both paths."""
+    srv.set_faults(schedule={1: "503", 2: "truncate", 3: "malformed", 4: "502"})
+    session = requests.Session() if own_session else None
+    caplog.set_level(logging.WARNING, logger="netra_frames")
+    with fast_client(srv, max_retries=4, session=session) as c:
+        assert len(c.list_traces(*window, limit=5).traces) == 5
+    retries = [r for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 4 and srv.stats.by_status[200] >= 1
+    srv.set_faults(schedule={1: "503", 2: "503"})
+    srv.reset_stats()
+    with fast_client(srv, max_retries=1, session=session) as c:
+        with pytest.raises(nf.ServerError):  # the budget is one retry, on either path
+            c.list_traces(*window, limit=5)
+    assert srv.stats.by_status[503] == 2
+    if session is not None:
+        session.close()

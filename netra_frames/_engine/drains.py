@@ -109,6 +109,7 @@ class TracesDrain(Drain[int, Any]):
             if not ok:
                 raise page
             self.bar.update(walk.take(page))
+            walks.rebalance(self.workers)
             taken = True
             self._estimate()
         self.bar.set_total(walks.rows)

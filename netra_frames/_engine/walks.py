@@ -7,15 +7,26 @@ the rows inside it, so a trace is counted once, even on an edge.
 
 **Adaptive sharding** (listings in ``start_time`` order): pages walk a sub-window in time
 order, so a walk's cursor tells how far it has got (its ``position``, the last row's
-``start_time``). When a worker is idle and no walk is waiting, :class:`WalkSet` splits the
-largest time range a running walk has not reached yet in two: a new walk takes the far
-half from scratch, and the running walk stops at the middle (a page that crosses it is
-clipped). The running walk keeps its cursor and its request: only its stopping point
-moves. A walk is split only when the rows it has seen predict at least two pages in each
-half, so a small window costs no extra request. Uneven data (a busy day in a quiet month)
-thus drains as fast as even data. Listings in another order (``total_cost``, ...) are
-split once, into equal sub-windows, and merged by that order (the server's tie-break,
-``trace_id``, included).
+``start_time``), and each full page tells how much time its rows cover (its ``density``,
+rows per second between the previous page's last row and its own).
+
+* **Split by estimated work** (:meth:`WalkSet.rebalance`, after every page): the pages
+  left in a running walk are estimated as its density times the time it has not reached.
+  A walk holding more than its share (the pages left in all walks over the workers) is
+  split ahead of time into as many parts as its estimate warrants, so that from the
+  second round on every worker has work of about equal size. A walk that has seen no
+  full page yet is estimated from the density the whole drain has seen.
+* **Split on idleness** (the fallback, when estimates were wrong): when a worker is idle
+  and no walk is waiting, the largest time range a running walk has not reached yet is
+  split in two.
+
+Either way, new walks take the far parts from scratch, and the running walk stops at the
+first edge (a page that crosses it is clipped). The running walk keeps its cursor and its
+request: only its stopping point moves. Every part must be expected to hold at least
+:data:`MIN_PART_PAGES` pages, so a small window costs no extra request. Uneven data (a
+busy day in a quiet month) thus drains as fast as even data. Listings in another order
+(``total_cost``, ...) are split once, into equal sub-windows, and merged by that order
+(the server's tie-break, ``trace_id``, included).
 
 Results come out per *group* (one per window asked for): in the listing's order, the
 walks of a group are concatenated by their ranges (newest first for ``desc``).
@@ -32,12 +43,14 @@ import polars as pl
 
 from .._wire.decode import DecodedPage, clip_start_times, last_start_time
 from .._wire.pages import PageWalk
+from ..config import DEFAULT_PAGE_SIZE
 from ..errors import InvalidParameterError
 from ..query import TraceQuery
 from ..times import split_window
 from .batch import Batcher, Sink
 
 __all__ = [
+    "MIN_PART_PAGES",
     "MIN_SPLIT",
     "SHARDABLE_SORT_FIELDS",
     "Walk",
@@ -48,6 +61,15 @@ __all__ = [
 
 MIN_SPLIT = timedelta(milliseconds=2)
 """The narrowest time range that is still split in two (one millisecond each)."""
+
+MIN_PART_PAGES = 2.0
+"""Pages each part of a split must be expected to hold (a split costs a partial page)."""
+
+SPLIT_SLACK = 1.25
+"""A walk is split ahead of time when it holds more than this many workers' shares."""
+
+WALKS_PER_WORKER = 2
+"""Unfinished walks allowed per worker (splits ahead of time stop there)."""
 
 SHARDABLE_SORT_FIELDS = frozenset(
     {"start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"}
@@ -120,6 +142,8 @@ class Walk:
     bound: datetime
     position: datetime | None = None
     busy: bool = False
+    density: float | None = None
+    """Rows per second of ``start_time`` over the last full page (``None``: none yet)."""
 
     @property
     def done(self) -> bool:
@@ -136,40 +160,61 @@ class Walk:
         low = self.position or self.lo
         return (low, self.bound) if self.bound > low else None
 
-    def expected_rows(self) -> float | None:
-        """Rows the remaining range should hold, from the density seen so far."""
-        left = self.remaining()
-        if left is None or self.position is None:
-            return None
-        covered = (self.hi - self.position) if self.backward else (self.position - self.lo)
-        span = (left[1] - left[0]).total_seconds()
-        if covered <= timedelta(0):
-            return float("inf")
-        return self.pages.rows * span / covered.total_seconds()
+    def expected_rows(self, fallback: float | None = None) -> float | None:
+        """Rows the remaining range should hold, from the density of the last full page.
 
-    def split(self, query: TraceQuery) -> Walk | None:
-        """Hand the far half of the remaining range to a new walk (see module docstring)."""
+        ``fallback`` is the density (rows per second) to assume when the walk has seen no
+        full page yet; without one, ``None``.
+
+        """
         left = self.remaining()
-        if left is None or left[1] - left[0] < MIN_SPLIT:
+        if left is None:
             return None
+        density = self.density if self.density is not None else fallback
+        if density is None:
+            return None
+        return density * (left[1] - left[0]).total_seconds()
+
+    def split(self, query: TraceQuery, parts: int = 2) -> list[Walk]:
+        """Hand all but the nearest of ``parts`` equal slices of the remaining range to new
+        walks, and stop this one at the first edge (see module docstring).
+
+        Edges fall on whole milliseconds; fewer parts come back when the range is too
+        narrow, none when it cannot be split.
+        """
+        left = self.remaining()
+        if left is None or parts < 2 or left[1] - left[0] < MIN_SPLIT:
+            return []
         low, high = left
-        middle = low + (high - low) // 2
-        middle -= timedelta(microseconds=middle.microsecond % 1000)  # on a millisecond
-        if not low < middle < high:
-            return None
-        if self.backward:
-            lo, hi, self.bound = low, middle, middle
+        edges = [low]
+        for i in range(1, parts):
+            edge = low + (high - low) * i / parts
+            edge -= timedelta(microseconds=edge.microsecond % 1000)  # on a millisecond
+            if edges[-1] < edge < high:
+                edges.append(edge)
+        edges.append(high)
+        if len(edges) < 3:
+            return []
+        ranges = list(zip(edges[:-1], edges[1:], strict=True))
+        if self.backward:  # this walk keeps the newest slice; the others, newest first
+            self.bound = ranges[-1][0]
+            ranges = ranges[-2::-1]
         else:
-            lo, hi, self.bound = middle, high, middle
-        return Walk(
-            self.group,
-            lo,
-            hi,
-            PageWalk(query.with_window(lo, hi)),
-            Batcher(self.batcher.sink, self.batcher.size),
-            self.backward,
-            lo if self.backward else hi,
-        )
+            self.bound = ranges[0][1]
+            ranges = ranges[1:]
+        return [
+            Walk(
+                self.group,
+                lo,
+                hi,
+                PageWalk(query.with_window(lo, hi)),
+                Batcher(self.batcher.sink, self.batcher.size),
+                self.backward,
+                lo if self.backward else hi,
+                density=self.density,  # the estimate the split was made on, until a page
+            )
+            for lo, hi in ranges
+        ]
 
     def take(self, page: DecodedPage) -> int:
         """Take one fetched page; return the rows kept.
@@ -180,6 +225,10 @@ class Walk:
         """
         self.pages.advance(page)
         last = last_start_time(page)
+        if last is not None and page.has_next_page:
+            before = self.position or (self.hi if self.backward else self.lo)
+            seconds = abs((last - before).total_seconds())
+            self.density = page.num_rows / max(seconds, 1e-3)
         if last is not None and self._past(last):
             if self.backward:
                 page = clip_start_times(page, lo=self.bound)
@@ -205,6 +254,7 @@ class Walk:
             self.backward,
             self.bound,
             self.position,
+            density=self.density,
         )
 
 
@@ -277,19 +327,65 @@ class WalkSet:
                 return index
         if not self.adaptive:
             return None
+        size = self.query.page_size or DEFAULT_PAGE_SIZE
         candidates = []
         for walk in self.walks:
             expected = walk.expected_rows()
             left = walk.remaining()
-            size = self.query.page_size or 1
-            if expected is not None and left is not None and expected > size:
+            if expected is not None and left is not None and expected > size * MIN_PART_PAGES:
                 candidates.append((left[1] - left[0], walk))
         for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
             new = walk.split(self.query)
-            if new is not None:
-                self.walks.append(new)
-                return len(self.walks) - 1
+            if new:
+                self.walks.extend(new)
+                return len(self.walks) - len(new)
         return None
+
+    def density(self) -> float | None:
+        """Rows per second of the time the walks have covered so far (``None``: no rows)."""
+        rows, seconds = 0, 0.0
+        for walk in self.walks:
+            if walk.position is None:
+                continue
+            rows += walk.pages.rows
+            start = walk.hi if walk.backward else walk.lo
+            seconds += abs((walk.position - start).total_seconds())
+        return rows / seconds if rows and seconds > 0 else None
+
+    def rebalance(self, workers: int) -> int:
+        """Split, ahead of time, every walk holding more than its share of the pages left.
+
+        The share is the pages left in all unfinished walks over ``workers``; a walk
+        holding more than :data:`SPLIT_SLACK` shares is cut into as many parts as its
+        estimate warrants (each at least :data:`MIN_PART_PAGES` pages), the largest first,
+        while the unfinished walks number at most :data:`WALKS_PER_WORKER` per worker.
+        Return the number of walks added.
+        """
+        if not self.adaptive:
+            return 0
+        size = self.query.page_size or DEFAULT_PAGE_SIZE
+        fallback = self.density()
+        estimates: list[tuple[float, Walk]] = []
+        total = 0.0
+        for walk in self.walks:
+            if walk.done:
+                continue
+            rows = walk.expected_rows(fallback)
+            pages = 1.0 if rows is None else rows / size
+            total += pages
+            estimates.append((pages, walk))
+        share = max(total / max(workers, 1), MIN_PART_PAGES)
+        room = WALKS_PER_WORKER * workers - len(estimates)
+        added = 0
+        for pages, walk in sorted(estimates, key=lambda e: e[0], reverse=True):
+            if room <= 0 or pages <= SPLIT_SLACK * share:
+                break
+            parts = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + 1)
+            new = walk.split(self.query, parts)
+            self.walks.extend(new)
+            room -= len(new)
+            added += len(new)
+        return added
 
     def build_one(self, budget: int) -> None:
         """Build the pages of the walk holding the most, if all walks hold ``budget`` bytes.

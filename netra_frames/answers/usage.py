@@ -153,8 +153,10 @@ def usage_frame(
 
     Examples
     --------
-    >>> daily = nf.usage_frame("2026-01-01", "2026-02-01", by="tenant_id", freq="1d")
-    >>> models = nf.usage_frame("2026-01-30", "2026-02-01", by="model", tenant_id="Globex")
+    >>> daily = nf.usage_frame("2026-01-01", "2026-02-01", by="tenant_id", freq="1d",
+    ...                        client=client)
+    >>> models = nf.usage_frame("2026-01-30", "2026-02-01", by="model", tenant_id="Globex",
+    ...                         client=client)
     """
     names, period = check_grouping(by, freq)
     chosen = resolve_backend(backend)

@@ -18,7 +18,11 @@ checked in this order for every API request:
    (``rate_limit``) whose ``Retry-After`` is the whole seconds until the next token. Each
    key's bucket is created at that key's first request holding
    ``rate_limit_initial_tokens`` (default: full); ``rate_limit_initial_tokens=0`` makes the
-   first request of every key a ``rate_limit`` 429 however slow the machine is.
+   first request of every key a ``rate_limit`` 429 however slow the machine is. With
+   ``rate_limit_headers``, every answer to that key also says what is left:
+   ``RateLimit-Limit`` (the burst), ``RateLimit-Remaining`` (whole tokens left) and
+   ``RateLimit-Reset`` (seconds until those refill to the burst), and the same three as
+   ``X-RateLimit-*``. Off by default: the documented API sends none.
 3. **Random rates** (``error_rate``, ``rate_429``, ...): every API request consumes exactly
    three numbers from one ``random.Random(seed)`` under a lock (jitter, fault choice, error
    status), so a sequential client sees the same faults on every run with the same seed.
@@ -70,7 +74,7 @@ import threading
 import time
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from email.utils import formatdate
 from typing import Any
 
@@ -128,6 +132,9 @@ class FaultConfig:
         Shares of the pagination bugs (see module docstring); they only affect listings.
     retry_after_http_date : bool
         Send ``Retry-After`` of injected 429s as an HTTP-date rather than seconds.
+    rate_limit_headers : bool
+        With ``rate_limit_rps``, send ``RateLimit-*`` and ``X-RateLimit-*`` headers on
+        every API answer (see module docstring).
     fail_after_requests : int or None
         Answer 503 to every API request after this many; ``None`` disables it.
     schedule : dict of int to str
@@ -164,6 +171,7 @@ class FaultConfig:
     drop_cursor_rate: float = 0.0
     missing_envelope_rate: float = 0.0
     retry_after_http_date: bool = False
+    rate_limit_headers: bool = False
     fail_after_requests: int | None = None
     schedule: dict[int, str] = field(default_factory=dict)
     every: dict[str, int] = field(default_factory=dict)
@@ -309,6 +317,7 @@ class FaultPlan:
     status: int = 0
     retry_after: str = ""
     slow_s: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -359,7 +368,7 @@ class FaultInjector:
         Examples
         --------
         >>> FaultInjector(FaultConfig()).plan("/usage/sessions/x", "k")
-        FaultPlan(delay_s=0.0, kind=None, status=0, retry_after='', slow_s=0.0)
+        FaultPlan(delay_s=0.0, kind=None, status=0, retry_after='', slow_s=0.0, headers=())
         """
         if not path.startswith(FAULT_ROUTES):
             return None
@@ -367,10 +376,22 @@ class FaultInjector:
         with self._lock:
             jitter, draw = self._rng.random(), self._rng.random()
             pick = cfg.error_statuses[int(self._rng.random() * len(cfg.error_statuses))]
-            limited = self._take_token(api_key, cfg)
+            limited, budget = self._take_token(api_key, cfg)
             self._requests += 1
             number = self._requests
         delay = (cfg.latency_ms + jitter * cfg.jitter_ms) / 1000
+        plan = self._plan(cfg, number, delay, pick, draw, limited)
+        return replace(plan, headers=budget) if budget else plan
+
+    def _plan(
+        self,
+        cfg: FaultConfig,
+        number: int,
+        delay: float,
+        pick: int,
+        draw: float,
+        limited: str | None,
+    ) -> FaultPlan:
         if cfg.fail_after_requests is not None and number > cfg.fail_after_requests:
             return FaultPlan(delay, "fail_after", 503)
         scheduled = _scheduled(cfg, number)
@@ -401,10 +422,13 @@ class FaultInjector:
             )
         return FaultPlan(delay, kind, status, retry_after, cfg.slow_body_ms / 1000)
 
-    def _take_token(self, api_key: str, cfg: FaultConfig) -> str | None:
-        """Take one token from the key's bucket; return a Retry-After value when empty."""
+    def _take_token(
+        self, api_key: str, cfg: FaultConfig
+    ) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+        """Take one token from the key's bucket: a Retry-After value when empty (else
+        ``None``), and the rate-limit headers to send (with ``rate_limit_headers``)."""
         if cfg.rate_limit_rps is None:
-            return None
+            return None, ()
         now = time.monotonic()
         bucket = self._buckets.get(api_key)
         if bucket is None:
@@ -415,10 +439,23 @@ class FaultInjector:
             float(cfg.rate_limit_burst), bucket.tokens + (now - bucket.stamp) * cfg.rate_limit_rps
         )
         bucket.stamp = now
+        retry_after = None
         if bucket.tokens >= 1:
             bucket.tokens -= 1
-            return None
-        return str(math.ceil((1 - bucket.tokens) / cfg.rate_limit_rps))
+        else:
+            retry_after = str(math.ceil((1 - bucket.tokens) / cfg.rate_limit_rps))
+        if not cfg.rate_limit_headers:
+            return retry_after, ()
+        left = math.floor(bucket.tokens)
+        reset = f"{(cfg.rate_limit_burst - left) / cfg.rate_limit_rps:.3f}".rstrip("0").rstrip(".")
+        values = (str(cfg.rate_limit_burst), str(left), reset)
+        names = ("Limit", "Remaining", "Reset")
+        headers = tuple(
+            (prefix + name, value)
+            for prefix in ("RateLimit-", "X-RateLimit-")
+            for name, value in zip(names, values, strict=True)
+        )
+        return retry_after, headers
 
 
 def _scheduled(cfg: FaultConfig, number: int) -> str | None:

@@ -150,7 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if plan.kind in ("error", "429", "rate_limit", "fail_after"):
                 headers = {"Retry-After": plan.retry_after} if plan.status == 429 else {}
-                self._send(Response.error(plan.status, f"injected fault: {plan.kind}", headers))
+                self._send(
+                    Response.error(plan.status, f"injected fault: {plan.kind}", headers), plan
+                )
                 return
             if plan.kind == "repeat_cursor":
                 query, body = _without_cursor(query, body)
@@ -228,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
             *(f"{name}: {value}" for name, value in resp.headers.items()),
+            *(f"{name}: {value}" for name, value in (plan.headers if plan is not None else ())),
         ]
         if self.close_connection:
             lines.append("Connection: close")

@@ -138,6 +138,7 @@ class CursorCodec:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
         self._prefixes: dict[tuple[str, str], bytes] = {}
+        self._issued: dict[tuple[bytes, str, str, Any, str], str] = {}
 
     def _prefix(self, org_id: str, listing: str) -> bytes:
         prefix = self._prefixes.get((org_id, listing))
@@ -159,14 +160,23 @@ class CursorCodec:
         """
         prefix = self._prefix(org_id, listing)
         secret = self._secret
+        issued = self._issued
         tokens = []
         for key, item_id in positions:
-            if type(key) is int and _HEX.fullmatch(item_id):  # hot path: skip the JSON encoder
-                payload = f'["{sort}","{order}",{key},"{item_id}"]'.encode()
-            else:
-                payload = json.dumps([sort, order, key, item_id], separators=(",", ":")).encode()
-            mac = blake2b(prefix + payload, key=secret, digest_size=_MAC_BYTES).digest()
-            tokens.append(f"{_b64(payload)}.{_b64(mac)}")
+            memo = (prefix, sort, order, key, item_id)
+            token = issued.get(memo)  # a page served again: its cursors are the same
+            if token is None:
+                if type(key) is int and _HEX.fullmatch(item_id):  # skip the JSON encoder
+                    payload = f'["{sort}","{order}",{key},"{item_id}"]'.encode()
+                else:
+                    text = json.dumps([sort, order, key, item_id], separators=(",", ":"))
+                    payload = text.encode()
+                mac = blake2b(prefix + payload, key=secret, digest_size=_MAC_BYTES).digest()
+                token = f"{_b64(payload)}.{_b64(mac)}"
+                if len(issued) >= _ISSUED_MAX:
+                    issued.clear()
+                issued[memo] = token
+            tokens.append(token)
         return tokens
 
     def decode(
@@ -195,6 +205,10 @@ class CursorCodec:
             raise ApiError(400, f"invalid cursor: issued for sort {c_sort} {c_order}, "
                                 f"not {sort} {order}")  # fmt: skip
         return key, item_id
+
+
+_ISSUED_MAX = 200_000
+"""Cursors remembered (a cursor is a pure function of its position): ~40 MB at most."""
 
 
 def _b64(raw: bytes) -> str:

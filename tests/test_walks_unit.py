@@ -1,0 +1,160 @@
+"""Walk splitting, rule by rule, on hand-made pages (no server; test_sharding has the drains)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from netra_frames._engine.batch import polars_sink
+from netra_frames._engine.walks import WalkSet
+from netra_frames._wire.decode import decode_traces_page
+from netra_frames.query import TraceQuery
+from netra_frames.schema import TRACES
+from netra_frames.times import format_time
+
+A = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DAY = timedelta(days=1)
+
+
+def _walks(days: int, shards: int, order: str = "desc", page_size: int = 10) -> WalkSet:
+    query = TraceQuery.build(A, A + days * DAY, sort_order=order, page_size=page_size)  # type: ignore[arg-type]
+    return WalkSet(query, [(A, A + days * DAY)], polars_sink(TRACES), shards=shards, adaptive=True)
+
+
+def _page(times: list[datetime], more: bool = True) -> object:
+    items = [
+        {
+            "id": f"t{i}-{t.timestamp()}",
+            "start_time": format_time(t),
+            "cursor": f"c{t.timestamp()}-{i}",
+        }
+        for i, t in enumerate(times)
+    ]
+    body = {"data": {"data": items, "pageInfo": {"hasNextPage": more}}}
+    return decode_traces_page(json.dumps(body).encode())
+
+
+def _cover(walks: WalkSet) -> list[tuple[datetime, datetime]]:
+    """The ranges each walk is responsible for, in time order."""
+    ranges = []
+    for w in walks.walks:
+        low, high = (w.bound, w.hi) if w.backward else (w.lo, w.bound)
+        ranges.append((low, high))
+    return sorted(ranges)
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_a_split_covers_the_remaining_range_on_millisecond_edges(order: str, parts: int) -> None:
+    walks = _walks(10, 1, order)
+    walk = walks.walks[0]
+    walk.position = A + 10 * DAY - DAY if walk.backward else A + DAY  # one day walked
+    new = walk.split(walks.query, parts)
+    walks.walks.extend(new)
+    assert len(new) == parts - 1
+    ranges = _cover(walks)
+    assert ranges[0][0] == A and ranges[-1][1] == A + 10 * DAY
+    for (_, hi), (lo, _) in zip(ranges, ranges[1:], strict=False):
+        assert hi == lo and lo.microsecond % 1000 == 0  # no gap, no overlap, whole ms
+    # result order: the running walk first (it holds the rows it has taken)
+    assert walks.ordered(0)[0] is walk
+
+
+def test_a_narrow_range_is_not_split() -> None:
+    walks = _walks(1, 1)
+    walk = walks.walks[0]
+    walk.position = A + timedelta(microseconds=1500)
+    walk.bound = A  # backward: the range left is 1.5 ms
+    assert walk.split(walks.query, 4) == []
+    assert walk.bound == A  # untouched
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_page_crossing_the_edge_is_clipped_and_ties_stay_on_their_side(order: str) -> None:
+    walks = _walks(10, 1, order)
+    walk = walks.walks[0]
+    edge = A + 5 * DAY
+    walk.bound = edge
+    walk.pages.next_request()
+    before, after = edge - timedelta(milliseconds=1), edge + timedelta(milliseconds=1)
+    times = [after, edge, edge, before] if walk.backward else [before, edge, edge, after]
+    kept = walk.take(_page(times))
+    # rows at the edge belong to the range starting there: the backward walk keeps them
+    # (it holds [edge, hi)), the forward walk leaves them to the next one ([lo, edge))
+    assert kept == (3 if walk.backward else 1)
+    assert walk.done
+
+
+def _first_round(walks: WalkSet, dense: int, per_page: int = 10) -> None:
+    """Every walk takes one full page; walk ``dense`` is 100x denser than the others."""
+    for index, walk in enumerate(walks.walks):
+        walk.pages.next_request()
+        top = walk.hi if walk.backward else walk.lo
+        span = timedelta(minutes=1) if index == dense else timedelta(minutes=100)
+        step = span / per_page
+        times = [top - step * (i + 1) if walk.backward else top + step * i for i in range(per_page)]
+        walk.take(_page(times))
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_rebalance_splits_the_walk_holding_more_than_its_share(order: str) -> None:
+    walks = _walks(16, 4, order)
+    _first_round(walks, dense=2)
+    dense = walks.walks[2]
+    pages = [w.expected_rows() for w in walks.walks]
+    assert all(p is not None for p in pages)
+    added = walks.rebalance(workers=8)
+    assert added >= 3  # the dense walk is cut in several parts, at once
+    assert all(w.group == 0 for w in walks.walks[4:])
+    left = dense.remaining()
+    assert left is not None
+    cut = walks.walks[4:]
+    sizes = [w.hi - w.lo for w in cut]
+    assert max(sizes) - min(sizes) <= timedelta(milliseconds=2)  # equal parts
+    assert len(walks.walks) <= 2 * 8  # at most two walks per worker
+    again = walks.rebalance(workers=8)
+    assert again == 0  # nothing more to split until a page says otherwise
+
+
+def test_rebalance_leaves_even_work_alone() -> None:
+    walks = _walks(16, 4)
+    _first_round(walks, dense=-1)
+    assert walks.rebalance(workers=4) == 0
+
+
+def test_a_walk_with_little_left_is_not_split() -> None:
+    walks = _walks(1, 1)
+    walk = walks.walks[0]
+    walk.pages.next_request()
+    times = [walk.hi - timedelta(hours=2 * i + 1) for i in range(10)]  # 10 rows over 19 h
+    walk.take(_page(times))
+    expected = walk.expected_rows()
+    assert expected is not None and expected < 10  # under a page of 10 left
+    assert walks.rebalance(workers=16) == 0
+    walks.walks[0].busy = True
+    assert walks.next_walk() is None  # nor when a worker is idle
+
+
+def test_an_idle_worker_splits_the_largest_range_left() -> None:
+    walks = _walks(16, 2)
+    _first_round(walks, dense=-1)
+    for walk in walks.walks:
+        walk.busy = True
+    index = walks.next_walk()
+    assert index == 2 and len(walks.walks) == 3  # the fallback: one split in two
+    new = walks.walks[2]
+    assert not new.busy and new.position is None
+
+
+def test_walks_that_saw_no_rows_take_the_drains_density() -> None:
+    walks = _walks(16, 2)
+    walk = walks.walks[0]
+    walk.pages.next_request()
+    walk.take(_page([walk.hi - timedelta(minutes=i) for i in range(10)]))
+    density = walks.density()
+    assert density is not None
+    fresh = walks.walks[1]
+    assert fresh.expected_rows() is None
+    assert fresh.expected_rows(density) == pytest.approx(density * 8 * 86400)
