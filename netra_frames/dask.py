@@ -59,7 +59,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     raise ImportError('netra_frames.dask needs Dask: pip install "netra-frames[dask]"') from exc
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
 __all__ = ["ClientConfig", "Shard", "load_shard", "traces_frame", "traces_meta"]
 
@@ -166,7 +166,8 @@ def load_shard(
             client=client,
         )
     assert isinstance(frame, pd.DataFrame)
-    return frame[columns if columns is not None else _COLUMNS]
+    picked: pd.DataFrame = frame[columns if columns is not None else _COLUMNS]
+    return picked
 
 
 def traces_frame(

@@ -73,7 +73,7 @@ from .schema import TRACES
 from .times import TimeLike
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
     from .transport import Transport
 

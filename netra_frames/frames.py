@@ -48,9 +48,9 @@ from .times import TimeLike, format_time, resolve_window
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Unpack
 
     import pandas as pd
+    from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",

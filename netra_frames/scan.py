@@ -61,7 +61,7 @@ from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
     from .transport import Transport
 

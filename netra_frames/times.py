@@ -11,6 +11,8 @@ Everything is sent as millisecond ISO with ``Z`` (``2026-01-01T00:00:00.000Z``).
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import date, datetime, timedelta, timezone
 
 from .errors import InvalidParameterError
@@ -18,6 +20,25 @@ from .errors import InvalidParameterError
 __all__ = ["TimeLike", "format_time", "parse_time", "resolve_window", "split_window"]
 
 TimeLike = str | datetime | date
+
+# Python 3.10's fromisoformat reads only 3 or 6 fraction digits and "+HH:MM" offsets.
+_FRACTION = re.compile(r"(:\d\d)[.,](\d+)")
+_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
+
+
+def from_iso(text: str) -> datetime:
+    """Read ISO 8601 text as Python 3.11's ``datetime.fromisoformat`` does, ``Z`` included.
+
+    Examples
+    --------
+    >>> from_iso("2026-01-01T00:00:00.0008Z").isoformat()
+    '2026-01-01T00:00:00.000800+00:00'
+    """
+    text = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
+    if sys.version_info < (3, 11):
+        text = _FRACTION.sub(lambda m: f"{m[1]}.{m[2][:6]:0<6}", text, count=1)
+        text = _OFFSET.sub(r"\1:\2", text) if "T" in text or " " in text else text
+    return datetime.fromisoformat(text)
 
 
 def _naive(value: TimeLike) -> bool | None:
@@ -57,7 +78,7 @@ def parse_time(value: TimeLike, name: str = "time") -> datetime:
         if not text:
             raise InvalidParameterError(f"{name} is an empty string; pass an ISO 8601 time.")
         try:
-            dt = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text)
+            dt = from_iso(text)
         except ValueError:
             raise InvalidParameterError(
                 f"{name}={value!r} is not an ISO 8601 time; use e.g. '2026-01-01T00:00:00Z'."
