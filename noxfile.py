@@ -43,6 +43,8 @@ SUITE = ("-m", "not slow")
 DEMO_FILES = ("traces.parquet", "spans.parquet", "cost_by_user.csv", "cost_by_model_day.csv")
 
 nox.options.default_venv_backend = "uv|virtualenv"
+# uv may otherwise download a Python it cannot find; only the machine's own Pythons count here.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 nox.options.reuse_venv = "yes"
 # nox turns this on when CI is set; a Python the machine lacks is reported, not a failure.
 nox.options.error_on_missing_interpreters = False
