@@ -126,6 +126,16 @@ def tests(session: nox.Session) -> None:
     _pytest(session, *SUITE)
 
 
+_CHECK_FLOORS = """\
+import json, sys
+from importlib.metadata import version
+floors = json.loads(sys.argv[1])
+got = {n: version(n) for n in floors}
+print("installed at the declared floors:", ", ".join(f"{n}=={v}" for n, v in got.items()))
+sys.exit(0 if got == floors else f"installed {got}, declared floors {floors}")
+"""
+
+
 @nox.session(python=LOWEST_PYTHON)
 def lowest(session: nox.Session) -> None:
     """Run the suite with every runtime dependency at its declared floor."""
@@ -133,15 +143,9 @@ def lowest(session: nox.Session) -> None:
     constraints = Path(session.create_tmp()) / "floors.txt"
     constraints.write_text("".join(f"{n}=={v}\n" for n, v in floors.items()), encoding="utf-8")
     session.install("-c", str(constraints), "-e", ".[dev]")
-    check = (
-        "import json, sys\n"
-        "from importlib.metadata import version\n"
-        "floors = json.loads(sys.argv[1])\n"
-        "got = {n: version(n) for n in floors}\n"
-        "print('installed at the floors:', ', '.join(f'{n}=={v}' for n, v in got.items()))\n"
-        "assert got == floors, f'installed {got}, declared floors {floors}'\n"
-    )
-    session.run("python", "-c", check, json.dumps(floors))
+    check = Path(session.create_tmp()) / "check_floors.py"
+    check.write_text(_CHECK_FLOORS, encoding="utf-8")
+    session.run("python", str(check), json.dumps(floors))
     _pytest(session, *SUITE)
 
 

@@ -103,3 +103,11 @@ def test_ci_runs_every_nox_session() -> None:
     for session in expected:
         assert re.search(rf"nox .*-s {re.escape(session)}\b", ci), session
         assert f"| `{session}` |" in docs, f"docs/testing.md's CI table lacks {session}"
+
+
+def test_floors_named_in_the_docs_are_the_declared_ones() -> None:
+    docs = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    named = dict(re.findall(r"`([a-z][a-z0-9-]*)==([\d.]+)`", docs))
+    assert named, "docs/testing.md names no floor"
+    floors = noxfile.runtime_floors()
+    assert {n: floors.get(n) for n in named} == named
