@@ -111,3 +111,11 @@ def test_floors_named_in_the_docs_are_the_declared_ones() -> None:
     assert named, "docs/testing.md names no floor"
     floors = noxfile.runtime_floors()
     assert {n: floors.get(n) for n in named} == named
+
+
+def test_known_flaky_deselections_name_real_tests() -> None:
+    for python, tests in noxfile.KNOWN_FLAKY.items():
+        assert python in noxfile.PYTHONS
+        for test in tests:
+            path, name = test.split("::")
+            assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE), test
