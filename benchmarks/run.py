@@ -46,9 +46,10 @@ from benchmarks.cache import TARGETS as CACHE_TARGETS
 from benchmarks.cache import bench_cache
 from benchmarks.engine import TARGETS as ENGINE_TARGETS
 from benchmarks.engine import bench_engine
-from netra_frames._convert import to_backend as _to_backend
-from netra_frames._decode import decode_spans_page, decode_traces_page, finish
-from netra_frames.query import Request, SpanQuery, TraceQuery
+from netra_frames._wire.convert import to_backend as _to_backend
+from netra_frames._wire.decode import decode_spans_page, decode_traces_page, finish
+from netra_frames._wire.request import Request
+from netra_frames.query import SpanQuery, TraceQuery
 from netra_frames.schema import SPANS, TRACES
 
 RESULTS = Path(__file__).parent / "results"

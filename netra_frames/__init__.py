@@ -1,11 +1,17 @@
-"""netra_frames: Netra's usage and tracing API as typed Polars and pandas DataFrames."""
+"""netra_frames: Netra's usage and tracing API as typed Polars and pandas DataFrames.
+
+The errors (a light module) are imported at once, every other public name on first use
+(PEP 562), so ``import netra_frames``, the command line's ``--help`` and
+``from netra_frames.server import LocalNetra`` load no data frame library;
+``from netra_frames import traces_frame`` works as usual.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .__about__ import __version__
-from ._defaults import configure, get_client, set_backend
-from .cache import cache_clear, cache_info
-from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
 from .errors import (
     APIError,
     AuthenticationError,
@@ -22,16 +28,39 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .export import export_traces
-from .frames import (
-    expand_attributes,
-    session_usage_frame,
-    spans_frame,
-    tenant_usage_frame,
-    traces_frame,
-)
-from .output import write_frame
-from .scan import scan_spans, scan_traces
+
+if TYPE_CHECKING:
+    from ._defaults import configure, get_client, set_backend
+    from .cache import cache_clear, cache_info
+    from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
+    from .export import export_traces
+    from .frames import (
+        expand_attributes,
+        session_usage_frame,
+        spans_frame,
+        tenant_usage_frame,
+        traces_frame,
+    )
+    from .output import write_frame
+    from .scan import scan_spans, scan_traces
+
+_HOMES: dict[str, tuple[str, ...]] = {
+    "._defaults": ("configure", "get_client", "set_backend"),
+    ".cache": ("cache_clear", "cache_info"),
+    ".client": ("NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"),
+    ".export": ("export_traces",),
+    ".frames": (
+        "expand_attributes",
+        "session_usage_frame",
+        "spans_frame",
+        "tenant_usage_frame",
+        "traces_frame",
+    ),
+    ".output": ("write_frame",),
+    ".scan": ("scan_spans", "scan_traces"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+"""Public name -> the module defining it (imported when the name is first used)."""
 
 __all__ = [
     "APIError",
@@ -69,3 +98,17 @@ __all__ = [
     "traces_frame",
     "write_frame",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module defining public ``name`` on first use, and keep the name here."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

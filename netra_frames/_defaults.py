@@ -13,13 +13,15 @@ import os
 import threading
 from typing import Any
 
-from ._cache_base import CacheLike, SettleLike, set_default_cache
+from ._engine import plan_workers
+from .cache.settings import CacheLike, SettleLike, set_default_cache
 from .client import NetraClient
 from .config import DEFAULT_BACKEND, ENV_BACKEND, Backend
 from .errors import InvalidParameterError
 
 __all__ = [
     "configure",
+    "client_and_workers",
     "get_client",
     "resolve_backend",
     "set_backend",
@@ -96,6 +98,22 @@ def get_client() -> NetraClient:
         if _client is None:
             _client = NetraClient()
         return _client
+
+
+def client_and_workers(client: NetraClient | None, max_workers: object) -> tuple[NetraClient, int]:
+    """Return the client of a call (``client``, else the default one) and its workers.
+
+    The workers are ``max_workers``, checked, then capped at the client's pool size
+    (see :func:`netra_frames._engine.plan_workers`).
+
+    Examples
+    --------
+    >>> chosen, workers = client_and_workers(client, 4)
+    >>> workers
+    4
+    """
+    chosen = client or get_client()
+    return chosen, plan_workers(chosen.pool_size, max_workers)
 
 
 def reset() -> None:

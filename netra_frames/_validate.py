@@ -8,6 +8,8 @@ from .config import MAX_PAGE_SIZE
 from .errors import InvalidParameterError
 
 __all__ = [
+    "SORT_FIELDS",
+    "SORT_ORDERS",
     "check_count",
     "check_direction",
     "check_id",
@@ -21,6 +23,9 @@ __all__ = [
 
 DIRECTIONS = ("down", "up")
 SORT_ORDERS = ("asc", "desc")
+SORT_FIELDS = ("start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name")
+"""The fields a traces listing sorts on (``sort_field=``, ``--sort-field``); the API refuses
+any other."""
 
 T = TypeVar("T")
 
@@ -135,5 +140,11 @@ def check_sort_order(order: object) -> str | None:
 
 
 def check_sort_field(field: object) -> str | None:
-    """Return a non-blank sort field name or ``None``."""
-    return None if field is None else check_id(field, "sort_field")
+    """Return one of :data:`SORT_FIELDS` or ``None``; anything else raises.
+
+    Examples
+    --------
+    >>> check_sort_field("total_cost")
+    'total_cost'
+    """
+    return _choice(field, "sort_field", SORT_FIELDS)

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
-from ._pages import (
+from ._validate import check_id, check_limit
+from ._wire.pages import (
     PageWalk,
     SpansPage,
     TracesPage,
     iter_pages,
-    parse_data_object,
     parse_spans_page,
     parse_traces_page,
-    usage_field,
 )
-from ._validate import check_id, check_limit
+from ._wire.request import Request, segment, with_query
+from ._wire.usage import parse_data_object, usage_field
 from .config import (
     DEFAULT_BACKOFF_FACTOR,
     DEFAULT_MAX_BACKOFF,
@@ -35,16 +35,7 @@ from .config import (
     Settings,
     resolve_settings,
 )
-from .query import (
-    Direction,
-    Request,
-    SortOrder,
-    SpanQuery,
-    TraceFilters,
-    TraceQuery,
-    segment,
-    with_query,
-)
+from .query import Direction, SortOrder, SpanQuery, TraceFilters, TraceQuery
 from .times import TimeLike, format_time
 from .transport import Transport
 

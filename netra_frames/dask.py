@@ -27,7 +27,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -43,13 +42,14 @@ except ImportError as exc:  # the extra is not installed
         f"(importing dask.dataframe failed: {exc})"
     ) from exc
 
-from ._convert import to_backend
-from ._decode import finish
+from ._wire.convert import to_backend
+from ._wire.decode import finish
+from .cache.settings import key_fingerprint
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .frames import traces_frame_of
-from .query import TraceFilters, TraceQuery
+from .frames import _traces_frame_of
+from .query import TraceFilters, TraceQuery, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, split_window
 
@@ -71,7 +71,7 @@ class ClientConfig:
     """How a worker builds its client: explicit values, else the worker's environment.
 
     Picklable and small. The key never shows in ``repr`` and never enters a Dask key:
-    its token holds a SHA-256 fingerprint of the key instead (so two organisations'
+    its token holds a keyed BLAKE2b fingerprint of the key instead (so two organisations'
     graphs never share task keys).
 
     Examples
@@ -98,7 +98,7 @@ class ClientConfig:
         """A short one-way digest of the key (``None`` when the key comes from the env)."""
         if self.api_key is None:
             return None
-        return hashlib.sha256(b"netra_frames:" + self.api_key.encode()).hexdigest()[:16]
+        return key_fingerprint(self.api_key)[:16]
 
     def client(self) -> NetraClient:
         """Build a client from these values and the environment (on the worker)."""
@@ -156,7 +156,7 @@ def load_shard(
     """
     query = TraceQuery(shard.start, shard.end, dict(shard.filters), page_size=shard.page_size)
     with config.client() as client:  # an empty partition is no news: no warning per shard
-        frame = traces_frame_of(
+        frame = _traces_frame_of(
             query,
             max_rows=None,
             shards="auto",
@@ -170,6 +170,7 @@ def load_shard(
     return picked
 
 
+@filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -198,9 +199,8 @@ def traces_frame(
     api_key, base_url, timeout:
         Connection settings for the workers; what is not given comes from each worker's
         environment (``NETRA_API_KEY``, ``NETRA_OTLP_ENDPOINT``, ...).
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
 
     Returns
     -------

@@ -22,7 +22,7 @@ for a missing trace is both a ``DrainError`` and a ``NotFoundError``, so either 
 catches it (see :func:`drain_error`).
 
 Warnings: :class:`NetraWarning` (a ``UserWarning``), and :class:`EmptyResultWarning` for a
-filtered listing or usage call that matched nothing (ids are case-sensitive).
+traces listing or usage call that found nothing (ids are case-sensitive), with the window.
 
 No message, attribute or ``repr`` of these ever contains the API key.
 """
@@ -48,6 +48,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "drain_error",
+    "status_hint",
 ]
 
 
@@ -201,12 +202,43 @@ def drain_error(
     return error
 
 
+_STATUS_HINTS = {
+    400: "check the arguments",
+    401: "check NETRA_API_KEY / api_key=",
+    403: "check NETRA_API_KEY / api_key= and the key's permissions",
+    404: "check the id and that it belongs to this key's organisation",
+    429: "the server is rate limiting this key",
+}
+_WRONG_ENDPOINT = (
+    "the API has no such endpoint, so the base URL looks wrong (not the id): check "
+    "NETRA_OTLP_ENDPOINT / base_url="
+)
+
+
+def status_hint(status: int, server_message: str | None = None) -> str:
+    """Return what to do about an error status (``""`` when there is nothing to say).
+
+    A 404 whose message says ``no route`` means the path does not exist on the server, so
+    the base URL is wrong; any other 404 is about the id asked for.
+
+    Examples
+    --------
+    >>> status_hint(404, "trace not found")
+    "check the id and that it belongs to this key's organisation"
+    >>> status_hint(404, "no route for /v2/sdk/traces")[:45]
+    'the API has no such endpoint, so the base URL'
+    """
+    if status == 404 and server_message and "no route" in server_message.lower():
+        return _WRONG_ENDPOINT
+    return _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
+
+
 class NetraWarning(UserWarning):
     """Base class of the warnings netra_frames emits."""
 
 
 class EmptyResultWarning(NetraWarning):
-    """A filtered listing or usage call matched nothing (ids are case-sensitive)."""
+    """A traces listing or usage call found nothing in its window (ids are case-sensitive)."""
 
 
 class CacheWarning(NetraWarning):

@@ -45,18 +45,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from ._decode import finish
 from ._defaults import get_client
-from ._progress import Progress, want_progress
-from ._store import MARKER as MARKER  # re-exported: the marker's name, as before
-from ._store import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
-from ._store import (
+from ._files import MARKER as MARKER  # re-exported: the marker's name, as before
+from ._files import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
+from ._files import (
     PartWriter,
     clear,
     fsync_dir,
@@ -64,13 +62,15 @@ from ._store import (
     partition_key,
     write_marker,
 )
+from ._progress import Progress, want_progress
+from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .query import TraceFilters, TraceQuery
+from .query import TraceFilters, TraceQuery, filter_keywords
 from .scan import trace_batches
 from .schema import TRACES
-from .times import TimeLike
+from .times import TimeLike, floor_day, utc_days
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -146,13 +146,7 @@ def partition_windows(
     """
     if partition_by == "none":
         return [(".", start, end)]
-    parts = []
-    day = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
-        nxt = day + timedelta(days=1)
-        parts.append((f"date={day.date().isoformat()}", max(day, start), min(nxt, end)))
-        day = nxt
-    return parts
+    return [(f"date={floor_day(lo).date().isoformat()}", lo, hi) for lo, hi in utc_days(start, end)]
 
 
 # -- partitions ------------------------------------------------------------------------
@@ -165,6 +159,37 @@ def _marker_key(query: TraceQuery, fmt: ExportFormat) -> dict[str, Any]:
     return partition_key(query, fmt)
 
 
+def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
+    """Create the export's root folder, or say plainly why it cannot be written (no request
+    has been sent yet)."""
+    root = Path(path)
+    shown = os.fspath(path)
+    if root.exists() and not root.is_dir():
+        raise InvalidParameterError(
+            f"{shown!r} is an existing file; export_traces writes a folder of partitions "
+            "(date=YYYY-MM-DD/...): pass the path of a folder, new or existing."
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot create the export folder {shown!r}: {exc.strerror or exc}; pass a folder "
+            "you can write to."
+        ) from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise InvalidParameterError(
+            f"the export folder {shown!r} is not writable; pass a folder you can write to."
+        )
+    for name in partitions:
+        folder = root / name
+        if name != "." and folder.exists() and not folder.is_dir():
+            raise InvalidParameterError(
+                f"{os.fspath(folder)!r} is a file where export_traces writes the {name} "
+                "partition folder; move it away or export to another folder."
+            )
+    return root
+
+
 def _export_partition(
     transport: Transport,
     folder: Path,
@@ -173,6 +198,8 @@ def _export_partition(
     max_rows_per_file: int,
     csv_safe: bool,
     bar: Progress,
+    *,
+    is_root: bool,
 ) -> tuple[int, int]:
     folder.mkdir(parents=True, exist_ok=True)
     clear(folder, EXPORT_FORMATS)
@@ -182,13 +209,16 @@ def _export_partition(
             writer.write(batch)
             bar.update(batch.height)
         files = writer.finish()
-    except BaseException:
+    except BaseException:  # a failure or Ctrl-C: no partial file, no empty partition folder
         writer.abort()
+        if not is_root and not any(folder.iterdir()):
+            folder.rmdir()
         raise
     write_marker(folder, {**_marker_key(query, fmt), "rows": writer.rows}, files)
     return writer.rows, len(files)
 
 
+@filter_keywords
 def export_traces(
     path: str | os.PathLike[str],
     start: TimeLike | None = None,
@@ -232,9 +262,8 @@ def export_traces(
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
 
     Returns
     -------
@@ -244,9 +273,12 @@ def export_traces(
     Raises
     ------
     InvalidParameterError
-        For a bad argument, before any request.
+        For a bad argument, before any request; also a ``path`` that is an existing file,
+        a folder that cannot be created or written, or a file where a partition folder
+        goes.
     NetraError
-        When a request fails (after retries); finished partitions stay finished.
+        When a request fails (after retries); finished partitions stay finished, and the
+        unfinished one leaves no file and no empty folder behind (Ctrl-C too).
 
     Examples
     --------
@@ -272,14 +304,14 @@ def export_traces(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
     base = TraceQuery.for_frames(start, end, filters, page_size=page_size)
+    partitions = partition_windows(base.start, base.end, partition_by)
+    root = _check_root(path, [name for name, _, _ in partitions])
     transport = (client or get_client()).transport
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     skipped: list[str] = []
     rows = files = 0
     with Progress(want_progress(progress), "export", "rows") as bar:
-        for name, lo, hi in partition_windows(base.start, base.end, partition_by):
+        for name, lo, hi in partitions:
             query = base.with_window(lo, hi)
             folder = root / name
             if is_done(folder, _marker_key(query, format)):
@@ -287,8 +319,9 @@ def export_traces(
                 skipped.append(name)
                 continue
             n, f = _export_partition(
-                transport, folder, query, format, max_rows_per_file, csv_safe, bar
-            )
+                transport, folder, query, format, max_rows_per_file, csv_safe, bar,
+                is_root=name == ".",
+            )  # fmt: skip
             logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
             written.append(name)
             rows, files = rows + n, files + f

@@ -17,21 +17,20 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import polars as pl
 
 from ._cancel import CancelScope
-from ._convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
-from ._defaults import get_client, resolve_backend
-from ._engine.batch import Batcher, polars_sink
-from ._engine.drains import (
+from ._defaults import client_and_workers, resolve_backend
+from ._engine import (
     KeyedDrain,
-    PageCollector,
     RowCollector,
+    Shards,
+    choose_shards,
+    drain_spans,
     drain_traces,
+    polars_sink,
     sink_for,
-    spans_of,
 )
-from ._engine.pool import pooled_workers
-from ._engine.walks import Shards, choose_shards
 from ._progress import Progress, want_progress
-from ._validate import check_count, check_max_rows
+from ._validate import check_max_rows
+from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from .cache import (
     CacheLike,
     SettleLike,
@@ -42,7 +41,7 @@ from .cache import (
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
 from .errors import EmptyResultWarning
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
 from .times import TimeLike, format_time, resolve_window
 
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TracesFrameOptions",
-    "traces_frame_of",
     "expand_attributes",
     "session_usage_frame",
     "spans_frame",
@@ -105,6 +103,7 @@ def traces_frame(
     backend: Backend | None = ...,
     **options: Unpack[TracesFrameOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
+@filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -128,9 +127,10 @@ def traces_frame(
     Parameters
     ----------
     start, end:
-        The window on a trace's ``start_time``: ISO string, ``datetime`` or ``date``
-        (naive means UTC; mixing naive and aware is refused). Defaults: ``end`` = now,
-        ``start`` = ``end`` - 7 days.
+        The window on a trace's ``start_time``: ISO string, ``date``, ``datetime``,
+        pandas ``Timestamp`` or numpy ``datetime64``. A time with a zone is converted to
+        UTC, one without is UTC (every type; see :mod:`netra_frames.times`). Defaults:
+        ``end`` = now, ``start`` = ``end`` - 7 days.
     sort_field, sort_order:
         Row order, as the API sorts (ties broken by trace id).
     page_size:
@@ -159,16 +159,16 @@ def traces_frame(
         (the user cache directory), a directory, or ``False``; default: ``configure``,
         else ``NETRA_FRAMES_CACHE``, else off. Days that ended more than ``settle`` ago
         (default 1 hour) are read from disk; ``refresh=True`` fetches them again.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters,
-        combined with AND (:class:`~netra_frames.query.TraceFilters`). Ids are
-        case-sensitive; a filtered drain that matches nothing warns
-        (:class:`~netra_frames.EmptyResultWarning`).
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND (:class:`~netra_frames.query.TraceFilters`).
+        Ids are case-sensitive.
 
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        One row per trace, columns of :data:`netra_frames.schema.TRACES`.
+        One row per trace, columns of :data:`netra_frames.schema.TRACES`. An empty result
+        (filtered or not, unless ``max_rows=0``) comes with an
+        :class:`~netra_frames.EmptyResultWarning` showing the window searched.
 
     Raises
     ------
@@ -186,7 +186,7 @@ def traces_frame(
     query = TraceQuery.for_frames(
         start, end, filters, page_size=page_size, sort_field=sort_field, sort_order=sort_order
     )
-    frame = traces_frame_of(
+    frame = _traces_frame_of(
         query,
         max_rows=max_rows,
         shards=shards,
@@ -198,12 +198,16 @@ def traces_frame(
         settle=settle,
         refresh=refresh,
     )
-    if len(frame) == 0 and query.filters:
-        _warn_empty(f"no traces matched {dict(query.filters)}", (query.start, query.end))
+    if len(frame) == 0 and max_rows != 0:
+        window = (query.start, query.end)
+        if query.filters:
+            _warn_empty(f"no traces matched {dict(query.filters)}", window)
+        else:
+            _warn_empty("no traces", window, hint=_EMPTY_WINDOW_HINT)
     return frame
 
 
-def traces_frame_of(
+def _traces_frame_of(
     query: TraceQuery,
     *,
     max_rows: int | None,
@@ -223,14 +227,13 @@ def traces_frame_of(
     Examples
     --------
     >>> q = TraceQuery.for_frames("2026-01-01", "2026-01-02", {}, page_size=100)
-    >>> traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
+    >>> _traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
     ...                 progress=False, client=client).height
     5
     """
     chosen = resolve_backend(backend)
     limit = check_max_rows(max_rows)
-    client = client or get_client()
-    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
+    client, workers = client_and_workers(client, max_workers)
     sort_field = query.sort_field or "start_time"
     parts = choose_shards(
         shards, query.start, query.end, sort_field=sort_field, max_rows=limit, max_workers=workers
@@ -262,17 +265,40 @@ def traces_frame_of(
     return frame
 
 
+_IDS_HINT = "ids are case-sensitive: check the spelling and the window"
+_EMPTY_WINDOW_HINT = (
+    "check the window: without start= and end= it is the last 7 days up to now, and data "
+    "(such as a local server's) may lie elsewhere"
+)
+
+
 def _warn_empty(
-    what: str, window: tuple[datetime, datetime], detail: str = "", stacklevel: int = 3
+    what: str,
+    window: tuple[datetime, datetime],
+    detail: str = "",
+    stacklevel: int = 3,
+    *,
+    hint: str = _IDS_HINT,
 ) -> None:
     """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
     here, so the warning points at the user's call)."""
     warnings.warn(
-        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; ids are "
-        "case-sensitive: check the spelling and the window.",
+        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
         EmptyResultWarning,
         stacklevel=stacklevel,
     )
+
+
+def _backend_following(given: object, backend: Backend | None) -> Backend:
+    """``backend`` if given, else the backend of a frame or Series passed as ids, else the
+    default (:func:`netra_frames.set_backend`, ``NETRA_FRAMES_BACKEND``, pandas)."""
+    if backend is None:
+        if isinstance(given, pl.DataFrame | pl.Series):
+            return "polars"
+        kind = type(given)
+        if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
+            return "pandas"
+    return resolve_backend(backend)
 
 
 class SpansFrameOptions(TypedDict, total=False):
@@ -324,13 +350,20 @@ def spans_frame(
         ``trace_id`` column). Duplicates are fetched once: the result follows the first
         occurrence of each id, and has no duplicated rows.
     span_name:
-        Keep spans whose name or kind matches (as the API filters).
+        Keep the spans whose name contains ``span_name``, ignoring case, or whose kind
+        equals it, ignoring case (the API filters): ``"generation"`` keeps every LLM call,
+        ``"chat"`` a span named ``openai.chat``. One that keeps nothing warns
+        (:class:`~netra_frames.EmptyResultWarning`).
     page_size:
         Spans per request (1 to 100).
     parse_json:
         Also expand ``attributes`` into ``attr.<key>`` columns (see
         :func:`expand_attributes`).
-    backend, progress, client:
+    backend:
+        ``"pandas"`` or ``"polars"``; default: the backend of ``trace_ids`` when it is a
+        frame or Series (a Polars traces frame gives a Polars spans frame), else as for
+        :func:`traces_frame`.
+    progress, client:
         As for :func:`traces_frame`; the bar counts traces.
     max_workers:
         Traces fetched at once (threads sharing the client's pooled session).
@@ -363,37 +396,26 @@ def spans_frame(
     >>> spans.merge(traces, on="trace_id", suffixes=("", "_trace")).shape[0] == len(spans)
     True
     """
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(trace_ids, backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
-    client = client or get_client()
-    workers = pooled_workers(client.pool_size, check_count(max_workers, "max_workers"))
-    transport = client.transport
+    client, workers = client_and_workers(client, max_workers)
     sink = polars_sink(SPANS) if parse_json else sink_for(chosen, SPANS)
-
-    def fetch(trace_id: str, scope: CancelScope) -> Any:
-        return spans_of(transport, template, trace_id, scope)
-
     stored = settings_for(cache, settle, refresh)
     with Progress(want_progress(progress), "spans", "traces", total=len(ids)) as bar:
         if stored is not None:
             cached = cached_spans_frame(client, ids, trace_ids, template=template,
                                         workers=workers, settings=stored, bar=bar)  # fmt: skip
             return to_backend(expand_attributes_polars(cached) if parse_json else cached, chosen)
-        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
-            fetch,
-            ids,
-            PageCollector(Batcher(sink)),
-            workers=min(workers, max(1, len(ids))),
-            bar=bar,
-            noun="traces",
-        ).run()
+        frame: pd.DataFrame | pl.DataFrame = drain_spans(
+            client.transport, template, ids, sink, workers=workers, bar=bar
+        )
     if parse_json:
         frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)
     if len(frame) == 0 and span_name is not None and ids:
         warnings.warn(
             f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
-            "matched as the API does (name or kind).",
+            "matched as the API does (name contains it or kind equals it, ignoring case).",
             EmptyResultWarning,
             stacklevel=2,
         )
@@ -418,12 +440,11 @@ def _usage_frame(
     max_workers: int,
     client: NetraClient | None,
 ) -> pd.DataFrame | pl.DataFrame:
-    chosen = resolve_backend(backend)
+    chosen = _backend_following(ids, backend)
     name = f"{kind}_id"
     keys = normalise_ids(ids, name, column=name)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    cli = client or get_client()
-    workers = pooled_workers(cli.pool_size, check_count(max_workers, "max_workers"))
+    cli, workers = client_and_workers(client, max_workers)
     fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
     columns = SESSION_USAGE if kind == "session" else TENANT_USAGE
     if kind == "session":
@@ -509,7 +530,8 @@ def session_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------
@@ -578,7 +600,8 @@ def tenant_usage_frame(
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
-        As for :func:`spans_frame`; the bar counts ids.
+        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
+        bar counts ids.
 
     Returns
     -------
@@ -600,7 +623,10 @@ def tenant_usage_frame(
 
 
 def expand_attributes(frame: Any, column: str = "attributes") -> Any:
-    """Return ``frame`` with one ``attr.<key>`` column per key of its JSON ``attributes``.
+    """Return ``frame`` with one column per key of the JSON objects in ``column``.
+
+    The new columns are named ``attr.<key>`` for the default ``attributes`` column, and
+    ``<column>.<key>`` for any other (``resources.service.name`` for ``"resources"``).
 
     Works on pandas and Polars frames and returns the same kind. A key's values keep
     their JSON type when it is the same on every row, else they become JSON strings.
@@ -615,7 +641,7 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     Returns
     -------
     pandas.DataFrame or polars.DataFrame
-        ``frame`` plus the ``attr.*`` columns, after the existing ones.
+        ``frame`` plus the ``attr.*`` (or ``<column>.*``) columns, after the existing ones.
 
     Raises
     ------
@@ -627,6 +653,8 @@ def expand_attributes(frame: Any, column: str = "attributes") -> Any:
     >>> spans = nf.spans_frame(trace_id, client=client)
     >>> "attr.gen_ai.request.model" in nf.expand_attributes(spans).columns
     True
+    >>> [c for c in nf.expand_attributes(spans, "resources").columns if "." in c][:1]
+    ['resources.service.name']
     """
     expanded = expand_attributes_polars(as_polars(frame), column)
     if isinstance(frame, pl.DataFrame):

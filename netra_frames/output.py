@@ -22,16 +22,19 @@ import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, overload
 
 import polars as pl
 
-from ._convert import as_polars
+from ._wire.convert import as_polars
 from .errors import InvalidParameterError
 
 __all__ = [
+    "FILE_EXTENSIONS",
+    "FILE_FORMATS",
     "FORMATS",
     "LIST_SEPARATOR",
+    "FileFormat",
     "Format",
     "check_columns",
     "check_format",
@@ -46,8 +49,13 @@ __all__ = [
 ]
 
 Format = Literal["table", "csv", "tsv", "parquet", "ndjson", "json", "xlsx"]
-FORMATS: tuple[Format, ...] = ("table", "csv", "tsv", "parquet", "ndjson", "json", "xlsx")
-_EXTENSIONS: dict[str, Format] = {
+FileFormat = Literal["csv", "tsv", "parquet", "ndjson", "json", "xlsx"]
+FILE_FORMATS: tuple[FileFormat, ...] = ("csv", "tsv", "parquet", "ndjson", "json", "xlsx")
+"""The formats a file is written in: each one holds every row and column of the frame."""
+FORMATS: tuple[Format, ...] = ("table", *FILE_FORMATS)
+"""Every format: :data:`FILE_FORMATS` and ``"table"``, a terminal view (at most 40 rows, long
+text cut) that is only ever written to a stream, never to a file."""
+FILE_EXTENSIONS: dict[str, FileFormat] = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".parquet": "parquet",
@@ -56,8 +64,8 @@ _EXTENSIONS: dict[str, Format] = {
     ".jsonl": "ndjson",
     ".json": "json",
     ".xlsx": "xlsx",
-    ".txt": "table",
 }
+"""The file name extensions :func:`write_frame` knows, and the format each one asks for."""
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Cell starts that spreadsheets may execute as formulas (OWASP's CSV-injection list)."""
 LIST_SEPARATOR = "; "
@@ -74,14 +82,14 @@ _EXCEL_FORMATS: dict[Any, str] = {
 }
 
 
-def format_for_path(path: str | os.PathLike[str], default: Format = "csv") -> Format:
+def format_for_path(path: str | os.PathLike[str], default: FileFormat = "csv") -> FileFormat:
     """Return the format a file name's extension asks for; ``default`` when it has none.
 
     Raises
     ------
     InvalidParameterError
-        For an extension that is not one of :data:`FORMATS`' (``.xlsx``, ``.csv.gz``, ...
-        would otherwise be written as something else than their name says).
+        For an extension that is not one of :data:`FILE_EXTENSIONS` (``.txt``, ``.csv.gz``,
+        ... would otherwise be written as something else than their name says).
 
     Examples
     --------
@@ -93,23 +101,26 @@ def format_for_path(path: str | os.PathLike[str], default: Format = "csv") -> Fo
     suffix = Path(path).suffix
     if not suffix:
         return default
-    fmt = _EXTENSIONS.get(suffix.lower())
+    fmt = FILE_EXTENSIONS.get(suffix.lower())
     if fmt is None:
-        known = ", ".join(_EXTENSIONS)
         raise InvalidParameterError(
             f"cannot tell the format of {os.fspath(path)!r} from its extension {suffix!r}; "
-            f"use one of {known}, or pass the format explicitly (format=, --format)."
+            f"name the file with one of {', '.join(FILE_EXTENSIONS)}, or pass the format "
+            f"(format=, --format): one of {', '.join(FILE_FORMATS)}."
         )
     return fmt
 
 
-def check_format(fmt: str) -> Format:
+def check_format(fmt: str, *, to_file: bool = False) -> Format:
     """Return ``fmt`` if it is one of :data:`FORMATS` and writable here, else raise.
+
+    With ``to_file``, only :data:`FILE_FORMATS` pass: a ``"table"`` shows at most 40 rows,
+    so a file written as one would silently lose rows.
 
     Raises
     ------
     InvalidParameterError
-        For an unknown format.
+        For an unknown format, or ``"table"`` with ``to_file``.
     ImportError
         For ``"xlsx"`` without XlsxWriter, saying which extra to install.
 
@@ -118,6 +129,12 @@ def check_format(fmt: str) -> Format:
     >>> check_format("tsv")
     'tsv'
     """
+    if to_file and fmt == "table":
+        raise InvalidParameterError(
+            "format 'table' is a terminal view of at most 40 rows and is never written to a "
+            f"file; pass the format (format=, --format) as one of {', '.join(FILE_FORMATS)}, "
+            f"or name the file with one of {', '.join(FILE_EXTENSIONS)}."
+        )
     for known in FORMATS:
         if fmt == known:
             if known == "xlsx":
@@ -392,6 +409,24 @@ def render(frame: pl.DataFrame, fmt: Format, *, csv_safe: bool = True, max_rows:
     raise InvalidParameterError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
 
 
+@overload
+def write_frame(
+    frame: object,
+    path: str | os.PathLike[str],
+    *,
+    format: Format | None = ...,
+    csv_safe: bool = ...,
+    stream: IO[bytes] | None = ...,
+) -> Path: ...
+@overload
+def write_frame(
+    frame: object,
+    path: None = ...,
+    *,
+    format: Format | None = ...,
+    csv_safe: bool = ...,
+    stream: IO[bytes] | None = ...,
+) -> None: ...
 def write_frame(
     frame: object,
     path: str | os.PathLike[str] | None = None,
@@ -399,35 +434,46 @@ def write_frame(
     format: Format | None = None,
     csv_safe: bool = True,
     stream: IO[bytes] | None = None,
-) -> None:
+) -> Path | None:
     """Write a pandas or polars frame to ``path`` (atomically) or to a byte stream.
 
-    The format is ``format``, else the path's extension (see :data:`FORMATS`; a path
-    without an extension is CSV; an unknown extension is an error), else CSV. CSV and
+    A file gets every row and column: its format is ``format``, else the path's extension
+    (:data:`FILE_EXTENSIONS`; a path without an extension is CSV), and ``"table"`` or an
+    unknown extension (``.txt``, ...) is refused before anything is written. CSV and
     TSV are ready for spreadsheets (:func:`spreadsheet_ready`): plain decimals, lists
     joined with ``"; "``, times like ``2026-11-01T12:00:00.123Z``, and cells that start
     like a formula (``= + - @``) prefixed with ``'`` unless ``csv_safe=False``. Excel
-    (``.xlsx``) needs the ``excel`` extra.
+    (``.xlsx``) needs the ``excel`` extra. Without ``path``, the frame goes to ``stream``
+    (default: standard output) in ``format`` (default CSV; ``"table"`` is allowed there).
+
+    Returns
+    -------
+    pathlib.Path or None
+        The path written, or ``None`` when writing to a stream.
 
     Raises
     ------
     InvalidParameterError
-        For an unknown format or extension, or a ``path`` that is a folder.
+        For an unknown format or extension, ``format="table"`` with a ``path``, or a
+        ``path`` that is a folder; nothing is written.
     ImportError
         For Excel without XlsxWriter.
 
     Examples
     --------
     >>> write_frame(pl.DataFrame({"a": [1]}), "out.parquet")  # doctest: +SKIP
+    PosixPath('out.parquet')
     """
-    fmt = check_format(format or (format_for_path(path) if path is not None else "csv"))
-    target = check_target(path) if path is not None else None
-    data = render(as_polars(frame), fmt, csv_safe=csv_safe)
-    if target is None:
+    if path is None:
+        fmt = check_format(format or "csv")
+        data = render(as_polars(frame), fmt, csv_safe=csv_safe)
         out = stream if stream is not None else sys.stdout.buffer
         out.write(data)
         out.flush()
-        return
+        return None
+    fmt = check_format(format or format_for_path(path), to_file=True)
+    target = check_target(path)
+    data = render(as_polars(frame), fmt, csv_safe=csv_safe)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
     try:
@@ -443,3 +489,4 @@ def write_frame(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return target

@@ -7,7 +7,8 @@
 * :class:`TraceQuery` is one traces listing: window, filters, sort, page size and
   direction. :meth:`TraceQuery.request` builds the wire request of one page.
 * :class:`SpanQuery` is the spans listing of one trace.
-* :class:`Request` is what the transport sends: method, path, query and JSON body.
+* :class:`~netra_frames._wire.request.Request` (what the transport sends) is built by
+  :meth:`TraceQuery.request` and :meth:`SpanQuery.request`.
 
 Examples
 --------
@@ -19,15 +20,17 @@ b'{"startTime":"2026-01-01T00:00:00.000Z",...
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal, NamedTuple, TypedDict
-from urllib.parse import quote, urlencode
+from typing import Any, Literal, TypedDict, TypeVar
+from urllib.parse import urlencode
 
 from ._validate import (
+    SORT_FIELDS,
     check_direction,
     check_id,
     check_limit,
@@ -36,6 +39,7 @@ from ._validate import (
     check_sort_field,
     check_sort_order,
 )
+from ._wire.request import Request, segment, with_query
 from .config import DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
 from .times import TimeLike, format_time, parse_time, resolve_window
@@ -43,14 +47,13 @@ from .times import TimeLike, format_time, parse_time, resolve_window
 __all__ = [
     "FILTERS",
     "Direction",
-    "Request",
+    "SORT_FIELDS",
     "SortOrder",
     "SpanQuery",
     "TraceFilters",
     "TraceQuery",
     "check_filters",
-    "segment",
-    "with_query",
+    "filter_keywords",
 ]
 
 Direction = Literal["up", "down"]
@@ -72,6 +75,45 @@ class TraceFilters(TypedDict, total=False):
 FILTERS: tuple[str, ...] = tuple(TraceFilters.__annotations__)
 """Names of the traces filters, in the order they are sent (from :class:`TraceFilters`; the
 official SDK's order)."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def filter_keywords(func: F) -> F:
+    """Show :class:`TraceFilters` as keyword-only parameters in ``func``'s signature.
+
+    A front door takes the filters as ``**filters: Unpack[TraceFilters]`` (type checkers and
+    IDEs expand that to the names); this decorator replaces the ``**filters`` that
+    :func:`help` and :func:`inspect.signature` would show with one ``name: str | None =
+    None`` per filter, after the positional parameters, read from :class:`TraceFilters`, so
+    a new filter appears on every front door at once.
+
+    Examples
+    --------
+    >>> @filter_keywords
+    ... def listing(start=None, *, page_size=100, **filters): ...
+    >>> str(inspect.signature(listing))
+    "(start=None, *, trace_id: 'str | None' = None, session_id: 'str | None' = None, \
+user_id: 'str | None' = None, tenant_id: 'str | None' = None, page_size=100)"
+    """
+    signature = inspect.signature(func)
+    kept = list(signature.parameters.values())
+    if not kept or kept[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        raise TypeError(f"{func.__qualname__} takes no **filters to show")
+    kept.pop()
+    named = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="str | None"
+        )
+        for name in FILTERS
+    ]
+    first_keyword = next(
+        (i for i, p in enumerate(kept) if p.kind is inspect.Parameter.KEYWORD_ONLY), len(kept)
+    )
+    parameters = kept[:first_keyword] + named + kept[first_keyword:]
+    func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return func
 
 
 def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
@@ -99,43 +141,6 @@ def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
         for name in FILTERS
         if (value := check_optional_id(filters.get(name), name)) is not None
     }
-
-
-class Request(NamedTuple):
-    """One HTTP request of the API: ``target`` is the path and query, relative to the base URL.
-
-    Examples
-    --------
-    >>> Request("GET", "/usage/tenants/AceTech?startTime=x").target
-    '/usage/tenants/AceTech?startTime=x'
-    """
-
-    method: str
-    target: str
-    body: bytes | None = None
-
-
-def with_query(path: str, params: Mapping[str, str]) -> str:
-    """``path`` and its query string (values percent-encoded as a form, in the given order).
-
-    Examples
-    --------
-    >>> with_query("/x", {"a": "1 2", "b": "c/d"})
-    '/x?a=1+2&b=c%2Fd'
-    """
-    return f"{path}?{urlencode(params)}" if params else path
-
-
-def segment(value: str) -> str:
-    """Percent-encode an id as one path segment (``.`` and ``..`` too, or URLs drop them).
-
-    Examples
-    --------
-    >>> segment("a/b")
-    'a%2Fb'
-    """
-    encoded = quote(value, safe="")
-    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 @dataclass(frozen=True)

@@ -47,16 +47,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ._convert import normalise_ids
-from ._decode import finish
-from ._defaults import get_client
-from ._engine.drains import span_pages, trace_pages
-from ._engine.pool import pooled_workers
-from ._validate import check_count, check_max_rows
+from ._defaults import client_and_workers, get_client
+from ._engine import plan_workers, span_pages, trace_pages
+from ._validate import check_max_rows
+from ._wire.convert import normalise_ids
+from ._wire.decode import finish
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import FILTERS, SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike
 
@@ -125,7 +124,8 @@ def pushdown_of(predicate: pl.Expr | None) -> Pushdown:
 
     The expression is read from its JSON serialisation; only AND-chains of ``col ==
     "literal"`` (on :data:`PUSHABLE_FIELDS`), comparisons of ``start_time`` with a
-    timezone-aware datetime literal and ``start_time.is_between(...)`` are understood.
+    timezone-aware datetime literal or a ``date`` literal (its midnight UTC, as Polars
+    compares it with the column) and ``start_time.is_between(...)`` are understood.
     Anything else, including any ``|``, contributes nothing (it is still applied by the
     scan afterwards).
 
@@ -146,6 +146,9 @@ def pushdown_of(predicate: pl.Expr | None) -> Pushdown:
     >>> p = pushdown_of((pl.col("user_id") == "u1") & (pl.col("start_time") >= since))
     >>> p.equals, p.start
     ({'user_id': 'u1'}, datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))
+    >>> from datetime import date
+    >>> pushdown_of(pl.col("start_time") < date(2026, 1, 2)).end == since + timedelta(days=1)
+    True
     """
     if predicate is None:
         return Pushdown()
@@ -221,7 +224,8 @@ def _comparison(left: Any, op: Any, right: Any) -> Iterator[tuple[str, str, str 
         if isinstance(value, str):
             yield "eq", name, value
     elif name == "start_time":
-        moment = _datetime(_scalar(literal).get("Datetime"))
+        scalar = _scalar(literal)
+        moment = _datetime(scalar.get("Datetime")) or _date(scalar.get("Date"))
         if moment is None:
             return
         floor = moment - timedelta(microseconds=moment.microsecond % 1000)
@@ -260,6 +264,17 @@ def _datetime(value: Any) -> datetime | None:
     )
     try:
         return _EPOCH + timedelta(microseconds=micros)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _date(days: Any) -> datetime | None:
+    """A ``date`` literal (days since 1970-01-01) -> its midnight UTC, as Polars compares it
+    with the UTC ``start_time`` column (and as a ``date`` is read everywhere in this package)."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        return None
+    try:
+        return _EPOCH + timedelta(days=days)
     except (OverflowError, ValueError):
         return None
 
@@ -351,7 +366,7 @@ def trace_batches(
     if cache is not None:
         names = [c.name for c in columns]
         client, settings = cache
-        workers = min(DEFAULT_MAX_WORKERS, client.pool_size or DEFAULT_MAX_WORKERS)
+        workers = plan_workers(client.pool_size, DEFAULT_MAX_WORKERS)
         for frame in cached_trace_frames(client, sent, settings, n_rows, workers):
             frame = frame.select(names) if left is None else frame.select(names).head(left)
             left = None if left is None else left - frame.height
@@ -372,6 +387,7 @@ def trace_batches(
                 yield frame
 
 
+@filter_keywords
 def scan_traces(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -408,9 +424,8 @@ def scan_traces(
     cache, settle, refresh:
         The local cache, as for :func:`netra_frames.traces_frame`: final days stream
         from disk, one frame per day.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: equality filters always
-        sent (a ``filter`` on these columns does the same).
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters always sent (a ``filter`` on these columns does the same).
 
     Returns
     -------
@@ -575,8 +590,7 @@ def scan_spans(
     """
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     query = SpanQuery.template(span_name=span_name, page_size=page_size)
-    chosen = client or get_client()
-    workers = pooled_workers(chosen.pool_size, check_count(max_workers, "max_workers"))
+    chosen, workers = client_and_workers(client, max_workers)
     transport = chosen.transport
 
     def source(

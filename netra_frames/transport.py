@@ -49,6 +49,7 @@ from .__about__ import __version__
 from ._cancel import CancelScope, current_scope, track_socket, untrack_socket
 from ._limiter import RateLimiter
 from ._retry import NetraRetry, backoff_delay, is_refused, make_retry, parse_retry_after
+from ._wire.request import Request
 from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings
 from .errors import (
     APIError,
@@ -58,8 +59,8 @@ from .errors import (
     RateLimitError,
     ServerError,
     TransportError,
+    status_hint,
 )
-from .query import Request
 
 __all__ = ["Reply", "Transport", "error_from_reply"]
 
@@ -399,15 +400,6 @@ def _short(exc: object) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-_STATUS_HINTS = {
-    400: "check the arguments",
-    401: "check NETRA_API_KEY / api_key=",
-    403: "check NETRA_API_KEY / api_key= and the key's permissions",
-    404: "check the id and that it belongs to this key's organisation",
-    429: "the server is rate limiting this key",
-}
-
-
 def _server_message(body: bytes) -> str | None:
     try:
         payload = json.loads(body)
@@ -429,7 +421,7 @@ def error_from_reply(method: str, reply: Reply) -> APIError:
     """
     status = reply.status
     server_message = _server_message(reply.body)
-    hint = _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
+    hint = status_hint(status, server_message)
     if 300 <= status < 400:
         location = _short(reply.headers.get("Location", "?"))
         hint = (

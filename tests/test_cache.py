@@ -25,12 +25,13 @@ from polars.testing import assert_frame_equal
 
 import netra_frames as nf
 from netra_frames import NetraClient, cache
-from netra_frames._cache_base import key_fingerprint, parse_duration
-from netra_frames._cache_slices import floor_day, plan_window
-from netra_frames._store import MARKER, load_parquet_entry, read_marker
+from netra_frames._files import MARKER, load_parquet_entry, read_marker
+from netra_frames.cache.days import plan_window
+from netra_frames.cache.settings import key_fingerprint, parse_duration
 from netra_frames.cli import main
-from netra_frames.query import TraceQuery
+from netra_frames.query import SpanQuery, TraceQuery
 from netra_frames.server import LocalNetra
+from netra_frames.times import floor_day
 
 ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -180,16 +181,16 @@ def test_a_30_day_rerun_sends_at_most_a_few_requests(
     window = (ANCHOR - 30 * DAY, ANCHOR)
     expected = traces(client, *window)
     query = TraceQuery(*window, page_size=100)
-    fetch = cache.window_fetcher(client.transport, 8)
-    scope = cache.Scope.of(client)
     settings = cache.CacheSettings(tmp_path, settle=timedelta(hours=1))
     now = ANCHOR + timedelta(minutes=30)  # the last day is not final yet: the live tail
-    first, sent = requests_of(
-        srv, lambda: cache.cached_traces(query, settings, scope, fetch, now=now)
-    )
-    again, resent = requests_of(
-        srv, lambda: cache.cached_traces(query, settings, scope, fetch, now=now)
-    )
+
+    def run() -> pl.DataFrame | pd.DataFrame:
+        return cache.cached_traces_frame(
+            client, query, max_rows=None, workers=8, settings=settings, backend="polars", now=now
+        )
+
+    first, sent = requests_of(srv, run)
+    again, resent = requests_of(srv, run)
     assert_frame_equal(first, expected)
     assert_frame_equal(again, expected)
     assert sent >= 16 and 1 <= resent <= 3  # the tail: one day of ~50 traces
@@ -223,15 +224,18 @@ def test_a_shifted_window_requests_only_what_is_new(
 def test_a_shifted_live_window_refetches_only_the_tail(
     srv: LocalNetra, client: NetraClient, tmp_path: Path
 ) -> None:
-    fetch = cache.window_fetcher(client.transport, 8)
-    scope = cache.Scope.of(client)
     settings = cache.CacheSettings(tmp_path, settle=timedelta(hours=2))
     for hours in (0, 1):
         shift = timedelta(hours=hours)
         query = TraceQuery(ANCHOR - 10 * DAY + shift, ANCHOR - DAY / 2 + shift, page_size=100)
 
-        def run(query: TraceQuery = query, now: datetime = query.end) -> pl.DataFrame:
-            return cache.cached_traces(query, settings, scope, fetch, now=now)
+        def run(
+            query: TraceQuery = query, now: datetime = query.end
+        ) -> pl.DataFrame | pd.DataFrame:
+            return cache.cached_traces_frame(
+                client, query, max_rows=None, workers=8, settings=settings, backend="polars",
+                now=now,
+            )  # fmt: skip
 
         got, sent = requests_of(srv, run)
         assert_frame_equal(got, traces(client, query.start, query.end))
@@ -296,19 +300,16 @@ def test_spans_of_unsettled_traces_are_fetched_again(
     latest = pl.max_horizontal("end_time", "start_time").max()
     seen = dict(expected.group_by("trace_id").agg(latest.alias("end")).iter_rows())
     now = sorted(ends.values())[25] + timedelta(hours=1)  # about 25 traces ended > 1 h ago
-    fetch = cache.spans_fetcher(client.transport, 4)
-    scope = cache.Scope.of(client)
-    for known, name in ((ends, "frame"), (None, "spans")):
+    template = SpanQuery.template(span_name=None, page_size=100)
+    for given, known, name in ((frame, ends, "frame"), (ids, None, "spans")):
         settings = cache.CacheSettings(tmp_path / name, settle=timedelta(hours=1))
         source = known or seen
         unsettled = [i for i in ids if i not in source or source[i] > now - timedelta(hours=1)]
         assert 0 < len(unsettled) < len(ids)
 
-        def run(
-            settings: cache.CacheSettings = settings, known: dict[str, datetime] | None = known
-        ) -> pl.DataFrame:
-            return cache.cached_spans(
-                ids, settings, scope, fetch, page_size=100, ends=known, now=now
+        def run(settings: cache.CacheSettings = settings, given: object = given) -> pl.DataFrame:
+            return cache.cached_spans_frame(
+                client, ids, given, template=template, workers=4, settings=settings, now=now
             )
 
         run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import io
 import json
@@ -21,10 +22,12 @@ import requests
 
 import netra_frames
 from netra_frames import NetraClient
-from netra_frames.cli import TABLE_COLUMNS, main
+from netra_frames.cli import main
+from netra_frames.cli._output import TABLE_COLUMNS
 from netra_frames.output import format_for_path, neutralise_formulas, write_frame
 from netra_frames.schema import SPANS, TRACES
 from netra_frames.server import LocalNetra
+from netra_frames.server.faults import FaultConfig
 
 REPO = Path(netra_frames.__file__).resolve().parents[1]
 Window = tuple[datetime, datetime]
@@ -47,12 +50,14 @@ def cli(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     code: int = 0,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``python -m netra_frames ARGS`` and check its exit code."""
+    """Run ``python -m netra_frames ARGS`` (``stdin`` on its input) and check its exit code."""
     proc = subprocess.run(
         [sys.executable, "-W", "error", "-m", "netra_frames", *args],
         env=env if env is not None else clean_env(server),
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         timeout=120,
         check=False,
@@ -296,24 +301,39 @@ def test_serve_rejects_a_bad_fault() -> None:
 
 
 def test_fault_values_follow_the_field_types() -> None:
-    from netra_frames.cli import UsageError, _fault_config
-
-    config = _fault_config(
+    config = FaultConfig.from_specs(
         ["latency-ms=5", "error_statuses=500,503", "rate_limit_burst=3", "rate_limit_rps=none"]
     )
     assert (config.latency_ms, config.error_statuses) == (5.0, (500, 503))
     assert (config.rate_limit_burst, config.rate_limit_rps) == (3, None)
-    with pytest.raises(UsageError, match="not a number"):
-        _fault_config(["error_rate=lots"])
-    with pytest.raises(UsageError, match="at most 1"):
-        _fault_config(["error_rate=0.8", "rate_429=0.8"])
-    config = _fault_config(["schedule=3:429, 7:truncate", "every=503:10", "stall-ms=5"])
+    with pytest.raises(ValueError, match="not a number"):
+        FaultConfig.from_specs(["error_rate=lots"])
+    with pytest.raises(ValueError, match="at most 1"):
+        FaultConfig.from_specs(["error_rate=0.8", "rate_429=0.8"])
+    config = FaultConfig.from_specs(["schedule=3:429, 7:truncate", "every=503:10", "stall-ms=5"])
     assert (config.schedule, config.every) == ({3: "429", 7: "truncate"}, {"503": 10})
     assert config.stall_ms == 5.0
-    with pytest.raises(UsageError, match="N:KIND"):
-        _fault_config(["schedule=3"])
-    with pytest.raises(UsageError, match="unknown fault 'nonsense'"):
-        _fault_config(["every=nonsense:2"])
+    with pytest.raises(ValueError, match="KEY:VALUE"):
+        FaultConfig.from_specs(["schedule=3"])
+    with pytest.raises(ValueError, match="unknown fault 'nonsense'"):
+        FaultConfig.from_specs(["every=nonsense:2"])
+    assert FaultConfig.from_specs(["retry_after_http_date=yes"]).retry_after_http_date
+
+
+def test_fault_grammar_follows_new_fields_without_parser_changes() -> None:
+    """``from_specs`` reads a field by its declared type, so a new knob needs no parser change."""
+
+    @dataclasses.dataclass
+    class MoreFaults(FaultConfig):
+        burst_statuses: tuple[int, ...] = (503,)
+        cap_ms: float | None = None
+        weights: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    config = MoreFaults.from_specs(["burst-statuses=500,502", "cap_ms=7", "weights=a:0.5"])
+    assert (config.burst_statuses, config.cap_ms, config.weights) == ((500, 502), 7.0, {"a": 0.5})
+    assert MoreFaults.from_specs(["cap_ms=off"]).cap_ms is None
+    with pytest.raises(ValueError, match="cap_ms"):
+        MoreFaults.from_specs(["cap_ms=soon"])
 
 
 @pytest.mark.slow
@@ -399,8 +419,8 @@ def test_unknown_trace_exits_1(server: LocalNetra) -> None:
     assert_one_line_error(cli("spans", "0" * 32, server=server, code=1), "404")
 
 
-def test_missing_configuration_exits_1() -> None:
-    assert_one_line_error(cli("traces", env=clean_env(), code=1), "NETRA_API_KEY")
+def test_missing_configuration_exits_2() -> None:
+    assert_one_line_error(cli("traces", env=clean_env(), code=2), "NETRA_API_KEY")
 
 
 def test_typo_tenant_warns_one_line_and_still_succeeds(server: LocalNetra) -> None:
@@ -421,7 +441,7 @@ def test_api_key_env_and_base_url_options(server: LocalNetra) -> None:
                server.base_url, "--format", "ndjson", env=env)  # fmt: skip
     assert json.loads(proc.stdout)["tenant_id"] == "AceTech"
     missing = cli("traces", "--api-key-env", "NOT_SET_ANYWHERE", "--base-url", server.base_url,
-                  env=env, code=1)  # fmt: skip
+                  env=env, code=2)  # fmt: skip
     assert_one_line_error(missing, "NOT_SET_ANYWHERE")
 
 
@@ -489,9 +509,13 @@ def test_version_subprocess() -> None:
     assert proc.stdout.decode().strip() == f"netra-frames {netra_frames.__version__}"
 
 
-def test_unwritable_output_is_one_line(server: LocalNetra, window: Window, tmp_path: Path) -> None:
+def test_unwritable_output_is_one_line_before_any_request(
+    server: LocalNetra, window: Window, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     target = str(blocker / "traces.csv")
-    proc = cli("traces", *span(window), "--limit", "3", "-o", target, server=server, code=1)
+    server.reset_stats()
+    proc = cli("traces", *span(window), "--limit", "3", "-o", target, server=server, code=2)
     assert_one_line_error(proc, "a-file")
+    assert server.stats.requests == 0

@@ -15,7 +15,8 @@ import pytest
 
 import netra_frames
 from netra_frames import NetraClient
-from netra_frames.cli import TABLE_COLUMNS, main
+from netra_frames.cli import main
+from netra_frames.cli._output import TABLE_COLUMNS
 from netra_frames.schema import TRACES
 from netra_frames.server import LocalNetra
 

@@ -63,7 +63,7 @@ def test_serve_stops_promptly_on_a_signal(sig: signal.Signals) -> None:
     proc = _start_serve()
     try:
         lines = _read_until_ready(proc)
-        assert lines[0].startswith("Local Netra server at http://127.0.0.1:")
+        assert lines[0].startswith("# Local Netra server at http://127.0.0.1:")
         assert lines[-1] == f"ready: serving {lines[0].split()[-1]} until Ctrl-C"
         proc.send_signal(sig)
         try:

@@ -364,7 +364,7 @@ def test_context_manager_closes_session(server: LocalNetra, window: tuple[str, s
 
 
 def test_a_page_without_has_next_page_is_a_bad_body() -> None:
-    from netra_frames._pages import parse_envelope
+    from netra_frames._wire.pages import parse_envelope
 
     with pytest.raises(ValueError, match="hasNextPage"):
         parse_envelope(b'{"data":{"data":[{"cursor":"c1"}],"pageInfo":{}}}')

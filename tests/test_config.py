@@ -131,8 +131,8 @@ def test_windows() -> None:
         resolve_window("2026-02-01", "2026-01-01")
     with pytest.raises(InvalidParameterError, match="after start"):
         resolve_window("2026-02-01", "2026-02-01")
-    with pytest.raises(InvalidParameterError, match="naive"):
-        resolve_window(datetime(2026, 1, 1), datetime(2026, 2, 1, tzinfo=timezone.utc))
+    mixed = resolve_window(datetime(2026, 1, 1), datetime(2026, 2, 1, tzinfo=timezone.utc))
+    assert mixed[0] == datetime(2026, 1, 1, tzinfo=timezone.utc)  # naive is UTC
     with pytest.raises(InvalidParameterError, match="after start"):  # one millisecond apart
         resolve_window("2026-01-01T00:00:00.0002Z", "2026-01-01T00:00:00.0008Z")
 

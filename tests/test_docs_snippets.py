@@ -2,9 +2,10 @@
 
 The documentation's outputs come from ``netra-frames serve --anchor 2026-02-01`` (seed 0,
 2000 traces over 2026-01-02 .. 2026-02-01, port 8765). This test starts the same data in a
-``LocalNetra`` and runs each page's ```python blocks in order, in one namespace per page
-holding ``nf`` (configured to the server), ``client`` (a ``NetraClient`` on it) and ``srv``,
-with ``NETRA_API_KEY``/``NETRA_OTLP_ENDPOINT`` set and a temporary working directory.
+``LocalNetra`` and runs each page's ```python blocks in order, **each in a fresh, empty
+namespace** (a reader may copy any one block alone: it imports what it uses and builds what
+it needs), with ``NETRA_API_KEY``/``NETRA_OTLP_ENDPOINT`` set as after ``serve``'s two
+``export`` lines, and a temporary working directory.
 
 * A block of ``>>>`` examples is checked like a doctest: what an example shows (the repr of
   its value, what it prints, each warning as ``Category: message``, an exception as
@@ -203,8 +204,9 @@ def display_settings() -> Iterator[None]:
 
 
 def namespace(srv: LocalNetra, client: nf.NetraClient) -> dict[str, Any]:
-    nf.configure(api_key=srv.api_key, base_url=srv.base_url)
-    return {"__name__": "__docs__", "nf": nf, "client": client, "srv": srv}
+    """A fresh namespace: nothing defined, as in a new interpreter (the environment holds
+    ``NETRA_API_KEY`` and ``NETRA_OTLP_ENDPOINT``, as after ``serve``'s two ``export`` lines)."""
+    return {"__name__": "__docs__"}
 
 
 def close_leftovers(ns: dict[str, Any], srv: LocalNetra, client: nf.NetraClient) -> None:
@@ -221,7 +223,8 @@ def close_leftovers(ns: dict[str, Any], srv: LocalNetra, client: nf.NetraClient)
 
 
 def run_page(page: Path, srv: LocalNetra, client: nf.NetraClient) -> tuple[list[str], list[str]]:
-    """Run a page's blocks in order; return what differs from the page, and the xfails."""
+    """Run a page's blocks in order, each in a namespace of its own (a reader may copy any
+    one block alone); return what differs from the page, and the xfails."""
     ns = namespace(srv, client)
     differing: list[str] = []
     xfailed: list[str] = []
@@ -230,6 +233,8 @@ def run_page(page: Path, srv: LocalNetra, client: nf.NetraClient) -> tuple[list[
             for block in blocks(page):
                 if block.mark == "skip":
                     continue
+                close_leftovers(ns, srv, client)
+                ns = namespace(srv, client)
                 try:
                     found = run_block(block, ns, srv.base_url)
                 except Exception as exc:
@@ -404,6 +409,8 @@ def fix_page(page: Path, srv: LocalNetra, client: nf.NetraClient) -> bool:
             for block in blocks(page):
                 if block.mark == "skip":
                     continue
+                close_leftovers(ns, srv, client)
+                ns = namespace(srv, client)
                 if not block.is_doctest:
                     try:
                         run_block(block, ns, srv.base_url)

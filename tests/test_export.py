@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -113,6 +116,8 @@ def test_crash_leaves_no_half_written_file(
     finally:
         server.set_faults(None)
     assert not list(tmp_path.rglob("*.tmp"))
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert folders and all((p / MARKER).exists() for p in folders)  # no empty, unmarked one
     for path in tmp_path.rglob("*.parquet"):
         assert pl.read_parquet(path).height <= 7  # every visible file is complete
     with NetraClient(server.api_key, server.base_url) as client:
@@ -175,6 +180,51 @@ def test_bad_arguments(client: NetraClient, tmp_path: Path) -> None:
         export_traces(tmp_path, max_rows_per_file=0, client=client)
     with pytest.raises(nf.InvalidParameterError):
         export_traces(tmp_path, tenant_id="", client=client)
+
+
+def test_ctrl_c_leaves_no_empty_partition_folder(
+    server: LocalNetra, days: Window, tmp_path: Path
+) -> None:
+    server.set_faults(every={"stall": 1}, stall_ms=5_000)  # every request waits 5 s
+
+    def ctrl_c_once_a_request_waits() -> None:
+        while server.stats.faults.get("stall", 0) < 1:
+            time.sleep(0.005)
+        signal.raise_signal(signal.SIGINT)  # a real SIGINT, as a shell's Ctrl-C sends
+
+    server.reset_stats()
+    threading.Thread(target=ctrl_c_once_a_request_waits, daemon=True).start()
+    try:
+        with (
+            NetraClient(server.api_key, server.base_url) as client,
+            pytest.raises(KeyboardInterrupt),
+        ):
+            export_traces(tmp_path / "out", *days, client=client, progress=False)
+    finally:
+        server.set_faults(None)
+    assert (tmp_path / "out").is_dir() and list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("where", ["file", "under-a-file", "partition-is-a-file"])
+def test_an_unusable_path_is_refused_before_any_request(
+    server: LocalNetra, client: NetraClient, days: Window, tmp_path: Path, where: str
+) -> None:
+    (tmp_path / "taken").write_text("not a folder")
+    target = {
+        "file": tmp_path / "taken",
+        "under-a-file": tmp_path / "taken" / "out",
+        "partition-is-a-file": tmp_path / "out",
+    }[where]
+    if where == "partition-is-a-file":
+        target.mkdir()
+        (target / f"date={days[0].date()}").write_text("in the way")
+    server.reset_stats()
+    with pytest.raises(nf.InvalidParameterError) as caught:
+        export_traces(target, *days, client=client, progress=False)
+    message = str(caught.value)
+    assert "Errno" not in message and ("folder" in message or "file" in message), message
+    assert str(tmp_path) in message
+    assert server.stats.requests == 0
 
 
 def test_partition_windows_cover_the_window() -> None:

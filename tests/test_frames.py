@@ -15,7 +15,8 @@ from polars.testing import assert_frame_equal
 
 import netra_frames as nf
 from netra_frames import NetraClient, schema
-from netra_frames._decode import decode_spans_page, decode_traces_page, finish
+from netra_frames._wire.convert import to_backend
+from netra_frames._wire.decode import decode_spans_page, decode_traces_page, finish
 from netra_frames.server import LocalNetra
 
 Window = tuple[datetime, datetime]
@@ -72,7 +73,9 @@ def test_backends_equal_and_typed(client: NetraClient, window: Window, ace: pl.D
 def test_empty_window_keeps_schema(client: NetraClient, server: LocalNetra) -> None:
     start = server.anchor + timedelta(days=1)
     for backend in ("pandas", "polars"):
-        frame = nf.traces_frame(start, start + timedelta(days=1), backend=backend, client=client)
+        end = start + timedelta(days=1)
+        with pytest.warns(nf.EmptyResultWarning, match="no traces in"):
+            frame = nf.traces_frame(start, end, backend=backend, client=client)
         assert len(frame) == 0
         assert_schema(frame, schema.TRACES)
         spans = nf.spans_frame([], backend=backend, client=client)
@@ -155,6 +158,19 @@ def test_parse_json_and_expand_attributes(client: NetraClient, traces: pl.DataFr
     pdf = nf.expand_attributes(nf.spans_frame(ids, client=client))
     assert list(pdf.columns) == parsed.columns
     assert not any(str(t) == "object" for t in pdf.dtypes)
+
+
+def test_expand_attributes_prefixes_other_columns_with_their_name(
+    client: NetraClient, traces: pl.DataFrame
+) -> None:
+    spans = nf.spans_frame(traces["trace_id"][:3], backend="polars", client=client)
+    for column in ("resources", "metadata"):
+        keys = {k for text in spans[column].to_list() for k in json.loads(text or "{}")}
+        added = nf.expand_attributes(spans, column=column).columns[spans.width :]
+        assert keys and set(added) == {f"{column}.{key}" for key in keys}, column
+    as_pandas = nf.expand_attributes(spans.to_pandas(), column="resources")
+    assert "resources.service.name" in as_pandas.columns
+    assert not any(c.startswith("attr.") for c in as_pandas.columns)
 
 
 @pytest.mark.parametrize(
@@ -267,10 +283,12 @@ def test_default_client_from_configure_and_env(
 
 
 @pytest.mark.usefixtures("clean_defaults")
-def test_set_backend_and_env(client: NetraClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert isinstance(nf.traces_frame(max_rows=1, client=client), pd.DataFrame)
+def test_set_backend_and_env(
+    client: NetraClient, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(nf.traces_frame(*window, max_rows=1, client=client), pd.DataFrame)
     monkeypatch.setenv("NETRA_FRAMES_BACKEND", "polars")
-    assert isinstance(nf.traces_frame(max_rows=1, client=client), pl.DataFrame)
+    assert isinstance(nf.traces_frame(*window, max_rows=1, client=client), pl.DataFrame)
     nf.set_backend("pandas")
     with pytest.warns(nf.EmptyResultWarning):  # the default window (last 7 days) is empty
         assert isinstance(nf.tenant_usage_frame("AceTech", client=client), pd.DataFrame)
@@ -280,7 +298,8 @@ def test_set_backend_and_env(client: NetraClient, monkeypatch: pytest.MonkeyPatc
         nf.traces_frame(client=client)
     with pytest.raises(nf.InvalidParameterError):
         nf.set_backend("arrow")  # type: ignore[arg-type]
-    assert isinstance(nf.traces_frame(max_rows=1, backend="polars", client=client), pl.DataFrame)
+    polars_frame = nf.traces_frame(*window, max_rows=1, backend="polars", client=client)
+    assert isinstance(polars_frame, pl.DataFrame)
     assert not hasattr(client, "traces_frame")  # frames are built by nf.*, not the client
 
 
@@ -290,7 +309,7 @@ def test_round_trip_files(client: NetraClient, window: Window, tmp_path: Path) -
     for data, columns in ((frame, schema.TRACES), (spans, schema.SPANS)):
         data.write_parquet(tmp_path / "f.parquet")
         assert_frame_equal(pl.read_parquet(tmp_path / "f.parquet"), data)
-        pdf = nf._convert.to_backend(data, "pandas")
+        pdf = to_backend(data, "pandas")
         pdf.to_parquet(tmp_path / "p.parquet")
         back = pd.read_parquet(tmp_path / "p.parquet", dtype_backend="pyarrow")
         assert_frame_equal(pl.from_pandas(back), data)
@@ -430,3 +449,93 @@ def test_every_front_door_and_the_server_apply_every_filter(
     assert_frame_equal(nf.scan_traces(*window, client=client, **filters).collect(), expected)
     result = nf.export_traces(tmp_path, *window, partition_by="none", client=client, **filters)
     assert result.rows == expected.height
+
+
+# -- errors that point at the right thing --------------------------------------------------
+
+
+def test_a_wrong_endpoint_path_is_not_blamed_on_the_id(server: LocalNetra, window: Window) -> None:
+    with NetraClient(server.api_key, server.base_url + "/v2", max_retries=0) as wrong:
+        for call in (
+            lambda: nf.traces_frame(*window, client=wrong, shards=1),
+            lambda: nf.spans_frame("a" * 32, client=wrong),
+        ):
+            with pytest.raises(nf.NotFoundError) as caught:
+                call()
+            message = str(caught.value)
+            assert "NETRA_OTLP_ENDPOINT" in message and "base_url=" in message, message
+            assert "check the id" not in message
+
+
+def test_a_missing_id_is_still_blamed_on_the_id(client: NetraClient) -> None:
+    with pytest.raises(nf.NotFoundError, match="check the id") as caught:
+        nf.spans_frame("f" * 32, client=client)
+    assert "NETRA_OTLP_ENDPOINT" not in str(caught.value)
+
+
+# -- empty results ------------------------------------------------------------------------
+
+
+def test_an_empty_unfiltered_window_warns_with_the_window(client: NetraClient) -> None:
+    with pytest.warns(nf.EmptyResultWarning) as caught:
+        frame = nf.traces_frame("2020-01-01", "2020-01-02", client=client, progress=False)
+    assert len(frame) == 0 and len(caught) == 1
+    message = str(caught[0].message)
+    assert "[2020-01-01T00:00:00.000Z, 2020-01-02T00:00:00.000Z)" in message
+    assert "start=" in message and "case-sensitive" not in message  # no id to misspell
+    assert caught[0].filename == __file__  # points at the user's call
+
+
+def test_max_rows_zero_is_not_news(client: NetraClient, window: Window) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(nf.traces_frame(*window, max_rows=0, client=client, progress=False)) == 0
+
+
+# -- spans: backend and span_name ----------------------------------------------------------
+
+
+def test_spans_and_usage_follow_the_backend_of_their_input(
+    client: NetraClient, traces: pl.DataFrame, window: Window
+) -> None:
+    few = traces.head(3)
+    assert isinstance(nf.spans_frame(few, client=client), pl.DataFrame)
+    assert isinstance(nf.spans_frame(few["trace_id"], client=client), pl.DataFrame)
+    assert isinstance(nf.spans_frame(few.to_pandas(), client=client), pd.DataFrame)
+    assert isinstance(nf.spans_frame(few, backend="pandas", client=client), pd.DataFrame)
+    assert isinstance(nf.spans_frame(few["trace_id"].to_list(), client=client), pd.DataFrame)
+    tenants = pl.Series(["AceTech", "Initech"])
+    for usage in (nf.tenant_usage_frame, nf.session_usage_frame):
+        ids = tenants if usage is nf.tenant_usage_frame else few["session_id"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", nf.EmptyResultWarning)  # not the point here
+            assert isinstance(usage(ids, *window, client=client), pl.DataFrame)
+            assert isinstance(usage(ids.to_pandas(), *window, client=client), pd.DataFrame)
+            frame = usage(ids, *window, backend="pandas", client=client)
+        assert isinstance(frame, pd.DataFrame)
+
+
+def test_span_name_is_a_case_insensitive_substring_of_the_name_or_the_kind(
+    client: NetraClient, traces: pl.DataFrame
+) -> None:
+    ids = traces["trace_id"].head(5)
+    every = nf.spans_frame(ids, backend="polars", client=client)
+    name = every["name"][0]
+    kind = every.filter(pl.col("kind") != pl.col("name"))["kind"][0]
+    for asked in (name[1:-1].upper(), name.lower(), kind.upper(), kind):
+        expected = every.filter(
+            pl.col("name").str.to_lowercase().str.contains(asked.lower(), literal=True)
+            | (pl.col("kind").str.to_lowercase() == asked.lower())
+        )
+        got = nf.spans_frame(ids, span_name=asked, backend="polars", client=client)
+        assert 0 < got.height < every.height or asked.lower() == name.lower(), asked
+        assert got["span_id"].to_list() == expected["span_id"].to_list(), asked
+    kind_part = kind[1:-1]  # a part of a kind is no match by kind, only by name
+    by_name = every.filter(
+        pl.col("name").str.to_lowercase().str.contains(kind_part.lower(), literal=True)
+    )
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        by_part = nf.spans_frame(ids, span_name=kind_part, backend="polars", client=client)
+    assert by_part["span_id"].to_list() == by_name["span_id"].to_list()
+    assert [w.category for w in seen] == ([] if by_name.height else [nf.EmptyResultWarning])

@@ -12,13 +12,16 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
 
 import netra_frames as nf
 from netra_frames import ConfigurationError, InvalidParameterError, NetraClient, NotFoundError
+from netra_frames.query import SORT_FIELDS, Request
 from netra_frames.server import LocalNetra
+from netra_frames.server.store import SORT_FIELDS as SERVER_SORT_FIELDS
 
 UTC = timezone.utc
 START, END = "2026-01-01T00:00:00Z", "2026-01-08T00:00:00Z"
@@ -38,21 +41,22 @@ BAD_TIMES: list[Any] = [
     b"2026-01-01",
     ["2026-01-01"],
     object(),
+    pd.NaT,
+    np.datetime64("NaT"),
 ]
 BAD_WINDOWS: list[tuple[Any, Any]] = [
     (END, START),  # end before start
     (START, START),  # empty
     ("2026-01-01T00:00:00.0001Z", "2026-01-01T00:00:00.0009Z"),  # empty at ms resolution
-    (datetime(2026, 1, 1), datetime(2026, 1, 8, tzinfo=UTC)),  # naive with aware
-    (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 8)),
-    ("2026-01-01T00:00:00", datetime(2026, 1, 8, tzinfo=UTC)),
+    (datetime(2026, 1, 8), datetime(2026, 1, 8, tzinfo=UTC)),  # naive is UTC: empty
+    (pd.Timestamp("2026-01-08T01:00", tz="Europe/Paris"), np.datetime64("2026-01-08")),
     (date(2026, 1, 8), date(2026, 1, 1)),
 ]
 BAD_IDS: list[Any] = ["", " ", "\t\n", "a\x00b", None, 5, 1.0, b"abc", ["a"], {"a": 1}, True]
 BAD_LIMITS: list[Any] = [0, -1, -(10**9), 10**9, 10**30, 1.5, "10", True, float("nan"), [10]]
 BAD_DIRECTIONS: list[Any] = ["sideways", "DOWN", "Up", "", " down", 1, True, ["up"]]
 BAD_ORDERS: list[Any] = ["descending", "ASC", "", 0, ["asc"]]
-BAD_SORT_FIELDS: list[Any] = ["", "   ", 7, ["start_time"]]
+BAD_SORT_FIELDS: list[Any] = ["", "   ", 7, ["start_time"], "cost", "id", "START_TIME", "name "]
 
 
 @pytest.fixture(scope="module")
@@ -227,8 +231,24 @@ def test_bad_sort_orders(c: NetraClient, bad: Any) -> None:
 
 @pytest.mark.parametrize("bad", BAD_SORT_FIELDS, ids=repr)
 def test_bad_sort_fields(c: NetraClient, bad: Any) -> None:
-    refused(lambda: c.list_traces(START, END, sort_field=bad), "sort_field")
-    refused(lambda: nf.traces_frame(START, END, sort_field=bad, shards=1, client=c))
+    choices = [repr(f) for f in SORT_FIELDS]
+    refused(lambda: c.list_traces(START, END, sort_field=bad), "sort_field", *choices)
+    refused(lambda: nf.traces_frame(START, END, sort_field=bad, shards=1, client=c), *choices)
+    refused(lambda: nf.scan_traces(START, END, sort_field=bad, client=c), "sort_field")
+
+
+def test_the_server_sorts_on_exactly_our_sort_fields(srv: LocalNetra) -> None:
+    assert set(SORT_FIELDS) == set(SERVER_SORT_FIELDS)
+    with NetraClient(srv.api_key, srv.base_url, max_retries=0) as client:
+        for sort_field in SORT_FIELDS:
+            page = client.list_traces("2025-12-01", "2026-01-01", sort_field=sort_field, limit=1)
+            assert page.items, sort_field
+        body = b'{"startTime":"2026-01-01T00:00:00Z","endTime":"2026-01-08T00:00:00Z",'
+        with pytest.raises(nf.APIError) as caught:  # the server keeps its own check
+            client.transport.send(
+                Request("POST", "/sdk/traces", body + b'"sortField":"cost"}'), bytes
+            )
+    assert caught.value.status == 400 and "sortField" in str(caught.value.server_message)
 
 
 @pytest.mark.parametrize("bad", ["numpy", "", "PANDAS ", 1])
@@ -240,7 +260,7 @@ def test_bad_backend(c: NetraClient, bad: Any) -> None:
 
 def test_sharding_conflicts(c: NetraClient) -> None:
     refused(lambda: nf.traces_frame(START, END, shards=4, max_rows=10, client=c), "max_rows")
-    refused(lambda: nf.traces_frame(START, END, shards=4, sort_field="id", client=c), "sharded")
+    refused(lambda: nf.traces_frame(START, END, shards=4, sort_field="id", client=c), "sort_field")
 
 
 @pytest.mark.parametrize(

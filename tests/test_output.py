@@ -14,6 +14,8 @@ import pytest
 
 import netra_frames as nf
 from netra_frames.output import (
+    FILE_EXTENSIONS,
+    FILE_FORMATS,
     FORMATS,
     check_columns,
     format_for_path,
@@ -138,14 +140,54 @@ def test_every_extension_maps_to_a_format() -> None:
     assert set(FORMATS) >= {"csv", "tsv", "xlsx", "parquet", "ndjson", "json", "table"}
 
 
-@pytest.mark.parametrize("name", ["t.xls", "t.csv.gz", "t.foo", "report.2026-11"])
+@pytest.mark.parametrize("name", ["t.txt", "t.xls", "t.csv.gz", "t.foo", "report.2026-11"])
 def test_unknown_extension_is_refused(tmp_path: Path, name: str) -> None:
-    with pytest.raises(nf.InvalidParameterError, match=r"\.tsv.*\.xlsx") as caught:
+    with pytest.raises(nf.InvalidParameterError, match=r"\.tsv.*\.xlsx.*format=") as caught:
         write_frame(finance_polars(), tmp_path / name)
     assert name.rsplit(".", 1)[1] in str(caught.value)
     assert list(tmp_path.iterdir()) == []
     write_frame(finance_polars(), tmp_path / name, format="csv")  # an explicit format wins
     assert (tmp_path / name).read_text(encoding="utf-8").splitlines() == EXPECTED_CSV
+
+
+def test_every_row_and_column_reaches_a_file_or_nothing_is_written(tmp_path: Path) -> None:
+    wide = pl.DataFrame({f"c{i}": list(range(100)) for i in range(27)})
+    for fmt in FORMATS:
+        target = tmp_path / f"out-{fmt}"
+        if fmt not in FILE_FORMATS:  # the 40-row terminal table never goes to a file
+            with pytest.raises(nf.InvalidParameterError, match="format=.*csv.*\\.csv") as caught:
+                write_frame(wide, target, format=fmt)
+            assert "'table'" in str(caught.value)
+            assert not target.exists() and list(tmp_path.glob(".*")) == []
+            continue
+        assert write_frame(wide, target, format=fmt) == target
+        assert _read_back(target, fmt).shape == wide.shape, fmt
+    assert set(FILE_EXTENSIONS.values()) == set(FILE_FORMATS)
+
+
+def _read_back(path: Path, fmt: str) -> pl.DataFrame:
+    readers = {
+        "csv": pl.read_csv,
+        "tsv": lambda p: pl.read_csv(p, separator="\t"),
+        "parquet": pl.read_parquet,
+        "ndjson": pl.read_ndjson,
+        "json": pl.read_json,
+        "xlsx": lambda p: pl.from_pandas(pd.read_excel(p)),
+    }
+    return readers[fmt](path)
+
+
+def test_write_frame_returns_the_path_written(tmp_path: Path) -> None:
+    written = nf.write_frame(finance_polars(), str(tmp_path / "sub" / "t.csv"))
+    assert isinstance(written, Path) and written == tmp_path / "sub" / "t.csv"
+    assert written.read_text(encoding="utf-8").splitlines() == EXPECTED_CSV
+    assert write_frame(finance_polars(), stream=io.BytesIO()) is None
+
+
+def test_a_table_still_goes_to_a_stream() -> None:
+    buf = io.BytesIO()
+    write_frame(finance_polars(), stream=buf, format="table")
+    assert b"trace_id" in buf.getvalue()
 
 
 def test_unknown_format_is_refused() -> None:

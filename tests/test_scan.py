@@ -6,7 +6,8 @@ makes fewer requests, and correctness never depends on it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import logging
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,8 @@ from polars.testing import assert_frame_equal
 
 import netra_frames as nf
 from netra_frames import NetraClient, schema
-from netra_frames.scan import Pushdown, pushdown_of, scan_spans, scan_traces
+from netra_frames.query import TraceQuery
+from netra_frames.scan import Pushdown, narrowed, pushdown_of, scan_spans, scan_traces
 from netra_frames.server import LocalNetra
 
 Window = tuple[datetime, datetime]
@@ -242,6 +244,41 @@ def test_pushdown_of_reads_and_chains() -> None:
 )
 def test_pushdown_of_leaves_what_it_does_not_understand(predicate: pl.Expr | None) -> None:
     assert pushdown_of(predicate).is_trivial
+
+
+@pytest.mark.parametrize(
+    ("predicate", "start", "end"),
+    [
+        (pl.col("start_time") >= date(2025, 12, 20), "2025-12-20", None),
+        (pl.col("start_time") < date(2025, 12, 20), None, "2025-12-20"),
+        (
+            pl.col("start_time").is_between(date(2025, 12, 10), date(2025, 12, 20)),
+            "2025-12-10",
+            "2025-12-20T00:00:00.001",
+        ),
+    ],
+    ids=[">=", "<", "is_between"],
+)
+def test_a_date_literal_is_reported_as_the_scan_pushes_it(
+    lazy: pl.LazyFrame,
+    eager: pl.DataFrame,
+    window: Window,
+    caplog: pytest.LogCaptureFixture,
+    predicate: pl.Expr,
+    start: str | None,
+    end: str | None,
+) -> None:
+    reported = pushdown_of(predicate)
+    expected = tuple(None if t is None else datetime.fromisoformat(t).replace(tzinfo=UTC)
+                     for t in (start, end))  # fmt: skip
+    assert (reported.start, reported.end) == expected  # a date is its midnight UTC
+    with caplog.at_level(logging.DEBUG, logger="netra_frames"):
+        frame = lazy.filter(predicate).collect()
+    assert_frame_equal(frame, eager.filter(predicate))
+    sent = narrowed(TraceQuery.build(*window), reported)
+    assert sent is not None
+    pushes = [r.getMessage() for r in caplog.records if "scan_traces pushes" in r.getMessage()]
+    assert pushes and all(sent.describe() in line for line in pushes), (pushes, sent.describe())
 
 
 def test_pushdown_of_contradictions() -> None:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from netra_frames import NetraClient, export_traces
-from netra_frames._store import (
+from netra_frames._files import (
     MARKER,
     AtomicFile,
     CorruptEntry,

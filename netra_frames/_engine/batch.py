@@ -1,7 +1,7 @@
 """The batcher: decoded pages, in result order, into Arrow-backed batches of ~4 MB.
 
 Pages keep their bodies until they are built into columns (a batched ``pyarrow.json``
-parse, see :mod:`netra_frames._decode`). A :class:`Batcher` takes pages in the order
+parse, see :mod:`netra_frames._wire.decode`). A :class:`Batcher` takes pages in the order
 of the result and, once the kept bodies weigh :data:`BATCH_BYTES`, builds them into one
 batch of the final form, so a long drain never holds all its pages as bodies. The form
 is the sink's: Polars frames, or the Arrow tables pandas takes over without a copy.
@@ -25,8 +25,8 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from .._convert import pandas_ready, tables_to_pandas
-from .._decode import DecodedPage, finish, page_weight
+from .._wire.convert import concat_frames, pandas_ready, tables_to_pandas
+from .._wire.decode import DecodedPage, finish, page_weight
 from ..schema import Column
 
 __all__ = ["BATCH_BYTES", "Batcher", "Sink", "gather", "pandas_sink", "polars_sink"]
@@ -52,10 +52,7 @@ def polars_sink(columns: Sequence[Column]) -> Sink[pl.DataFrame]:
     def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
         if not parts:
             return finish([], columns)
-        if len(parts) == 1:
-            return parts[0]
-        same = all(p.schema == parts[0].schema for p in parts)
-        return pl.concat(parts, how="vertical" if same else "diagonal_relaxed", rechunk=False)
+        return concat_frames(parts)
 
     return Sink(lambda pages: finish(pages, columns), build, columns)
 
@@ -130,6 +127,11 @@ class Batcher(Generic[Part]):
         parts, self.parts = self.parts, []
         return parts
 
+    @property
+    def loose(self) -> list[DecodedPage]:
+        """The pages taken and not built into a batch yet (in order)."""
+        return self._pending
+
     def build(self) -> Any:
         """The result of every page taken (the batcher is empty afterwards)."""
         return self.sink.build(self.take())
@@ -160,8 +162,8 @@ def gather(batchers: Sequence[Batcher[Part]], *, partial: bool = False) -> list[
             if not _build_loose(batcher.sink, runs, parts, partial):
                 return parts
             parts.extend(batcher.parts)
-        if batcher._pending:
-            runs.append(batcher._pending)
+        if batcher.loose:
+            runs.append(batcher.loose)
     if batchers:
         _build_loose(batchers[0].sink, runs, parts, partial)
     return parts

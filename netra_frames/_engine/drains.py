@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._cancel import NEVER, CancelScope
-from .._convert import to_backend
-from .._decode import DecodedPage, decode_spans_page, decode_traces_page
-from .._pages import PageWalk, iter_pages
 from .._progress import Progress
+from .._wire.convert import to_backend
+from .._wire.decode import DecodedPage, decode_spans_page, decode_traces_page
+from .._wire.pages import PageWalk, iter_pages
 from ..config import Backend
 from ..query import SpanQuery, TraceQuery
 from ..schema import TRACES

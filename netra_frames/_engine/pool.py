@@ -22,8 +22,9 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from .._cancel import WAIT_SLICE, CancelScope
+from .._validate import check_count
 
-__all__ = ["JOIN_SECONDS", "Workers", "ordered", "pooled_workers"]
+__all__ = ["JOIN_SECONDS", "Workers", "ordered", "plan_workers", "pooled_workers"]
 
 logger = logging.getLogger("netra_frames")
 
@@ -264,3 +265,19 @@ def pooled_workers(pool_size: int | None, max_workers: int) -> int:
         )
         return pool_size
     return max_workers
+
+
+def plan_workers(pool_size: int | None, max_workers: object) -> int:
+    """Return the workers of one drain: ``max_workers`` checked, then capped at the pool.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a ``max_workers`` that is not a positive int.
+
+    Examples
+    --------
+    >>> plan_workers(16, 4)
+    4
+    """
+    return pooled_workers(pool_size, check_count(max_workers, "max_workers"))

@@ -1,7 +1,7 @@
 """Traces drains over time ranges, with adaptive work-splitting.
 
 A traces drain is a set of :class:`Walk` objects, each paging one sub-window of the
-query (its own :class:`~netra_frames._pages.PageWalk` and cursor). The walks partition the
+query (its own :class:`~netra_frames._wire.pages.PageWalk` and cursor). The walks partition the
 window on ``start_time``: each one is *responsible* for a half-open range and keeps only
 the rows inside it, so a trace is counted once, even on an edge.
 
@@ -30,8 +30,8 @@ from typing import Any, Literal
 
 import polars as pl
 
-from .._decode import DecodedPage, clip_start_times, last_start_time
-from .._pages import PageWalk
+from .._wire.decode import DecodedPage, clip_start_times, last_start_time
+from .._wire.pages import PageWalk
 from ..errors import InvalidParameterError
 from ..query import TraceQuery
 from ..times import split_window

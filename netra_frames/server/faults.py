@@ -68,8 +68,13 @@ import math
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate
+from typing import Any
+
+from netra_frames.server._fault_specs import describe, read_value
 
 __all__ = [
     "FAULT_KINDS", "FAULT_ROUTES", "FaultConfig", "FaultInjector", "FaultPlan", "fault_kind",
@@ -184,6 +189,47 @@ class FaultConfig:
             ("no_envelope", self.missing_envelope_rate),
             ("stall", self.stall_rate),
         ]
+
+    @classmethod
+    def from_specs(cls, specs: Iterable[str]) -> FaultConfig:
+        """Build a validated config from ``NAME=VALUE`` texts (``serve --fault``'s grammar).
+
+        ``NAME`` is a field (``-`` may stand for ``_``); ``VALUE`` is read by the field's
+        type, so a new field needs no new parsing: a number; ``true``/``false`` for a flag;
+        ``none``/``off`` (or nothing) for an optional one; ``a,b,...`` for a tuple; and
+        ``KEY:VALUE,...`` for a mapping (``schedule=3:429,7:truncate``, ``every=503:10``).
+        A name given twice keeps the last value.
+
+        Raises
+        ------
+        ValueError
+            For an unknown name, a value that does not read as its field's type, or a
+            config that :meth:`validate` refuses; the message quotes the spec.
+
+        Examples
+        --------
+        >>> FaultConfig.from_specs(["latency-ms=50", "schedule=3:429,7:truncate"]).schedule
+        {3: '429', 7: 'truncate'}
+        >>> FaultConfig.from_specs(["every=503:10", "rate_limit_rps=none"]).every
+        {'503': 10}
+        """
+        hints = typing.get_type_hints(cls)
+        known = [f.name for f in fields(cls)]
+        values: dict[str, Any] = {}
+        for spec in specs:
+            name, sep, raw = spec.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in known:
+                names = ", ".join(known)
+                raise ValueError(f"{spec!r}: expected NAME=VALUE with NAME one of {names}")
+            try:
+                values[name] = read_value(raw.strip(), hints[name])
+            except ValueError:
+                expected = describe(hints[name])
+                raise ValueError(f"{spec!r}: {raw.strip()!r} is not {expected}") from None
+        config = cls(**values)
+        config.validate()
+        return config
 
     def validate(self) -> None:
         """Raise ``ValueError`` when a knob is out of range.

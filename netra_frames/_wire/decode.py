@@ -29,12 +29,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._decode_batch import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
-from ._decode_items import ARROW_ERRORS, items_table, schema_of, wire_schema
-from ._pages import parse_envelope
-from .errors import TransportError
-from .schema import SPANS, TRACES, Column
-from .times import from_iso
+from ..errors import TransportError
+from ..schema import SPANS, TRACES, Column
+from ..times import from_iso
+from .bulk import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
+from .items import ARROW_ERRORS, items_table, schema_of, wire_schema
+from .pages import parse_envelope
 
 __all__ = [
     "DecodedPage",
@@ -43,9 +43,7 @@ __all__ = [
     "decode_traces_page",
     "empty_table",
     "finish",
-    "finish_parts",
     "last_start_time",
-    "pack_pages",
     "page_weight",
     "wire_schema",
 ]
@@ -221,51 +219,6 @@ def finish(pages: Sequence[pa.Table | DecodedPage], columns: Sequence[Column]) -
         elapsed = (pl.col("end_time") - pl.col("start_time")).dt.total_milliseconds()
         frame = frame.with_columns(pl.coalesce(name, elapsed).alias(name) for name in derived)
     return frame
-
-
-def finish_parts(
-    parts: Sequence[Sequence[DecodedPage] | pl.DataFrame], columns: Sequence[Column]
-) -> pl.DataFrame:
-    """Concatenate, in order, frames already finished and runs of pages (finished here).
-
-    Frames of batches finished earlier are put together without a copy (one chunk per
-    batch); a column only some batches have is null in the others.
-
-    Examples
-    --------
-    >>> finish_parts([finish([], TRACES), []], TRACES).height
-    0
-    """
-    frames: list[pl.DataFrame] = []
-    pages: list[DecodedPage] = []
-    for part in parts:
-        if isinstance(part, pl.DataFrame):
-            if pages:
-                frames.append(finish(pages, columns))
-                pages = []
-            frames.append(part)
-        else:
-            pages.extend(part)
-    if pages or not frames:
-        frames.append(finish(pages, columns))
-    if len(frames) == 1:
-        return frames[0]
-    same = all(f.schema == frames[0].schema for f in frames)
-    return pl.concat(frames, how="vertical" if same else "diagonal_relaxed", rechunk=False)
-
-
-def pack_pages(pages: Sequence[DecodedPage], columns: Sequence[Column]) -> DecodedPage:
-    """One page holding the rows of consecutive ``pages`` as one wire table (less memory).
-
-    It continues where the last of them does (same ``has_next_page`` / ``next_cursor``).
-    """
-    tables = _tables(pages, columns)
-    if len(tables) == 1:
-        table = tables[0]
-    else:
-        table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-    last = pages[-1]
-    return DecodedPage(table, last.has_next_page, last.next_cursor, columns=columns)
 
 
 def page_weight(pages: Sequence[DecodedPage] | pl.DataFrame) -> int:

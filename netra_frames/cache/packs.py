@@ -17,37 +17,40 @@ holds is removed. The result is put together in input trace order by one gather.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
-from ._cache_base import CacheSettings, warn_once
-from ._decode import finish
-from ._store import (
-    MARKER,
-    MARKER_VERSION,
-    CorruptEntry,
-    PartWriter,
-    concat_frames,
-    load_parquet_entry,
-    matches,
-    read_marker,
-    write_marker,
-)
-from .schema import SPANS
-from .times import format_time
+from .._files import MARKER, MARKER_VERSION, CorruptEntry, load_parquet_entry, matches, read_marker
+from .._wire.convert import concat_frames
+from .._wire.decode import finish
+from ..schema import SPANS
+from .entries import Scope, query_folder, report_damaged, write_entry
+from .settings import CacheSettings
 
-__all__ = ["FetchSpans", "pack_frames", "trace_ends"]
+__all__ = ["SpansFetcher", "pack_frames", "trace_ends"]
 
-FetchSpans = Callable[[Sequence[str], str | None, int], pl.DataFrame]
-FILE_ROWS = 1_000_000
-"""Rows per pack data file."""
+
+class SpansFetcher(Protocol):
+    """Fetch the spans of traces, as ``spans_frame`` does (what the cache asks of the engine).
+
+    One Polars frame: the spans of ``trace_ids`` in input trace order, then API order.
+    """
+
+    def __call__(self, trace_ids: Sequence[str]) -> pl.DataFrame: ...
+
+
+@cache
+def _empty() -> pl.DataFrame:
+    """The empty spans frame (one, shared: frames are immutable)."""
+    return finish([], SPANS)
 
 
 @dataclass
@@ -142,17 +145,13 @@ class _Packs:
 
     def load(self, pack: _Pack) -> pl.DataFrame:
         frames = load_parquet_entry(self.folder / pack.name, pack.marker)
-        return concat_frames(frames) if frames else finish([], SPANS)
+        return concat_frames(frames) if frames else _empty()
 
     def drop(self, name: str, problem: str | None = None) -> None:
         """Remove a pack (marker first, so readers stop using it), reporting damage once."""
         folder = self.folder / name
         if problem is not None:
-            warn_once(
-                str(folder),
-                f"netra_frames cache entry {folder} is damaged ({problem}); its traces' spans "
-                "are fetched again.",
-            )
+            report_damaged(folder, problem, "its traces' spans are fetched again.")
         try:
             (folder / MARKER).unlink(missing_ok=True)
             for path in folder.iterdir():
@@ -166,28 +165,9 @@ class _Packs:
     ) -> str | None:
         """Write a new pack of ``frame`` (rows of ``traces``, in order); return its name."""
         name = f"pack={now:%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-        folder = self.folder / name
-        writer = PartWriter(folder, "parquet", FILE_ROWS, keep_empty=False, private=True)
-        try:
-            folder.mkdir(mode=0o700)
-            writer.write(frame)
-            files = writer.finish()
-            write_marker(
-                folder,
-                {**self.key, "rows": writer.rows},
-                files,
-                extra={
-                    "final": True,
-                    "written_at": format_time(now),
-                    "traces": [list(t) for t in traces],
-                },
-                private=True,
-            )
-        except OSError as exc:
-            writer.abort()
-            warn_once(str(folder), f"netra_frames could not store a cache entry in {folder}: {exc}")
-            return None
-        return name
+        extra = {"traces": [list(t) for t in traces]}
+        files = write_entry(self.folder / name, self.key, frame, now, extra=extra)
+        return None if files is None else name
 
 
 def _runs(frame: pl.DataFrame, ids: Sequence[str]) -> dict[str, tuple[int, int]] | None:
@@ -227,7 +207,7 @@ def _gather(sources: list[pl.DataFrame], picks: list[tuple[int, int, int]]) -> p
         total += frame.height
     kept = [(bases[s] + off, n) for s, off, n in picks if n]
     if not kept:
-        return finish([], SPANS) if not sources else sources[0].clear()
+        return _empty() if not sources else sources[0].clear()
     index = np.concatenate([np.arange(start, start + n, dtype=np.int64) for start, n in kept])
     combined = concat_frames(sources)
     if len(index) == combined.height and bool((index == np.arange(combined.height)).all()):
@@ -239,13 +219,26 @@ def pack_frames(
     ids: Sequence[str],
     ends: Mapping[str, datetime],
     settings: CacheSettings,
-    folder: Path,
-    query_id: str,
-    fetch: Callable[[Sequence[str]], pl.DataFrame],
+    scope: Scope,
+    fetch: SpansFetcher,
     *,
+    span_name: str | None,
     now: datetime,
 ) -> pl.DataFrame:
-    """Return the spans of ``ids`` (input order), from packs and fetched as needed."""
+    """Return the spans of ``ids`` (input order), from packs and fetched as needed.
+
+    ``ends``: known ``end_time`` per trace (from a traces frame); otherwise a trace's end
+    is the latest end of its spans. ``span_name`` is part of the key.
+
+    Examples
+    --------
+    >>> spans = pack_frames(ids, {}, settings, Scope.of(client), fetch, span_name=None, now=now)
+    >>> spans["trace_id"].unique(maintain_order=True).to_list() == ids  # doctest: +SKIP
+    True
+    """
+    folder, query_id, usable = query_folder(settings, scope, "spans", span_name=span_name)
+    if not usable:
+        return fetch(list(ids))
     packs = _Packs(folder, query_id)
     index = _Index()
     loaded: dict[str, pl.DataFrame] = {}

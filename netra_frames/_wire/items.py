@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .schema import DROPPED_WIRE_FIELDS, STRINGS, Column, arrow_type
+from ..schema import DROPPED_WIRE_FIELDS, STRINGS, Column, arrow_type
 
 __all__ = [
     "ARROW_ERRORS",
@@ -37,6 +37,7 @@ def wire_schema(columns: Sequence[Column]) -> pa.Schema:
 
     Examples
     --------
+    >>> from netra_frames.schema import TRACES
     >>> wire_schema(TRACES).field("id").type
     DataType(string)
     """

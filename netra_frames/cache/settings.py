@@ -10,27 +10,22 @@ import time.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import re
 import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-from ._store import make_private_dirs, write_atomic
-from .errors import CacheWarning, InvalidParameterError
+from ..errors import InvalidParameterError
 
 __all__ = [
     "APP_NAME",
-    "CACHEDIR_TAG",
     "CacheLike",
     "CacheSettings",
     "DEFAULT_SETTLE",
@@ -40,13 +35,10 @@ __all__ = [
     "default_cache_dir",
     "key_fingerprint",
     "parse_duration",
-    "prepare_dir",
     "public_url",
-    "query_id",
     "resolve_cache",
     "resolve_root",
     "set_default_cache",
-    "warn_once",
 ]
 
 ENV_CACHE = "NETRA_FRAMES_CACHE"
@@ -62,10 +54,6 @@ CacheLike = bool | str | os.PathLike[str] | None
 SettleLike = timedelta | int | float | str | None
 """A ``timedelta``, seconds, or a duration string (see :func:`parse_duration`)."""
 
-CACHEDIR_TAG = (
-    b"Signature: 8a477f597d28d172789f06886806bc55\n"
-    b"# A cache directory of netra-frames (https://bford.info/cachedir/): safe to delete.\n"
-)
 _FINGERPRINT_LABEL = b"netra_frames/cache/key-fingerprint/v1"
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _TERM = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d|w)?", re.IGNORECASE)
@@ -75,7 +63,6 @@ _ON = {"1", "true", "on", "yes"}
 _lock = threading.Lock()
 _default_cache: CacheLike = None
 _default_settle: timedelta | None = None
-_warned: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -264,42 +251,3 @@ def public_url(base_url: str) -> str:
     if parts.port is not None:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-
-
-def query_id(description: Mapping[str, Any]) -> str:
-    """The directory name of one cached query: a digest of its description."""
-    blob = json.dumps(description, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.blake2b(blob, digest_size=16).hexdigest()
-
-
-def prepare_dir(root: Path, folder: Path, description: Mapping[str, Any]) -> bool:
-    """Create ``folder`` (mode 0700, under ``root``) and its ``_QUERY.json`` description.
-
-    Returns ``False``, after a :class:`CacheWarning`, when the directory cannot be used:
-    the call then runs without the cache rather than failing.
-    """
-    try:
-        if not root.exists():
-            make_private_dirs(root)
-            write_atomic(root / "CACHEDIR.TAG", CACHEDIR_TAG, private=True)
-        make_private_dirs(folder)
-        about = folder / "_QUERY.json"
-        if not about.exists():
-            write_atomic(about, json.dumps(description, indent=1).encode(), private=True)
-    except OSError as exc:
-        warn_once(
-            str(root),
-            f"netra_frames cannot use the cache directory {root} ({exc}); results are "
-            "fetched without the cache.",
-        )
-        return False
-    return True
-
-
-def warn_once(key: str, message: str) -> None:
-    """Issue a :class:`CacheWarning` once per ``key`` (a path) in this process."""
-    with _lock:
-        if key in _warned:
-            return
-        _warned.add(key)
-    warnings.warn(message, CacheWarning, stacklevel=3)

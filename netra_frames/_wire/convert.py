@@ -10,13 +10,14 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 
-from ._validate import check_id
-from .config import Backend
-from .errors import InvalidParameterError
-from .schema import arrow_to_pandas_dtype, arrow_type
+from .._validate import check_id
+from ..config import Backend
+from ..errors import InvalidParameterError
+from ..schema import arrow_to_pandas_dtype, arrow_type
 
 __all__ = [
     "as_polars",
+    "concat_frames",
     "expand_attributes_polars",
     "normalise_ids",
     "pandas_ready",
@@ -108,7 +109,10 @@ def as_polars(frame: object) -> pl.DataFrame:
 
 
 def expand_attributes_polars(frame: pl.DataFrame, column: str = "attributes") -> pl.DataFrame:
-    """Append one ``attr.<key>`` column per attribute key found in ``column``'s JSON objects.
+    """Append one ``<prefix><key>`` column per key found in ``column``'s JSON objects.
+
+    The prefix is ``attr.`` for ``attributes`` (the documented spans columns), else the
+    column's name and a dot (``resources.service.name``).
 
     Values keep their JSON type when a key has one type throughout (else they become JSON
     strings); nested objects and arrays become JSON strings.
@@ -117,7 +121,8 @@ def expand_attributes_polars(frame: pl.DataFrame, column: str = "attributes") ->
         raise InvalidParameterError(f"the frame has no {column!r} column to expand.")
     parsed = [_parse_object(text) for text in frame[column].to_list()]
     keys = list(dict.fromkeys(k for obj in parsed for k in obj))
-    series = [_attribute_series(f"attr.{key}", [obj.get(key) for obj in parsed]) for key in keys]
+    prefix = "attr." if column == "attributes" else f"{column}."
+    series = [_attribute_series(prefix + key, [obj.get(key) for obj in parsed]) for key in keys]
     return frame.with_columns(series) if series else frame
 
 
@@ -140,3 +145,19 @@ def _attribute_series(name: str, values: list[Any]) -> pl.Series:
         [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in values],
         dtype=pl.String,
     )
+
+
+def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate frames in order without a copy; columns only some have are null elsewhere.
+
+    Examples
+    --------
+    >>> concat_frames([pl.DataFrame({"a": [1]}), pl.DataFrame({"b": ["x"]})]).columns
+    ['a', 'b']
+    """
+    if len(frames) == 1:
+        return frames[0]
+    try:
+        return pl.concat(frames, how="vertical", rechunk=False)
+    except (pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)

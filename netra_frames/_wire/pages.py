@@ -9,13 +9,13 @@ next page promised without a cursor, and a cursor that comes back again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from .config import MAX_PAGE_SIZE
-from .errors import TransportError
-from .query import Request
+from ..config import MAX_PAGE_SIZE
+from ..errors import TransportError
+from .request import Request
 
 __all__ = [
     "Listing",
@@ -25,11 +25,9 @@ __all__ = [
     "TracesPage",
     "iter_pages",
     "next_cursor",
-    "parse_data_object",
     "parse_envelope",
     "parse_spans_page",
     "parse_traces_page",
-    "usage_field",
 ]
 
 
@@ -146,7 +144,7 @@ class PageWalk:
     >>> walk = PageWalk(SpanQuery.build("t1", page_size=10), max_rows=15)
     >>> walk.advance(TracesPage([{"cursor": "c1"}] * 10, True, "c1"))
     >>> walk.next_request().target, walk.cursor
-    ("/sdk/traces/t1/spans?cursor=c1&direction=down&limit=5", "c1")
+    ('/sdk/traces/t1/spans?cursor=c1&direction=down&limit=5', 'c1')
     """
 
     __slots__ = ("counts_rows", "cursor", "done", "listing", "max_rows", "rows", "seen")
@@ -239,39 +237,3 @@ def next_cursor(page: Page, seen: set[str]) -> str:
         )
     seen.add(cursor)
     return cursor
-
-
-def parse_data_object(content: bytes) -> dict[str, Any]:
-    """Parse ``{"data": {...}}`` (a usage answer); ``ValueError`` for anything else.
-
-    Examples
-    --------
-    >>> parse_data_object(b'{"data": {"tokenCount": 3}}')
-    {'tokenCount': 3}
-    """
-    try:
-        payload = json.loads(content)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the body is not valid JSON ({exc})") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
-        raise ValueError("the body has no 'data' object")
-    data: dict[str, Any] = payload["data"]
-    return data
-
-
-def usage_field(
-    data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], default: Any
-) -> Any:
-    """``data[name]`` if of ``kind`` (``default`` when missing or null), else raise.
-
-    Examples
-    --------
-    >>> usage_field({"tokenCount": 3}, "tokenCount", int, 0)
-    3
-    """
-    value = data.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TransportError(f"the usage response has {name}={value!r} of an unexpected type.")
-    return value

@@ -6,7 +6,7 @@ last final day is the *live tail*, always fetched. A final day is fetched whole,
 when the window only covers part of it (the first and last day of a window that cuts
 days), stored as one partition ``date=YYYY-MM-DD/`` of the query's folder (a
 ``part-*.parquet`` file, none for an empty day, and its ``_SUCCESS`` marker: see
-:mod:`netra_frames._store`), and read from disk after that, so overlapping or shifted
+:mod:`netra_frames._files`), and read from disk after that, so overlapping or shifted
 windows reuse it.
 
 Missing final days are fetched in at most :data:`FETCH_PIECES` windows (runs of
@@ -16,10 +16,12 @@ days here. Each day keeps the server's order for the query's sort. Put together:
 * ``sort_field="start_time"``: the days (and the live tail) in time order, reversed for
   ``desc``: exactly the server's order, ties included (equal start times share a day);
 * other sort fields: the concatenation re-sorted by ``(sort_field, trace_id)``, nulls
-  first when ascending, as a sharded drain does.
+  first when ascending, as a sharded drain does (by :mod:`netra_frames.cache.fetch`,
+  with the engine's merge).
 
 A trace lies in exactly one day (its ``start_time`` never changes), so the parts never
-share a row and nothing is deduplicated.
+share a row and nothing is deduplicated. An empty day costs a marker on disk and nothing
+in memory: every empty part is the same empty frame.
 """
 
 from __future__ import annotations
@@ -27,82 +29,66 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
-from ._cache_base import CacheSettings, warn_once
-from ._decode import finish
-from ._engine.walks import merge_by_sort
-from ._store import (
+from .._files import (
     CorruptEntry,
-    PartWriter,
-    concat_frames,
     matches,
     parse_parquet,
     partition_key,
     read_marker,
     read_verified,
     remove_unreferenced,
-    write_marker,
 )
-from .query import TraceQuery
-from .schema import TRACES
-from .times import format_time
+from .._wire.convert import concat_frames
+from .._wire.decode import finish
+from ..query import TraceQuery
+from ..schema import TRACES
+from ..times import DAY, floor_day, utc_days
+from .entries import GRACE_SECONDS, Scope, query_folder, report_damaged, write_entry
+from .settings import CacheSettings
 
 __all__ = [
-    "CACHEABLE_SORT_FIELDS",
     "FETCH_PIECES",
     "Plan",
-    "TraceQueryLike",
-    "floor_day",
-    "merge_parts",
+    "WindowFetcher",
+    "concat_parts",
     "plan_window",
     "slice_frames",
 ]
 
 logger = logging.getLogger("netra_frames")
 
-DAY = timedelta(days=1)
-_DAY_MS = 86_400_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_DAY_SECONDS = 86_400
 FETCH_PIECES = 16
 """Most windows one fetch asks for: runs of missing days are cut into about this many."""
-GRACE_SECONDS = 600.0
-"""Age after which a data file no marker names is removed (a writer may not have committed)."""
 READ_THREADS = 4
 """Days read from disk at once."""
 WRITE_THREADS = 4
 """Days written to disk at once."""
-FILE_ROWS = 1_000_000
-"""Rows per cached data file."""
-CACHEABLE_SORT_FIELDS = frozenset(
-    {"start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"}
-)
-"""Sort fields whose days can be put together exactly (they are frame columns)."""
-
-
-TraceQueryLike = TraceQuery
-"""The traces listing the cache plans and fetches (a name kept for the fetch interface)."""
 
 Windows = Sequence[tuple[datetime, datetime]]
-Fetch = Callable[[TraceQueryLike, Windows], list[pl.DataFrame]]
 
 
-def floor_day(moment: datetime) -> datetime:
-    """The UTC midnight at or before ``moment``.
+class WindowFetcher(Protocol):
+    """Drain windows of one traces query (what the cache asks of the engine).
 
-    Examples
-    --------
-    >>> floor_day(datetime(2026, 1, 2, 15, tzinfo=timezone.utc)).isoformat()
-    '2026-01-02T00:00:00+00:00'
+    Drain each half-open window ``[lo, hi)`` of ``query`` (same filters, sort_field,
+    sort_order, page_size; its own start/end ignored) and return one Polars frame per
+    window, in the order given, each with exactly the rows and row order an uncached
+    ``traces_frame(lo, hi, backend="polars", ...)`` would return (TRACES columns +
+    unknown extras). The windows are fetched concurrently by the engine.
     """
-    return moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def __call__(self, query: TraceQuery, windows: Windows) -> list[pl.DataFrame]: ...
 
 
 @dataclass(frozen=True)
@@ -118,6 +104,7 @@ def plan_window(start: datetime, end: datetime, *, now: datetime, settle: timede
 
     Examples
     --------
+    >>> from datetime import timezone
     >>> utc = timezone.utc
     >>> p = plan_window(datetime(2026, 1, 1, 12, tzinfo=utc), datetime(2026, 1, 4, tzinfo=utc),
     ...                 now=datetime(2026, 1, 3, 0, 30, tzinfo=utc), settle=timedelta(hours=1))
@@ -125,26 +112,15 @@ def plan_window(start: datetime, end: datetime, *, now: datetime, settle: timede
     ([1], 2)
     """
     boundary = floor_day(now - settle)  # the first day that is not final yet
-    days = []
-    day = floor_day(start)
-    while day < end and day < boundary:
-        days.append(day)
-        day += DAY
+    days = tuple(floor_day(lo) for lo, _ in utc_days(start, min(end, boundary)))
     lo = max(start, boundary)
-    return Plan(tuple(days), (lo, end) if lo < end else None)
+    return Plan(days, (lo, end) if lo < end else None)
 
 
 def _cut(lo: datetime, hi: datetime, pieces: int) -> list[tuple[datetime, datetime]]:
     """Cut ``[lo, hi)`` on UTC midnights into at most about ``pieces`` windows."""
-    first = floor_day(lo)
-    ndays = max(1, math.ceil((hi - first) / DAY))
-    step = DAY * max(1, math.ceil(ndays / pieces))
-    out = []
-    edge = first
-    while edge < hi:
-        out.append((max(lo, edge), min(hi, edge + step)))
-        edge += step
-    return out
+    ndays = max(1, math.ceil((hi - floor_day(lo)) / DAY))
+    return utc_days(lo, hi, math.ceil(ndays / pieces))
 
 
 def _runs(days: Sequence[datetime], pieces: int) -> list[tuple[datetime, datetime]]:
@@ -170,9 +146,7 @@ def _runs(days: Sequence[datetime], pieces: int) -> list[tuple[datetime, datetim
 class _Days:
     """The day partitions of one query's folder."""
 
-    def __init__(
-        self, folder: Path, query_id: str, query: TraceQueryLike, writable: bool = True
-    ) -> None:
+    def __init__(self, folder: Path, query_id: str, query: TraceQuery, writable: bool) -> None:
         self.folder, self.query_id, self.query = folder, query_id, query
         self.writable = writable
 
@@ -238,7 +212,7 @@ class _Days:
             if item is None:
                 out.append(None)
             elif not item[1]:
-                out.append(_empty())
+                out.append(_empty())  # the one empty frame: an empty day costs nothing
             elif whole is not None:
                 out.append(whole.slice(offset, item[0]))
                 offset += item[0]
@@ -262,23 +236,8 @@ class _Days:
             return
         folder = self.path(day)
         previous = _marker_or_none(folder) if folder.exists() else None
-        writer = PartWriter(
-            folder, "parquet", FILE_ROWS, tag=secrets.token_hex(4), keep_empty=False, private=True
-        )
-        try:
-            folder.mkdir(mode=0o700, exist_ok=True)
-            writer.write(frame)
-            files = writer.finish()
-            write_marker(
-                folder,
-                {**self.key(day), "rows": writer.rows},
-                files,
-                extra={"final": True, "written_at": format_time(now)},
-                private=True,
-            )
-        except OSError as exc:
-            writer.abort()
-            warn_once(str(folder), f"netra_frames could not store a cache entry in {folder}: {exc}")
+        files = write_entry(folder, self.key(day), frame, now, tag=secrets.token_hex(4))
+        if files is None:
             return
         replaced = previous.get("files", []) if previous is not None else []
         for name in replaced:  # a reader of the old marker finds the new one (see read)
@@ -295,17 +254,15 @@ def _marker_or_none(folder: Path) -> dict[str, Any] | None:
 
 
 def _report(folder: Path, problem: str) -> None:
-    warn_once(
-        str(folder),
-        f"netra_frames cache entry {folder} is damaged ({problem}); it is fetched again "
-        "and rewritten.",
-    )
+    report_damaged(folder, problem, "it is fetched again and rewritten.")
 
 
 # -- putting it together ---------------------------------------------------------------
 
 
+@cache
 def _empty() -> pl.DataFrame:
+    """The empty traces frame (one, shared: frames are immutable)."""
     return finish([], TRACES)
 
 
@@ -320,23 +277,20 @@ def _clip(
 
 
 def _split_days(frame: pl.DataFrame, lo: datetime, hi: datetime) -> dict[datetime, pl.DataFrame]:
-    """The rows of a fetched run of days ``[lo, hi)``, one frame per day (order kept)."""
-    if hi - lo == DAY or not frame.height:
-        return {lo + DAY * n: frame if n == 0 else frame.clear() for n in range((hi - lo) // DAY)}
-    day_of = frame["start_time"].dt.epoch("ms") // _DAY_MS
-    first = int((lo - _EPOCH) / DAY)
-    return {lo + DAY * n: frame.filter(day_of == first + n) for n in range((hi - lo) // DAY)}
+    """The rows of a fetched run of days ``[lo, hi)``, one frame per day (order kept).
 
-
-def _merge(parts: list[pl.DataFrame], sort_field: str, sort_order: str) -> pl.DataFrame:
-    """Parts in result order -> the frame a drain of the whole window gives."""
-    frames = [p for p in parts if p.height]
-    if not frames:
-        return _empty()
-    frame = frames[0] if len(frames) == 1 else concat_frames(frames)
-    if sort_field == "start_time" or len(frames) == 1:
-        return frame
-    return merge_by_sort(frame, sort_field, sort_order)
+    Days without rows share the one empty frame: only the days with rows are cut out.
+    """
+    days = [lo + DAY * n for n in range((hi - lo) // DAY)]
+    if len(days) == 1 or not frame.height:
+        return {day: frame if n == 0 else _empty() for n, day in enumerate(days)}
+    day_of = frame["start_time"].dt.epoch("s") // _DAY_SECONDS
+    first = int(lo.timestamp()) // _DAY_SECONDS
+    present = set(day_of.unique().to_list())
+    return {
+        day: frame.filter(day_of == first + n) if first + n in present else _empty()
+        for n, day in enumerate(days)
+    }
 
 
 @dataclass
@@ -349,7 +303,7 @@ class _Part:
     frame: pl.DataFrame | None = None
 
 
-def _parts(query: TraceQueryLike, settings: CacheSettings, now: datetime) -> list[_Part]:
+def _parts(query: TraceQuery, settings: CacheSettings, now: datetime) -> list[_Part]:
     plan = plan_window(query.start, query.end, now=now, settle=settings.settle)
     parts = [_Part(day, day + DAY, True) for day in plan.days]
     if plan.live is not None:
@@ -358,7 +312,7 @@ def _parts(query: TraceQueryLike, settings: CacheSettings, now: datetime) -> lis
 
 
 def _fetch(
-    batch: list[_Part], query: TraceQueryLike, days: _Days, fetch: Fetch, now: datetime
+    batch: list[_Part], query: TraceQuery, days: _Days, fetch: WindowFetcher, now: datetime
 ) -> None:
     """Fetch the parts of ``batch`` in one call, store the final days, fill ``part.frame``."""
     finals = sorted(p.lo for p in batch if p.final)
@@ -389,25 +343,37 @@ def _fetch(
 
 
 def slice_frames(
-    query: TraceQueryLike,
+    query: TraceQuery,
     settings: CacheSettings,
-    folder: Path,
-    query_id: str,
-    fetch: Fetch,
+    scope: Scope,
+    fetch: WindowFetcher,
     *,
     now: datetime,
     max_rows: int | None = None,
-    writable: bool = True,
 ) -> Iterator[pl.DataFrame]:
-    """Yield the window's rows in result order, from the cache and fetched as needed.
+    """Yield the window's rows part by part (day or live window), in result order.
 
-    With ``sort_field="start_time"`` one frame per part (day or live window) comes out,
-    in order; with ``max_rows`` the missing parts are fetched in result order, 1, then 2,
-    4, ... at a time, until the rows are there. Other sort fields give one merged frame.
-    The caller cuts the total to ``max_rows``. ``writable=False``: the folder cannot be
-    used, everything is fetched and nothing stored.
+    Final days are read from the cache, the rest fetched with ``fetch`` (final days are
+    stored). With ``sort_field="start_time"`` the parts come in the result's order and
+    concatenate to it; with ``max_rows`` the missing parts are fetched in that order, 1,
+    then 2, 4, ... at a time, until the rows are there (the caller cuts the total). Other
+    sort fields: the parts of the whole window, to be merged by that sort. When the
+    cache folder cannot be used, everything is fetched and nothing stored.
+
+    Examples
+    --------
+    >>> parts = slice_frames(query, settings, Scope.of(client), fetcher, now=now)
+    >>> sum(part.height for part in parts) > 0  # doctest: +SKIP
+    True
     """
-    days = _Days(folder, query_id, query, writable)
+    folder, qid, usable = query_folder(
+        settings,
+        scope,
+        "traces",
+        filters=dict(sorted(query.filters.items())),
+        sort=[query.sort_field, query.sort_order],
+    )
+    days = _Days(folder, qid, query, usable)
     parts = _parts(query, settings, now)
     finals = [] if settings.refresh else [p for p in parts if p.final]
     for part, frame in zip(finals, days.read([p.lo for p in finals]), strict=True):
@@ -415,7 +381,6 @@ def slice_frames(
     by_time = query.sort_field == "start_time"
     order = parts[::-1] if by_time and query.sort_order == "desc" else parts
     limit = max_rows if by_time else None
-    merged: list[pl.DataFrame] = []
     rows = pos = 0
     batch = 1  # with max_rows: 1 part, then 2, 4, ... up to FETCH_PIECES per fetch
     while pos < len(order):
@@ -425,23 +390,18 @@ def slice_frames(
             batch = min(FETCH_PIECES, 2 * batch)
         if order[pos].frame is None:  # pragma: no cover - _fetch fills every part it is given
             raise RuntimeError(f"no rows for [{order[pos].lo}, {order[pos].hi}) after a fetch")
-        while pos < len(order) and order[pos].frame is not None:
+        while pos < len(order) and (frame := order[pos].frame) is not None:
             part = order[pos]
             pos += 1
-            assert part.frame is not None
-            clipped = _clip(part.frame, part.lo, part.hi, query.start, query.end)
             part.frame = None  # handed out: each part is held once
+            clipped = _clip(frame, part.lo, part.hi, query.start, query.end)
             rows += clipped.height
-            if by_time:
-                yield clipped
-            else:
-                merged.append(clipped)
+            yield clipped
             if limit is not None and rows >= limit:
                 return
-    if not by_time:
-        yield _merge(merged, str(query.sort_field), str(query.sort_order))
 
 
-def merge_parts(parts: list[pl.DataFrame], sort_field: str, sort_order: str) -> pl.DataFrame:
-    """The frame of a whole window from the frames :func:`slice_frames` yielded."""
-    return _merge(parts, sort_field, sort_order)
+def concat_parts(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts :func:`slice_frames` yielded, in order, as one frame (empty parts skipped)."""
+    frames = [p for p in parts if p.height]
+    return concat_frames(frames) if frames else _empty()

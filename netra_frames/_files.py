@@ -60,7 +60,6 @@ __all__ = [
     "PartWriter",
     "ROW_GROUP_ROWS",
     "clear",
-    "concat_frames",
     "digest_file",
     "fsync_dir",
     "is_done",
@@ -476,16 +475,6 @@ def load_parquet_entry(folder: Path, marker: Mapping[str, Any]) -> list[pl.DataF
         A file is gone (e.g. replaced by a concurrent writer: re-read the marker).
     """
     return parse_parquet(read_verified(folder, marker))
-
-
-def concat_frames(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Concatenate frames in order without a copy; columns only some have are null elsewhere."""
-    if len(frames) == 1:
-        return frames[0]
-    try:
-        return pl.concat(frames, how="vertical", rechunk=False)
-    except (pl.exceptions.ShapeError, pl.exceptions.SchemaError):
-        return pl.concat(frames, how="diagonal_relaxed", rechunk=False)
 
 
 def remove_unreferenced(folder: Path, keep: Iterable[str], *, grace: float) -> None:

@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from ._decode_items import ARROW_ERRORS, extra_name, has_struct, items_table, json_str, schema_of
-from ._pages import parse_envelope
-from .schema import DROPPED_WIRE_FIELDS, SPANS, TRACES, Column
+from ..schema import DROPPED_WIRE_FIELDS, SPANS, TRACES, Column
+from .items import ARROW_ERRORS, extra_name, has_struct, items_table, json_str, schema_of
+from .pages import parse_envelope
 
 __all__ = [
     "CURSOR",

@@ -21,11 +21,16 @@ from typing import Any
 
 import polars as pl
 
-from .errors import InvalidParameterError
+from ..errors import InvalidParameterError
+from ..schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES
 
 __all__ = ["read_trace_ids"]
 
 _PARQUET_MAGIC = b"PAR1"
+_OTHER_COLUMNS = frozenset(
+    c.name for schema in (TRACES, SPANS, SESSION_USAGE, TENANT_USAGE) for c in schema
+) - {"trace_id"}
+"""Headers of a one-column file written with ``-c NAME`` other than ``trace_id``: not ids."""
 _BARE_ID = re.compile(r"[^\s,;\"'{}\[\]…]+")
 """One bare id: no blanks, separators, quotes, brackets or ``…`` (so CSV, JSON or a cut table
 never passes)."""
@@ -65,6 +70,8 @@ def read_trace_ids(data: bytes, source: str) -> list[str]:
     lines = [line.strip() for line in body.splitlines() if line.strip()]
     if lines and lines[0] == "trace_id":  # the header of a one-column CSV (-c trace_id)
         lines = lines[1:]
+    elif lines and lines[0] in _OTHER_COLUMNS:  # e.g. traces -c user_id: not trace ids
+        raise _refuse(source, f"has no trace_id column (its one column is {lines[0]!r})")
     elif lines and "trace_id" in lines[0].split():
         raise _refuse(source, "is a text table (write it with --format csv)")
     for number, line in enumerate(lines, 1):

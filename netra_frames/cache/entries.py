@@ -1,0 +1,158 @@
+"""Entries on disk: whose data a folder holds, and writing or reporting one entry.
+
+An entry is one partition of a query's folder (a final day ``date=YYYY-MM-DD/`` of a
+traces query, a pack ``pack=<id>/`` of spans), written with the files and markers of
+:mod:`netra_frames._files`. A query's folder is named by a digest of its description
+(:func:`query_id`), which holds the base URL and the key fingerprint
+(:class:`Scope`), never the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from .._files import PartWriter, make_private_dirs, write_atomic, write_marker
+from ..errors import CacheWarning
+from ..times import format_time
+from .settings import CacheSettings, key_fingerprint, public_url
+
+if TYPE_CHECKING:
+    from ..client import NetraClient
+
+__all__ = [
+    "CACHEDIR_TAG",
+    "FILE_ROWS",
+    "GRACE_SECONDS",
+    "Scope",
+    "prepare_dir",
+    "query_folder",
+    "query_id",
+    "report_damaged",
+    "warn_once",
+    "write_entry",
+]
+
+CACHEDIR_TAG = (
+    b"Signature: 8a477f597d28d172789f06886806bc55\n"
+    b"# A cache directory of netra-frames (https://bford.info/cachedir/): safe to delete.\n"
+)
+FILE_ROWS = 1_000_000
+"""Rows per cached data file."""
+GRACE_SECONDS = 600.0
+"""Age after which a data file no marker names is removed (a writer may not have committed)."""
+
+_lock = threading.Lock()
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose data: the server's base URL and the fingerprint of the API key and headers."""
+
+    base_url: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, client: NetraClient) -> Scope:
+        """The scope of a client's requests."""
+        settings = client.settings
+        return cls(settings.base_url, key_fingerprint(settings.api_key, settings.headers))
+
+
+def query_id(description: Mapping[str, Any]) -> str:
+    """The directory name of one cached query: a digest of its description."""
+    blob = json.dumps(description, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+def query_folder(
+    settings: CacheSettings, scope: Scope, kind: str, **parts: Any
+) -> tuple[Path, str, bool]:
+    """The folder of one query of ``kind`` (``"traces"``, ``"spans"``), its id, and whether
+    it can be used (see :func:`prepare_dir`)."""
+    about = {"kind": kind, "base_url": public_url(scope.base_url), "key": scope.fingerprint}
+    about.update(parts)
+    qid = query_id({**about, "base_url": scope.base_url})
+    folder = settings.root / kind / qid
+    return folder, qid, prepare_dir(settings.root, folder, about)
+
+
+def prepare_dir(root: Path, folder: Path, description: Mapping[str, Any]) -> bool:
+    """Create ``folder`` (mode 0700, under ``root``) and its ``_QUERY.json`` description.
+
+    Returns ``False``, after a :class:`CacheWarning`, when the directory cannot be used:
+    the call then runs without the cache rather than failing.
+    """
+    try:
+        if not root.exists():
+            make_private_dirs(root)
+            write_atomic(root / "CACHEDIR.TAG", CACHEDIR_TAG, private=True)
+        make_private_dirs(folder)
+        about = folder / "_QUERY.json"
+        if not about.exists():
+            write_atomic(about, json.dumps(description, indent=1).encode(), private=True)
+    except OSError as exc:
+        warn_once(
+            str(root),
+            f"netra_frames cannot use the cache directory {root} ({exc}); results are "
+            "fetched without the cache.",
+        )
+        return False
+    return True
+
+
+def write_entry(
+    folder: Path,
+    key: Mapping[str, Any],
+    frame: pl.DataFrame,
+    now: datetime,
+    *,
+    tag: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> list[str] | None:
+    """Write ``frame`` as the final entry ``folder`` (files, then its marker); return the
+    files written, or ``None`` after a warning when it could not be stored (best effort)."""
+    writer = PartWriter(folder, "parquet", FILE_ROWS, tag=tag, keep_empty=False, private=True)
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        writer.write(frame)
+        files = writer.finish()
+        write_marker(
+            folder,
+            {**key, "rows": writer.rows},
+            files,
+            extra={"final": True, "written_at": format_time(now), **(extra or {})},
+            private=True,
+        )
+    except OSError as exc:
+        writer.abort()
+        warn_once(str(folder), f"netra_frames could not store a cache entry in {folder}: {exc}")
+        return None
+    return files
+
+
+def report_damaged(folder: Path, problem: str, consequence: str) -> None:
+    """Warn once that the entry ``folder`` is damaged, and what happens instead."""
+    warn_once(
+        str(folder),
+        f"netra_frames cache entry {folder} is damaged ({problem}); {consequence}",
+    )
+
+
+def warn_once(key: str, message: str) -> None:
+    """Issue a :class:`CacheWarning` once per ``key`` (a path) in this process."""
+    with _lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    warnings.warn(message, CacheWarning, stacklevel=3)

@@ -1,0 +1,252 @@
+"""Every option group of the command line, each declared once and reused by the commands.
+
+Also the type functions of sized options (one line and exit 2 for ``--traces -5``) and
+the words the command line uses for the library's Python names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import DEFAULT_MAX_RETRIES, ENV_API_KEY
+from ..query import FILTERS, SORT_FIELDS
+
+Container = argparse._ActionsContainer
+"""A parser or an argument group: where options are added."""
+
+__all__ = [
+    "SORT_FIELDS",
+    "add_cache",
+    "add_connection",
+    "add_csv_safe",
+    "add_filters",
+    "add_output",
+    "add_progress",
+    "add_window",
+    "cache_choice",
+    "choice",
+    "count",
+    "filters",
+    "positive_float",
+    "port",
+    "positive_int",
+    "progress",
+]
+
+
+def _number(text: str, kind: type[float]) -> float:
+    """Read ``text`` as a ``kind`` (``int`` or ``float``), or refuse it in one line."""
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Read a whole number >= 1 (an ``argparse`` type: a bad one is one line, exit 2).
+
+    Examples
+    --------
+    >>> positive_int("5")
+    5
+    """
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Read a finite number > 0 (an ``argparse`` type).
+
+    Examples
+    --------
+    >>> positive_float("0.5")
+    0.5
+    """
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
+    return value
+
+
+def count(text: str) -> int:
+    """Read a whole number >= 0 (an ``argparse`` type).
+
+    Examples
+    --------
+    >>> count("0")
+    0
+    """
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def port(text: str) -> int:
+    """Read a TCP port, 0 to 65535 (0: any free one; an ``argparse`` type).
+
+    Examples
+    --------
+    >>> port("8765")
+    8765
+    """
+    value = count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def choice(choices: Sequence[str]) -> Callable[[str], str]:
+    """Return an ``argparse`` type matching ``choices`` case-insensitively (``CSV`` is ``csv``).
+
+    Examples
+    --------
+    >>> choice(("csv", "tsv"))("CSV")
+    'csv'
+    """
+
+    def read(text: str) -> str:
+        lowered = text.lower()
+        return lowered if lowered in choices else text
+
+    return read
+
+
+def add_connection(p: Container) -> None:
+    """Add ``--base-url``, ``--api-key-env``, ``--allow-insecure-http`` and ``--max-retries``."""
+    g = p.add_argument_group("connection")
+    g.add_argument("--base-url", help="API base URL (default: $NETRA_OTLP_ENDPOINT)")
+    g.add_argument(
+        "--api-key-env",
+        default=ENV_API_KEY,
+        metavar="NAME",
+        help=f"environment variable holding the API key (default {ENV_API_KEY})",
+    )
+    g.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow plain http:// to a host that is not this machine (default: only https, "
+        "or http to localhost)",
+    )
+    g.add_argument(
+        "--max-retries",
+        type=count,
+        default=DEFAULT_MAX_RETRIES,
+        metavar="N",
+        help=f"retries of a failed request (default {DEFAULT_MAX_RETRIES})",
+    )
+
+
+def add_progress(p: Container, what: str = "never draw a progress bar") -> None:
+    """Add ``--no-progress``."""
+    p.add_argument("--no-progress", action="store_true", help=what)
+
+
+def progress(args: argparse.Namespace) -> bool | None:
+    """The ``progress=`` of a library call: off with ``--no-progress``, else automatic."""
+    return False if args.no_progress else None
+
+
+def add_csv_safe(p: Container) -> None:
+    """Add ``--no-csv-safe``."""
+    p.add_argument(
+        "--no-csv-safe",
+        action="store_true",
+        help="write CSV cells starting with = + - @ as they are (default: prefix them with ')",
+    )
+
+
+def add_output(p: Container, formats: Sequence[str]) -> None:
+    """Add the output group: ``--format``, ``-o``, ``--columns``, ``--all-columns``, ...."""
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "--format",
+        type=choice(formats),
+        choices=formats,
+        help="output format, any case (default: from the --output extension, else table on "
+        "a terminal and CSV when piped)",
+    )
+    g.add_argument(
+        "--output", "-o", metavar="PATH", help="write to PATH instead of stdout ('-': stdout)"
+    )
+    g.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="when the download fails part way, write the rows fetched so far to PATH.partial "
+        "(or stdout) and still exit 1 (default: write nothing)",
+    )
+    add_csv_safe(g)
+    add_progress(g)
+    # Not a mutually exclusive group: nested in an argument group, its options vanish from
+    # --help. The output plan refuses the pair instead.
+    g.add_argument(
+        "--columns",
+        "-c",
+        metavar="A,B,...",
+        help="write only these columns, in this order (every format)",
+    )
+    g.add_argument(
+        "--all-columns",
+        action="store_true",
+        help="show every column in a table (default for traces and spans: a few key ones)",
+    )
+
+
+def add_cache(p: Container) -> None:
+    """Add ``--cache``/``--no-cache``."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--cache",
+        dest="cache",
+        action="store_const",
+        const=True,
+        help="keep fetched days in the local cache and reuse them (default: on only when "
+        "NETRA_FRAMES_CACHE is set; 'netra-frames cache info' shows it)",
+    )
+    g.add_argument(
+        "--no-cache", dest="cache", action="store_const", const=False, help="never use the cache"
+    )
+
+
+def cache_choice(args: argparse.Namespace) -> bool | None:
+    """The ``cache=`` of a library call: ``--cache`` True, ``--no-cache`` False, else None."""
+    value: bool | None = args.cache
+    return value
+
+
+def add_window(p: Container, default: str = "7 days before --end") -> None:
+    """Add ``--start`` and ``--end``."""
+    p.add_argument("--start", help=f"window start, ISO 8601 (default: {default})")
+    p.add_argument("--end", help="window end, exclusive, ISO 8601 (default: now)")
+
+
+def _filter_flag(name: str) -> str:
+    """``tenant_id`` -> ``--tenant`` (the CLI's short form of a traces filter)."""
+    return "--" + name.removesuffix("_id").replace("_", "-")
+
+
+def add_filters(p: Container) -> None:
+    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form)."""
+    for name in FILTERS:
+        what = name.removesuffix("_id").replace("_", " ")
+        p.add_argument(
+            _filter_flag(name),
+            "--" + name.replace("_", "-"),
+            dest=name,
+            metavar="ID",
+            help=f"only this {what} id (exact, case-sensitive)",
+        )
+
+
+def filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The traces filters given on the command line, as keywords."""
+    return {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}

@@ -1,0 +1,78 @@
+"""``netra-frames cache info`` and ``cache clear``: what the local cache holds, and removing it."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..cache import cache_clear, cache_info
+from ._output import rows
+from ._parser import Configure
+
+__all__ = ["COMMANDS"]
+
+
+def _size(n: int) -> str:
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+def _cache(args: argparse.Namespace) -> int:
+    where = args.cache_dir or None
+    if args.action == "clear":
+        before = cache_info(where)
+        removed = cache_clear(args.older_than, cache=where)
+        freed = before.size - cache_info(where).size
+        entries = "entry" if removed == 1 else "entries"
+        print(f"removed {removed} {entries} ({_size(freed)}) from {before.path}")
+        return 0
+    info = cache_info(where)
+    newest = info.newest_slice.isoformat() if info.newest_slice else "-"
+    oldest = info.oldest_slice.isoformat() if info.oldest_slice else "-"
+    print(f"path          {info.path}")
+    print(f"size          {_size(info.size)} in {rows(info.files, 'file')}")
+    kinds = f"{info.trace_slices} trace days, {info.span_packs} span packs"
+    print(f"entries       {info.entries} ({kinds})")
+    print(f"queries       {info.queries}")
+    print(f"span traces   {info.span_traces}")
+    print(f"newest slice  {newest}")
+    print(f"oldest slice  {oldest}")
+    return 0
+
+
+def _configure_cache(p: argparse.ArgumentParser) -> None:
+    p.description = "Show what the local cache holds, or remove entries from it."
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    info = actions.add_parser(
+        "info",
+        help="size, entries and newest day of the cache",
+        description="Show the cache's directory, size, entries and newest day stored.",
+        epilog="example: netra-frames cache info --cache-dir ~/.cache/netra-frames",
+    )
+    clear = actions.add_parser(
+        "clear",
+        help="remove cached entries",
+        description="Remove every cached entry, or those stored longer ago than a duration.",
+        epilog="example: netra-frames cache clear --older-than 30d",
+    )
+    clear.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="only entries stored more than this long ago: seconds or 90m, 12h, 30d, 2w",
+    )
+    for a in (info, clear):
+        a.add_argument(
+            "--cache-dir",
+            metavar="DIR",
+            help="the cache directory (default: $NETRA_FRAMES_CACHE, else the user cache dir)",
+        )
+        a.set_defaults(handler=_cache)
+
+
+COMMANDS: dict[str, Configure] = {"cache": _configure_cache}
+"""How each command of this module adds its options (see :mod:`._parser`)."""
