@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
@@ -41,6 +41,8 @@ from .transport import Transport
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from typing_extensions import Unpack
 
 __all__ = ["NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"]
 

@@ -166,7 +166,8 @@ def load_shard(
             client=client,
         )
     assert isinstance(frame, pd.DataFrame)
-    return frame[columns if columns is not None else _COLUMNS]
+    picked: pd.DataFrame = frame[columns if columns is not None else _COLUMNS]
+    return picked
 
 
 @filter_keywords

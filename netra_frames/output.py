@@ -274,12 +274,13 @@ def _rounded(series: pl.Series) -> pl.Series:
     digits = 7 if series.dtype == pl.Float32 else SIGNIFICANT_DIGITS
     rounded = series.round_sig_figs(digits)
     keep = (rounded != 0).fill_null(True)
-    return rounded.zip_with(keep, pl.Series([0.0], dtype=series.dtype)).alias(series.name)
+    zeroed: pl.Series = rounded.zip_with(keep, pl.Series([0.0], dtype=series.dtype))
+    return zeroed.alias(series.name)
 
 
 def _decimal_text(series: pl.Series) -> pl.Series:
     """Floats as plain decimal text: ``0.0000243``, ``0.3``, ``12.0``; never ``2.43e-05``."""
-    text = _rounded(series).cast(pl.String)
+    text: pl.Series = _rounded(series).cast(pl.String)
     scientific = text.str.contains("e", literal=True).fill_null(False)
     if scientific.any():
         where = scientific.arg_true()

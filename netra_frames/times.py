@@ -14,6 +14,8 @@ window may mix both kinds. Everything is sent as millisecond ISO with ``Z``
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -39,6 +41,24 @@ else:
     TimeLike = str | datetime | date
 DAY = timedelta(days=1)
 _EPOCH = datetime(1970, 1, 1)
+# Python 3.10's fromisoformat reads only 3 or 6 fraction digits and "+HH:MM" offsets.
+_FRACTION = re.compile(r"(:\d\d)[.,](\d+)")
+_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
+
+
+def from_iso(text: str) -> datetime:
+    """Read ISO 8601 text as Python 3.11's ``datetime.fromisoformat`` does, ``Z`` included.
+
+    Examples
+    --------
+    >>> from_iso("2026-01-01T00:00:00.0008Z").isoformat()
+    '2026-01-01T00:00:00.000800+00:00'
+    """
+    text = text[:-1] + "+00:00" if text[-1:] in ("z", "Z") else text
+    if sys.version_info < (3, 11):
+        text = _FRACTION.sub(lambda m: f"{m[1]}.{m[2][:6]:0<6}", text, count=1)
+        text = _OFFSET.sub(r"\1:\2", text) if "T" in text or " " in text else text
+    return datetime.fromisoformat(text)
 
 
 def _wall_time(value: object, name: str) -> tuple[datetime, bool]:
@@ -65,7 +85,7 @@ def _wall_time(value: object, name: str) -> tuple[datetime, bool]:
         if not text:
             raise InvalidParameterError(f"{name} is an empty string; pass an ISO 8601 time.")
         try:
-            return datetime.fromisoformat(text[:-1] + "+00:00" if text[-1] in "zZ" else text), False
+            return from_iso(text), False
         except ValueError:
             raise InvalidParameterError(
                 f"{name}={value!r} is not an ISO 8601 time; use e.g. '2026-01-01T00:00:00Z'."

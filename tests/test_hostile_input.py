@@ -42,7 +42,7 @@ BAD_TIMES: list[Any] = [
     ["2026-01-01"],
     object(),
     pd.NaT,
-    np.datetime64("NaT"),
+    np.datetime64("NaT", "us"),
 ]
 BAD_WINDOWS: list[tuple[Any, Any]] = [
     (END, START),  # end before start

@@ -70,7 +70,7 @@ def test_naive_and_aware_ends_mix_in_any_type(naive: Any, aware: Any) -> None:
     assert resolve_window(start, naive) == resolve_window(start, aware) == (start, INSTANT)
 
 
-@pytest.mark.parametrize("missing", [pd.NaT, np.datetime64("NaT")], ids=repr)
+@pytest.mark.parametrize("missing", [pd.NaT, np.datetime64("NaT", "us")], ids=repr)
 def test_a_missing_time_is_refused_by_name(missing: Any) -> None:
     with pytest.raises(nf.InvalidParameterError, match="start is NaT"):
         resolve_window(missing, "2026-01-02")

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from ..errors import TransportError
 from ..schema import SPANS, TRACES, Column
+from ..times import from_iso
 from .bulk import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
 from .items import ARROW_ERRORS, items_table, schema_of, wire_schema
 from .pages import parse_envelope
@@ -302,7 +303,7 @@ _START_COLUMN = [c for c in TRACES if c.name == "start_time"]
 
 def _as_utc(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+        moment = from_iso(text)
     except ValueError:
         return None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment

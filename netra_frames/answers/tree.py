@@ -117,7 +117,7 @@ def span_tree(
         return pl.concat([kept, added], how="horizontal")
     new = tables_to_pandas([pandas_ready(added)])
     new.index = spans.index
-    out = spans.drop(columns=[c.name for c in SPAN_TREE], errors="ignore").copy()
+    out: pd.DataFrame = spans.drop(columns=[c.name for c in SPAN_TREE], errors="ignore").copy()
     for column in new.columns:
         out[column] = new[column]
     return out
@@ -232,7 +232,7 @@ def _paths(names: pl.Series, parent: NDArray[np.int64], depth: NDArray[np.int64]
         rows, slot, up = rows[deeper], slot[deeper] - 1, parent[up[deeper]]
     values = names.gather(who).to_arrow()
     lists = pa.LargeListArray.from_arrays(pa.array(offsets), values)
-    series = pl.Series("path", lists).cast(pl.List(pl.String))
+    series: pl.Series = pl.Series("path", lists).cast(pl.List(pl.String))
     return series
 
 
@@ -270,9 +270,11 @@ def _self_ms(frame: pl.DataFrame, parent: NDArray[np.int64], index: NDArray[np.i
     added = np.maximum(hi - np.maximum(lo, before), 0)
     covered = np.zeros(len(parent), dtype=np.int64)
     np.add.at(covered, up, added)
-    return (own - pl.Series(covered)).cast(pl.Float64) / 1000.0
+    self_ms: pl.Series = (own - pl.Series(covered)).cast(pl.Float64) / 1000.0
+    return self_ms
 
 
 def _micros(times: pl.Series) -> pl.Series:
     """Microseconds since the epoch, nulls kept (any time unit, any zone)."""
-    return times.dt.epoch("us").cast(pl.Int64)
+    micros: pl.Series = times.dt.epoch("us").cast(pl.Int64)
+    return micros

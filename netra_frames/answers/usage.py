@@ -15,9 +15,8 @@ from ..schema import USAGE, USAGE_KEYS, polars_schema
 from ._drain import DrainOptions, traces_of
 
 if TYPE_CHECKING:
-    from typing import Unpack
-
     import pandas as pd
+    from typing_extensions import Unpack
 
     from ..cache import CacheLike
     from ..client import NetraClient

@@ -26,7 +26,7 @@ from .figures import Check, Figures, figures_of, reconcile
 from .html import document, fragment
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing_extensions import Unpack
 
     from ...cache import CacheLike
     from ...client import NetraClient
