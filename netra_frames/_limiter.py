@@ -155,12 +155,28 @@ class RateLimiter:
 
     Examples
     --------
-    >>> limiter = RateLimiter(cap=None)
+    >>> clock = [100.0]                         # a fake clock, moved by hand
+    >>> limiter = RateLimiter(cap=None, clock=lambda: clock[0])
     >>> sent = limiter.acquire(CancelScope())   # unlimited: returns at once
     >>> limiter.answered()
-    >>> limiter.throttled(sent)                 # a 429: now limited
-    >>> limiter.stats().rate is not None
-    True
+    >>> limiter.throttled(sent)                 # a 429 after one request: no burst to tame
+    >>> limiter.stats()
+    LimiterStats(throttled=1, decreases=0, rate=None)
+    >>> clock[0] += 2.0
+    >>> for _ in range(8):                      # 8 requests granted over half a second
+    ...     clock[0] += 0.0625
+    ...     sent = limiter.acquire(CancelScope())
+    ...     limiter.answered()
+    ...     limiter.granted(sent_at=sent)
+    >>> clock[0] += 0.0625
+    >>> sent = limiter.acquire(CancelScope())
+    >>> limiter.answered()
+    >>> limiter.throttled(sent)                 # a 429 in a burst: BETA times 16 granted/s
+    >>> limiter.stats()
+    LimiterStats(throttled=2, decreases=1, rate=12.0)
+    >>> clock[0] += 1.0                         # RECOVERY later: back to the throttled rate
+    >>> limiter.rate()
+    16.0
     """
 
     def __init__(self, cap: float | None, clock: Callable[[], float] = time.monotonic) -> None:

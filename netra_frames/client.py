@@ -192,8 +192,9 @@ class NetraClient:
 
         Examples
         --------
-        >>> client.get_session_usage("sess_1", "2026-01-01", "2026-02-01")
-        SessionUsage(session_id='sess_1', token_count=1234, request_count=3, total_cost=0.02)
+        >>> client.get_session_usage("sess_a05ba6e69be5ea90", "2026-01-01", "2026-02-01")
+        SessionUsage(session_id='sess_a05ba6e69be5ea90', token_count=11743, request_count=5,
+                     total_cost=0.03865484)
         """
         data = self._usage("sessions", check_id(session_id, "session_id"), start_time, end_time)
         return SessionUsage(
@@ -211,7 +212,9 @@ class NetraClient:
         Examples
         --------
         >>> client.get_tenant_usage("AceTech", "2026-01-01", "2026-02-01")
-        TenantUsage(tenant_id='AceTech', organisation_id='org_1', token_count=..., ...)
+        TenantUsage(tenant_id='AceTech', organisation_id='org_565143ece0e17d59',
+                    token_count=2626182, request_count=561, session_count=146,
+                    total_cost=7.44305638)
         """
         data = self._usage("tenants", check_id(tenant_id, "tenant_id"), start_time, end_time)
         org = data.get("organisation_id")
@@ -244,8 +247,8 @@ class NetraClient:
         Examples
         --------
         >>> page = client.list_traces("2026-01-01", "2026-02-01", tenant_id="AceTech", limit=10)
-        >>> page.has_next_page, page.next_cursor
-        (True, 'eyJ...')
+        >>> len(page.traces), page.has_next_page, page.next_cursor  # an opaque cursor
+        (10, True, 'WyJ...')
         """
         query = _trace_query(
             start_time, end_time, limit, direction, sort_field, sort_order, filters

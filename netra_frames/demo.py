@@ -148,9 +148,11 @@ def run_demo(
 
     Examples
     --------
-    >>> report = run_demo("netra-demo", traces=1000, progress=False)  # doctest: +SKIP
-    >>> report.usage_agrees
+    >>> demo = run_demo("netra-demo", traces=200, progress=False)
+    >>> demo.usage_agrees
     True
+    >>> sorted(p.name for p in Path("netra-demo").glob("*.parquet"))
+    ['spans.parquet', 'traces.parquet']
     """
     from .server import LocalNetra
 

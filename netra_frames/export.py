@@ -5,11 +5,11 @@ arrives, so memory stays bounded by one row group (:data:`ROW_GROUP_ROWS`), what
 the number of rows. The layout, with ``partition_by="date"`` (one UTC day each)::
 
     root/
-      date=2026-11-01/
+      date=2026-01-25/
         part-0.parquet        <= max_rows_per_file rows each; part-1.parquet, ...
         _SUCCESS              written last: JSON with the partition's window, row count,
                               files, their sizes and BLAKE2b checksums
-      date=2026-11-02/
+      date=2026-01-26/
         ...
 
 With ``partition_by="none"`` the files and the ``_SUCCESS`` marker sit in ``root``
@@ -35,9 +35,9 @@ and formula-like cells are neutralised unless ``csv_safe=False``.
 
 Examples
 --------
->>> result = nf.export_traces("out/traces", "2026-11-01", "2026-11-08", client=client)
+>>> result = nf.export_traces("out/traces", "2026-01-25", "2026-02-01", client=client)
 >>> result.partitions_written, result.rows
-(7, 10512)
+(7, 414)
 """
 
 from __future__ import annotations

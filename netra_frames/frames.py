@@ -226,7 +226,7 @@ def _traces_frame_of(
 
     Examples
     --------
-    >>> q = TraceQuery.for_frames("2026-01-01", "2026-01-02", {}, page_size=100)
+    >>> q = TraceQuery.for_frames("2026-01-30", "2026-01-31", {}, page_size=100)
     >>> _traces_frame_of(q, max_rows=5, shards=1, max_workers=4, backend="polars",
     ...                 progress=False, client=client).height
     5
@@ -616,8 +616,10 @@ def tenant_usage_frame(
 
     Examples
     --------
-    >>> nf.tenant_usage_frame("AceTech", client=client)["total_cost"].iloc[0] > 0
-    True
+    >>> usage = nf.tenant_usage_frame(["AceTech", "Globex"], "2026-01-01", "2026-02-01",
+    ...                               backend="polars", client=client)
+    >>> usage.select("tenant_id", "request_count", "total_cost").rows()
+    [('AceTech', 561, 7.44305638), ('Globex', 167, 2.31588237)]
     """
     return _usage_frame("tenant", tenant_id, start, end, backend, progress, max_workers, client)
 

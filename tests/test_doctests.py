@@ -5,10 +5,7 @@ directory, with the module's globals plus ``nf``, ``pl``, ``pd``, ``srv`` and ``
 (the server of ``docs/``: seed 0, anchor 2026-02-01), ``tmp`` (an empty directory),
 ``trace_id``/``ids`` (real trace ids), ``query``, ``template``, ``settings``, ``now``,
 ``fetcher`` and ``fetch`` (for the cache's internals). ``...`` matches anything; an example
-that cannot run anywhere says ``# doctest: +SKIP``.
-
-``KNOWN_WRONG`` lists the examples that do not hold yet, each with why: they are run and
-must still fail (strict xfail), so fixing one means removing it from the list.
+that cannot run anywhere says ``# doctest: +SKIP``. Every example must hold.
 """
 
 from __future__ import annotations
@@ -34,17 +31,6 @@ from netra_frames.server import LocalNetra
 
 ANCHOR = datetime(2026, 2, 1, tzinfo=timezone.utc)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-
-KNOWN_WRONG = {
-    "netra_frames._limiter.RateLimiter": "the example expects a rate the limiter does not show",
-    "netra_frames.client.NetraClient.get_session_usage": "shows made-up totals",
-    "netra_frames.client.NetraClient.get_tenant_usage": "shows a made-up organisation id",
-    "netra_frames.client.NetraClient.list_traces": "shows a cursor of another form",
-    "netra_frames.frames._traces_frame_of": "its window is before the data",
-    "netra_frames.frames.tenant_usage_frame": "the default window (7 days) has no data",
-    "netra_frames.export": "the window and figures are not those of the docs' data",
-    "netra_frames.demo.run_demo": "uses a name it never defines",
-}
 
 
 def _examples() -> list[doctest.DocTest]:
@@ -76,16 +62,7 @@ def client(srv: LocalNetra) -> Iterator[nf.NetraClient]:
         yield c
 
 
-@pytest.mark.parametrize(
-    "test",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(reason=KNOWN_WRONG[t.name], strict=True))
-        if t.name in KNOWN_WRONG
-        else t
-        for t in EXAMPLES
-    ],
-    ids=[t.name for t in EXAMPLES],
-)
+@pytest.mark.parametrize("test", EXAMPLES, ids=[t.name for t in EXAMPLES])
 def test_docstring_examples_run(
     test: doctest.DocTest,
     srv: LocalNetra,
