@@ -9,6 +9,7 @@ The errors (a light module) are imported at once, every other public name on fir
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
@@ -108,11 +109,18 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Import the module defining public ``name`` on first use, and keep the name here."""
+    """Import the module defining public ``name`` on first use, and keep the name here.
+
+    A submodule (``nf.times``, ``nf.config``, ...) is imported on first use too, as an
+    eager package face would have made it available.
+    """
     module = _MODULE_OF.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
+        value = importlib.import_module(f".{name}", __name__)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 
 import netra_frames as nf
 
@@ -122,3 +124,14 @@ def test_every_front_door_and_the_cli_take_every_traces_filter() -> None:
         )
         assert {name: getattr(args, name) for name in FILTERS} == {n: n for n in FILTERS}
     assert set(TraceFilters.__annotations__) == set(FILTERS)
+
+
+def test_submodules_load_on_first_use_through_the_lazy_face() -> None:
+    code = (
+        "import sys, netra_frames as nf\n"
+        "assert nf.times.parse_time('2026-01-01').year == 2026\n"
+        "assert nf.config.DEFAULT_MAX_WORKERS > 0\n"
+        "try:\n    nf.no_such_module\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "has no attribute 'no_such_module'" in out.stdout
