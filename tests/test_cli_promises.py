@@ -260,6 +260,11 @@ def test_serve_banner_pastes_into_a_shell_and_shows_its_faults(tmp_path: Path) -
         "from netra_frames.cli import main; main(['--version'])",
         "from netra_frames.server import LocalNetra",
         "import netra_frames",
+        "import tempfile; from netra_frames.cli import main; "
+        "main(['cache', 'info', '--cache-dir', tempfile.mkdtemp()])",
+        "import tempfile; from netra_frames.cli import main; "
+        "main(['cache', 'clear', '--cache-dir', tempfile.mkdtemp()])",
+        "import tempfile, netra_frames as nf; nf.cache_info(tempfile.mkdtemp())",
     ],
 )
 def test_start_up_imports_no_data_frame_library(code: str) -> None:

@@ -38,18 +38,10 @@ Examples
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .admin import CacheInfo, cache_clear, cache_info
-from .days import WindowFetcher
-from .entries import Scope
-from .fetch import (
-    cached_spans_frame,
-    cached_trace_frames,
-    cached_traces_frame,
-    settings_for,
-    spans_fetcher,
-    window_fetcher,
-)
-from .packs import SpansFetcher
 from .settings import (
     DEFAULT_SETTLE,
     ENV_CACHE,
@@ -61,6 +53,49 @@ from .settings import (
     parse_duration,
     set_default_cache,
 )
+
+if TYPE_CHECKING:
+    from .days import WindowFetcher
+    from .entries import Scope
+    from .fetch import (
+        cached_spans_frame,
+        cached_trace_frames,
+        cached_traces_frame,
+        settings_for,
+        spans_fetcher,
+        window_fetcher,
+    )
+    from .packs import SpansFetcher
+
+_HEAVY = {
+    "WindowFetcher": ".days",
+    "Scope": ".entries",
+    "SpansFetcher": ".packs",
+    **dict.fromkeys(
+        (
+            "cached_spans_frame",
+            "cached_trace_frames",
+            "cached_traces_frame",
+            "settings_for",
+            "spans_fetcher",
+            "window_fetcher",
+        ),
+        ".fetch",
+    ),
+}
+"""Names whose modules load Polars: imported on first use (PEP 562), so the housekeeping
+(``cache_info``, ``cache_clear``, ``netra-frames cache info``) loads no data frame library."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module of a heavy public ``name`` on first use."""
+    module = _HEAVY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CacheInfo",

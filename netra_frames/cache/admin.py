@@ -13,9 +13,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .._files import MARKER, remove_unreferenced
-from .entries import GRACE_SECONDS
-from .settings import CacheLike, SettleLike, default_cache_dir, parse_duration, resolve_root
+from .._atomic import MARKER, remove_unreferenced
+from .settings import (
+    GRACE_SECONDS,
+    CacheLike,
+    SettleLike,
+    default_cache_dir,
+    parse_duration,
+    resolve_root,
+)
 
 __all__ = ["CacheInfo", "cache_clear", "cache_info"]
 

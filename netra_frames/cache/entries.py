@@ -24,7 +24,7 @@ import polars as pl
 from .._files import PartWriter, make_private_dirs, write_atomic, write_marker
 from ..errors import CacheWarning
 from ..times import format_time
-from .settings import CacheSettings, key_fingerprint, public_url
+from .settings import GRACE_SECONDS, CacheSettings, key_fingerprint, public_url
 
 if TYPE_CHECKING:
     from ..client import NetraClient
@@ -48,8 +48,6 @@ CACHEDIR_TAG = (
 )
 FILE_ROWS = 1_000_000
 """Rows per cached data file."""
-GRACE_SECONDS = 600.0
-"""Age after which a data file no marker names is removed (a writer may not have committed)."""
 
 _lock = threading.Lock()
 _warned: set[str] = set()

@@ -25,6 +25,7 @@ import platformdirs
 from ..errors import InvalidParameterError
 
 __all__ = [
+    "GRACE_SECONDS",
     "APP_NAME",
     "CacheLike",
     "CacheSettings",
@@ -45,6 +46,8 @@ ENV_CACHE = "NETRA_FRAMES_CACHE"
 """Environment variable: a cache directory (or ``1``/``true`` for the default one)."""
 ENV_SETTLE = "NETRA_FRAMES_SETTLE"
 """Environment variable: the settle time, a duration such as ``3600``, ``90m`` or ``2h``."""
+GRACE_SECONDS = 600.0
+"""Age after which a data file no marker names is removed (a writer may not have committed)."""
 DEFAULT_SETTLE = timedelta(hours=1)
 """Time after which data is taken as final: what ended longer ago is read from the cache."""
 APP_NAME = "netra-frames"

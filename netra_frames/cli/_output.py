@@ -21,7 +21,7 @@ from ..output import (
     write_frame,
 )
 from ..schema import Column
-from ._parser import CommandFailed, UsageError
+from ._parser import CommandFailed, UsageError, rows
 
 __all__ = ["TABLE_COLUMNS", "Output", "check_folder", "emit", "fetch", "plan_output", "rows"]
 
@@ -32,17 +32,6 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "spans": ("span_id", "trace_id", "name", "model_name", "total_tokens", "total_cost"),
 }
 """Columns a terminal table shows by default (``-c``/``--all-columns`` choose others)."""
-
-
-def rows(n: int, noun: str = "row") -> str:
-    """``1 row``, ``2 rows``: a count with its noun in the right number.
-
-    Examples
-    --------
-    >>> rows(1), rows(0), rows(3, "file")
-    ('1 row', '0 rows', '3 files')
-    """
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True)

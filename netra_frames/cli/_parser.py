@@ -14,7 +14,15 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-__all__ = ["CommandFailed", "CommandTable", "Parser", "UsageError", "add_commands", "suggest"]
+__all__ = [
+    "CommandFailed",
+    "CommandTable",
+    "Parser",
+    "UsageError",
+    "add_commands",
+    "rows",
+    "suggest",
+]
 
 Configure = Callable[[argparse.ArgumentParser], None]
 CommandTable = dict[str, tuple[str, str]]
@@ -121,3 +129,14 @@ def add_commands(parser: Parser, table: CommandTable, *, lazy: bool) -> None:
         commands.modules[name] = module
         if not lazy:
             commands.configure(name)
+
+
+def rows(n: int, noun: str = "row") -> str:
+    """``1 row``, ``2 rows``: a count with its noun in the right number.
+
+    Examples
+    --------
+    >>> rows(1), rows(0), rows(3, "file")
+    ('1 row', '0 rows', '3 files')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..cache import cache_clear, cache_info
-from ._output import rows
-from ._parser import Configure
+from ._parser import Configure, rows
 
 __all__ = ["COMMANDS"]
 
