@@ -2,7 +2,7 @@
 
 ``.ci/run`` runs every session after the README's ``python -m pytest``. Run one locally with
 ``nox -s tests-3.10`` (``nox -l`` lists them; arguments after ``--`` go to pytest:
-``nox -s lowest -- tests/test_scan.py -x``).
+``nox -s lowest -- tests/doors/test_scan.py -x``).
 
 - ``tests-3.10`` / ``tests-3.13``: the suite on the lowest and the highest supported Python.
   A Python that this machine lacks is skipped with a printed line, never silently, and does
@@ -48,8 +48,8 @@ DEMO_FILES = ("traces.parquet", "spans.parquet", "cost_by_user.csv", "cost_by_mo
 # its 120 s timeout once each; both pass on 3.10 and 3.11 and alone on 3.13.
 KNOWN_FLAKY = {
     HIGHEST_PYTHON: (
-        "tests/test_cancel.py::test_ctrl_c_stops_every_kind_of_drain",
-        "tests/test_cancel.py::test_an_error_stops_the_other_workers_at_once",
+        "tests/engine/test_cancel.py::test_ctrl_c_stops_every_kind_of_drain",
+        "tests/engine/test_cancel.py::test_an_error_stops_the_other_workers_at_once",
     ),
 }
 

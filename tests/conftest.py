@@ -8,7 +8,8 @@ test's faults leak into the next one whatever the order (the suite runs in rando
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -26,6 +27,39 @@ def server() -> Iterator[LocalNetra]:
     with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as srv:
         yield srv
         assert srv.errors == []
+
+
+@pytest.fixture(scope="session")
+def local_netra() -> Iterator[Callable[..., LocalNetra]]:
+    """Start ``LocalNetra(**params)`` once per set of params; close them all at session end.
+
+    Each server's data is fixed by its parameters, so modules asking for the same parameters
+    share one server. Every server must end the session with no server-side error.
+    """
+    servers: dict[tuple[tuple[str, object], ...], LocalNetra] = {}
+    with ExitStack() as stack:
+
+        def start(**params: object) -> LocalNetra:
+            key = tuple(sorted(params.items()))
+            if key not in servers:
+                servers[key] = stack.enter_context(LocalNetra(**params))  # type: ignore[arg-type]
+            return servers[key]
+
+        yield start
+        for srv in servers.values():
+            assert srv.errors == [], srv.errors
+
+
+@pytest.fixture(scope="module")
+def srv(request: pytest.FixtureRequest, local_netra: Callable[..., LocalNetra]) -> LocalNetra:
+    """The server of this module: ``LocalNetra(**SERVER)`` from the module's ``SERVER`` dict.
+
+    A module without ``SERVER`` gets the session ``server``.
+    """
+    params = getattr(request.module, "SERVER", None)
+    if params is None:
+        return request.getfixturevalue("server")  # type: ignore[no-any-return]
+    return local_netra(**params)
 
 
 @pytest.fixture(autouse=True)

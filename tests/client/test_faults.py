@@ -82,11 +82,8 @@ RATE_KNOB = {
 }
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[LocalNetra]:
-    # A fixed anchor makes the data (and so the row counts below) the same on every run.
-    with LocalNetra(seed=7, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)) as server:
-        yield server
+# A fixed anchor makes the data (and so the row counts below) the same on every run.
+SERVER = dict(seed=7, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """A child process for Ctrl-C tests and the cancellation benchmark (not collected by pytest).
 
-Usage: ``python tests/_interrupt_child.py KIND [STALLS] [LATENCY_MS]``.
+Usage: ``python tests/engine/_interrupt_child.py KIND [STALLS] [LATENCY_MS]``.
 
 It starts a ``LocalNetra`` (fixed data), makes every API request wait ``LATENCY_MS`` (a
 stall: nothing is sent until then; default 10 minutes), runs the drain ``KIND`` (one of

@@ -10,7 +10,7 @@ import pytest
 
 from netra_frames.cli import build_parser
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z-]+)")
 
 

@@ -37,10 +37,7 @@ TIMEOUT = 2.0
 STALL_MS = 20 * TIMEOUT * 1000
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=3, traces=300, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)) as server:
-        yield server
+SERVER = dict(seed=3, traces=300, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture(autouse=True)

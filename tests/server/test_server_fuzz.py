@@ -116,11 +116,9 @@ class Raw:
         self.conn.close()
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[LocalNetra]:
-    anchor = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    with LocalNetra(seed=9, traces=200, default_page_size=100, anchor=anchor) as server:
-        yield server
+SERVER = dict(
+    seed=9, traces=200, default_page_size=100, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)
+)
 
 
 @pytest.fixture

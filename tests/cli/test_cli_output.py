@@ -34,7 +34,7 @@ def run(
     """Run ``netra-frames ARGS`` against ``server`` in this process; check its exit code.
 
     The command line's own ``main`` runs with its standard streams and environment
-    replaced (``tests/test_cli.py`` covers the real process: exit codes, signals, TTYs);
+    replaced (``tests/cli/test_cli.py`` covers the real process: exit codes, signals, TTYs);
     in process, each command costs milliseconds instead of an interpreter start.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NETRA_", "OTEL_"))}

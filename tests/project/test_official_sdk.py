@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 SDK_PYTHON = os.environ.get("NETRA_SDK_PYTHON")
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "check_official_sdk.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_official_sdk.py"
 
 
 @pytest.mark.skipif(not SDK_PYTHON, reason="NETRA_SDK_PYTHON (a python with netra-sdk) not set")

@@ -42,12 +42,6 @@ CUT = (ANCHOR - timedelta(days=10, hours=5), ANCHOR - timedelta(days=2, hours=7)
 
 
 @pytest.fixture(scope="module")
-def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def client(srv: LocalNetra) -> Iterator[NetraClient]:
     with NetraClient(srv.api_key, srv.base_url) as c:
         yield c

@@ -10,7 +10,7 @@ empty.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -26,13 +26,7 @@ JOIN_TIMEOUT = 240.0  # seconds: far beyond a drain on a loaded machine; only a 
 Window = tuple[datetime, datetime]
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[LocalNetra]:
-    with LocalNetra(
-        seed=21, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc)
-    ) as server:
-        yield server
-        assert server.errors == []
+SERVER = dict(seed=21, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
 
 
 @pytest.fixture(scope="module")

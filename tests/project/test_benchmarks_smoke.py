@@ -12,7 +12,7 @@ import pytest
 from benchmarks.cache import TARGETS as CACHE_TARGETS
 from benchmarks.run import TARGETS
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ it needs), with ``NETRA_API_KEY``/``NETRA_OTLP_ENDPOINT`` set as after ``serve``
   signature.
 
 After a change to the data or the package, rewrite the shown outputs with
-``python tests/test_docs_snippets.py --fix`` and review the diff.
+``python tests/project/test_docs_snippets.py --fix`` and review the diff.
 """
 
 from __future__ import annotations
@@ -303,7 +303,7 @@ def test_every_python_block_runs_as_shown(
 ) -> None:
     differing, xfailed = run_page(page, docs_server, docs_client)
     assert not differing, (
-        "\n".join(differing) + "\n(rewrite with: python tests/test_docs_snippets.py --fix)"
+        "\n".join(differing) + "\n(rewrite with: python tests/project/test_docs_snippets.py --fix)"
     )
     if xfailed:
         pytest.xfail("; ".join(xfailed))
@@ -438,7 +438,7 @@ def fix_page(page: Path, srv: LocalNetra, client: nf.NetraClient) -> bool:
 def main(argv: list[str]) -> int:
     """``--fix [PAGE ...]``: rewrite the outputs shown in the docs (every page by default)."""
     if argv[:1] != ["--fix"]:
-        print("usage: python tests/test_docs_snippets.py --fix [PAGE ...]", file=sys.stderr)
+        print("usage: python tests/project/test_docs_snippets.py --fix [PAGE ...]", file=sys.stderr)
         return 2
     pages = [Path(p).resolve() for p in argv[1:]] or PAGES_WITH_CODE
     with (
