@@ -3,7 +3,7 @@
     python docs/gen_columns.py            # rewrite docs/columns.md
     python docs/gen_columns.py --check    # exit 1 when docs/columns.md is stale
 
-tests/test_docs.py checks that the committed file equals :func:`render`.
+tests/project/test_docs.py checks that the committed file equals :func:`render`.
 """
 
 from __future__ import annotations
