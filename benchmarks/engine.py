@@ -14,7 +14,7 @@
    allows 40 requests/s (burst 5; a 429 says ``Retry-After: 1``), over ``pages / 40``
    seconds. Target <= 1.3. ``rate_limit_429_share``: 429 answers per page. Target <= 0.10.
 4. ``cancel_max_s``: seconds from Ctrl-C (SIGINT) to the return of every kind of drain,
-   scan and export, with 1.5 s per page, no worker thread left (``tests/_interrupt_child.py``
+   scan and export, with 1.5 s per page, no worker thread left (``tests/engine/_interrupt_child.py``
    runs each in a process of its own). Target <= 1.0.
 """
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from benchmarks.run import Sizes
 
 ROOT = Path(__file__).parent.parent
-CHILD = ROOT / "tests" / "_interrupt_child.py"
+CHILD = ROOT / "tests" / "engine" / "_interrupt_child.py"
 WARM_RUNS = 5
 """Runs of our traces drain per shape, after the SDK-style loop; the median is compared."""
 CANCEL_KINDS = {
