@@ -24,7 +24,6 @@ in-flight requests at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -50,18 +49,10 @@ from .__about__ import __version__
 from ._cancel import CancelScope, current_scope, track_socket, untrack_socket
 from ._limiter import RateLimiter
 from ._retry import RetryPolicy, backoff_delay, is_refused, parse_retry_after
+from ._wire.reply import Reply, error_from_reply, short
 from ._wire.request import Request
 from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings, is_loopback_host
-from .errors import (
-    APIError,
-    AuthenticationError,
-    NetraError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-    status_hint,
-)
+from .errors import NetraError, RateLimitError, TransportError
 
 __all__ = ["Reply", "Transport", "error_from_reply"]
 
@@ -109,18 +100,6 @@ class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class Reply:
-    """A response as the transport needs it: status, headers, body, URL."""
-
-    __slots__ = ("body", "headers", "status", "url")
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
 
 
 class Transport:
@@ -280,7 +259,7 @@ class Transport:
             raise self._transport_error(method, url, failure) from failure
         logger.warning(
             "netra_frames: retrying %s %s in %.2f s (retry %d of %d): %s",
-            method, url, delay, attempt + 1, self.policy.max_retries, _short(failure),
+            method, url, delay, attempt + 1, self.policy.max_retries, short(failure),
         )  # fmt: skip
         scope.sleep(delay)
 
@@ -379,7 +358,7 @@ class Transport:
         if isinstance(reason, NameResolutionError) or "Name or service not known" in str(reason):
             text = f"the host name {self._host!r} did not resolve (DNS); {check}."
         elif isinstance(reason, NewConnectionError) or is_refused(reason):
-            cause = "connection refused" if is_refused(reason) else _short(reason)
+            cause = "connection refused" if is_refused(reason) else short(reason)
             text = (
                 f"could not connect to {where} ({cause}); is the server running, and is "
                 f"{ENV_BASE_URL} (base_url=) right?"
@@ -395,59 +374,10 @@ class Transport:
                 f"server (and retries); raise timeout= or {ENV_TIMEOUT} if the server is slow."
             )
         elif isinstance(reason, SSLError):
-            text = f"the TLS handshake with {where} failed ({_short(reason)})."
+            text = f"the TLS handshake with {where} failed ({short(reason)})."
         else:
             text = (
-                f"{method} {url} failed: the connection broke ({_short(reason)}), after "
+                f"{method} {url} failed: the connection broke ({short(reason)}), after "
                 f"{self.settings.max_retries} retries."
             )
         return TransportError(text, url=url)
-
-
-def _short(exc: object) -> str:
-    text = str(exc)
-    return text if len(text) <= 300 else text[:300] + "..."
-
-
-def _server_message(body: bytes) -> str | None:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    err = payload.get("error") if isinstance(payload, dict) else None
-    msg = err.get("message") if isinstance(err, dict) else None
-    return str(msg) if msg is not None else None
-
-
-def error_from_reply(method: str, reply: Reply) -> APIError:
-    """Map an error reply to its exception class, with the server's message.
-
-    Examples
-    --------
-    >>> err = error_from_reply("GET", Reply(404, {}, b'{"error":{"message":"no"}}', "u"))
-    >>> type(err).__name__, err.server_message
-    ('NotFoundError', 'no')
-    """
-    status = reply.status
-    server_message = _server_message(reply.body)
-    hint = status_hint(status, server_message)
-    if 300 <= status < 400:
-        location = _short(reply.headers.get("Location", "?"))
-        hint = (
-            f"redirects to {location} are not followed, so the API key never travels to "
-            "another URL; set base_url to the final API URL"
-        )
-    text = f"{method} {reply.url} returned HTTP {status}"
-    text += f": {server_message}" if server_message else ""
-    text += f" ({hint})." if hint else "."
-    kwargs: dict[str, Any] = {"status": status, "url": reply.url, "server_message": server_message}
-    if status in (401, 403):
-        return AuthenticationError(text, **kwargs)
-    if status == 404:
-        return NotFoundError(text, **kwargs)
-    if status == 429:
-        retry_after = parse_retry_after(reply.headers.get("Retry-After"))
-        return RateLimitError(text, retry_after=retry_after, **kwargs)
-    if status >= 500:
-        return ServerError(text, **kwargs)
-    return APIError(text, **kwargs)

@@ -8,5 +8,6 @@ From the top down (imports only point down, see ``docs/architecture.md``):
 * :mod:`.items` -- the columns of a page's items, typed item by item;
 * :mod:`.pages` -- one page's envelope, and the one walk from page to page;
 * :mod:`.usage` -- the data object of a usage answer and its typed fields;
-* :mod:`.request` -- the HTTP request value the transport sends.
+* :mod:`.request` -- the HTTP request value the transport sends;
+* :mod:`.reply` -- the reply value, and its status to an exception class (``error_from_reply``).
 """
