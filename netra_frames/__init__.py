@@ -8,11 +8,11 @@ The errors (a light module) are imported at once, every other public name on fir
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from .__about__ import __version__
+from ._lazy import listing as _listing
+from ._lazy import load as _load
 from .errors import (
     APIError,
     AuthenticationError,
@@ -114,16 +114,8 @@ def __getattr__(name: str) -> Any:
     A submodule (``nf.times``, ``nf.config``, ...) is imported on first use too, as an
     eager package face would have made it available.
     """
-    module = _MODULE_OF.get(name)
-    if module is not None:
-        value = getattr(importlib.import_module(module, __name__), name)
-    elif not name.startswith("__") and importlib.util.find_spec(f"{__name__}.{name}"):
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+    return _load(globals(), name, _MODULE_OF, submodules=True)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return _listing(globals())

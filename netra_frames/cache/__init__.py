@@ -38,9 +38,10 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from .._lazy import listing as _listing
+from .._lazy import load as _load
 from .admin import CacheInfo, cache_clear, cache_info
 from .settings import (
     DEFAULT_SETTLE,
@@ -89,12 +90,11 @@ _HEAVY = {
 
 def __getattr__(name: str) -> Any:
     """Import the module of a heavy public ``name`` on first use."""
-    module = _HEAVY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    return _load(globals(), name, _HEAVY)
+
+
+def __dir__() -> list[str]:
+    return _listing(globals())
 
 
 __all__ = [
