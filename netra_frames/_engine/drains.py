@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -59,6 +60,7 @@ def sink_for(backend: Backend, columns: Any) -> Sink[Any]:
 # -- traces ----------------------------------------------------------------------------
 
 
+@dataclass(eq=False, repr=False)
 class TracesDrain(Drain[int, Any]):
     """Every page of one or more windows of a traces listing (see :mod:`.walks`).
 
@@ -67,24 +69,14 @@ class TracesDrain(Drain[int, Any]):
 
     noun = "traces drain"
 
-    def __init__(
-        self,
-        transport: Transport,
-        walks: WalkSet,
-        *,
-        workers: int,
-        bar: Progress,
-        max_rows: int | None,
-        finalize: Callable[[Any], Any] = lambda frame: frame,
-        present: Callable[[list[Any]], Any] = lambda frames: frames,
-    ) -> None:
-        self.transport = transport
-        self.walks = walks
-        self.workers = workers
-        self.bar = bar
-        self.max_rows = max_rows
-        self.finalize = finalize
-        self.present = present
+    transport: Transport
+    walks: WalkSet
+    _: KW_ONLY
+    workers: int = field()  # required: Drain's class default is not one
+    bar: Progress
+    max_rows: int | None
+    finalize: Callable[[Any], Any] = lambda frame: frame
+    present: Callable[[list[Any]], Any] = lambda frames: frames
 
     def _run(self, pool: Workers[int]) -> Any:
         walks = self.walks
@@ -211,27 +203,21 @@ class RowCollector(Collector[R]):
         return self._build(self.rows)
 
 
+@dataclass(eq=False, repr=False)
 class KeyedDrain(Drain[int, Any], Generic[R]):
     """``fetch(key, scope)`` for every key, concurrently, collected in key order."""
 
-    def __init__(
-        self,
-        fetch: Callable[[str, CancelScope], R],
-        keys: Sequence[str],
-        collector: Collector[R],
-        *,
-        workers: int,
-        bar: Progress,
-        noun: str,
-    ) -> None:
-        self.fetch = fetch
-        self.keys = keys
-        self.collector = collector
-        self.workers = workers
-        self.bar = bar
-        self.noun = noun
-        self.next = 0  # keys before it are in the collector
-        self.ready: dict[int, R] = {}  # finished out of order
+    fetch: Callable[[str, CancelScope], R]
+    keys: Sequence[str]
+    collector: Collector[R]
+    _: KW_ONLY
+    workers: int = field()  # required: Drain's class default is not one
+    bar: Progress
+    noun: str = field()  # required, as workers
+    next: int = field(default=0, init=False)
+    """Keys before it are in the collector."""
+    ready: dict[int, R] = field(default_factory=dict, init=False)
+    """Results finished out of order."""
 
     def _run(self, pool: Workers[int]) -> Any:
         todo = range(self.next, len(self.keys))
