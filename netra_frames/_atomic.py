@@ -9,10 +9,11 @@ needs nothing more, so it loads no Polars.
 Examples
 --------
 >>> import tempfile
->>> folder = Path(tempfile.mkdtemp())
->>> write_atomic(folder / "part-0.csv", b"a,1")
->>> marker = write_marker(folder, {"rows": 1}, ["part-0.csv"])
->>> read_verified(folder, read_marker(folder) or {})
+>>> with tempfile.TemporaryDirectory() as name:  # removed afterwards, with its files
+...     folder = Path(name)
+...     write_atomic(folder / "part-0.csv", b"a,1")
+...     marker = write_marker(folder, {"rows": 1}, ["part-0.csv"])
+...     read_verified(folder, read_marker(folder) or {})
 [b'a,1']
 """
 
