@@ -78,10 +78,21 @@ def client(server: LocalNetra) -> Iterator[NetraClient]:
         yield c
 
 
-@pytest.fixture(scope="session")
-def window(server: LocalNetra) -> tuple[datetime, datetime]:
-    """The whole data window ``[anchor - 30 days, anchor)``."""
-    return server.anchor - timedelta(days=30), server.anchor
+@pytest.fixture(scope="module")
+def window(
+    request: pytest.FixtureRequest, srv: LocalNetra
+) -> tuple[datetime, datetime] | tuple[str, str]:
+    """The window of this module around its server's anchor, from the module's ``WINDOW`` dict.
+
+    ``WINDOW = dict(days_before=31, days_after=1)`` reaches that far before and after the
+    anchor; with ``as_text=True`` the two ends are ISO 8601 text, as a user types them. A
+    module without ``WINDOW`` gets the whole data window ``[anchor - 30 days, anchor)``.
+    """
+    shape = {"days_before": 30, "days_after": 0, "as_text": False}
+    shape.update(getattr(request.module, "WINDOW", {}))
+    start = srv.anchor - timedelta(days=shape["days_before"])
+    end = srv.anchor + timedelta(days=shape["days_after"])
+    return (start.isoformat(), end.isoformat()) if shape["as_text"] else (start, end)
 
 
 @pytest.fixture

@@ -26,13 +26,7 @@ TRACE_FIELDS = (
 )
 SPAN_FIELDS = "id trace_id name kind organisation_id project_id created_at cursor".split()
 CHAT_MODELS = {"gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet"}  # the models of generation spans
-
-
-@pytest.fixture(scope="module")
-def window(server: LocalNetra) -> tuple[str, str]:
-    start = server.anchor - timedelta(days=40)
-    end = server.anchor + timedelta(days=1)
-    return start.isoformat(), end.isoformat()
+WINDOW = dict(days_before=40, days_after=1, as_text=True)  # ISO text, as a user types it
 
 
 @pytest.fixture(scope="module")

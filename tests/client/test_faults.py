@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -84,6 +84,7 @@ RATE_KNOB = {
 
 # A fixed anchor makes the data (and so the row counts below) the same on every run.
 SERVER = dict(seed=7, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
+WINDOW = dict(days_before=31, days_after=1)  # all the data, and a day past both ends
 
 
 @pytest.fixture(autouse=True)
@@ -93,11 +94,6 @@ def _no_faults(srv: LocalNetra) -> Iterator[None]:
     yield
     srv.set_faults(None)
     assert srv.errors == []
-
-
-@pytest.fixture(scope="module")
-def window(srv: LocalNetra) -> Window:
-    return srv.anchor - timedelta(days=31), srv.anchor + timedelta(days=1)
 
 
 def fast_client(srv: LocalNetra, **kwargs: Any) -> NetraClient:

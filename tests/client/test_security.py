@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -38,6 +38,7 @@ STALL_MS = 20 * TIMEOUT * 1000
 
 
 SERVER = dict(seed=3, traces=300, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
+WINDOW = dict(days_before=31, days_after=1)  # all the data, and a day past both ends
 
 
 @pytest.fixture(autouse=True)
@@ -46,11 +47,6 @@ def _reset(srv: LocalNetra) -> Iterator[None]:
     srv.reset_stats()
     yield
     srv.set_faults(None)
-
-
-@pytest.fixture(scope="module")
-def window(srv: LocalNetra) -> Window:
-    return srv.anchor - timedelta(days=31), srv.anchor + timedelta(days=1)
 
 
 def _texts_of_error(exc: BaseException) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import polars as pl
 import pytest
@@ -27,11 +27,7 @@ Window = tuple[datetime, datetime]
 
 
 SERVER = dict(seed=21, traces=600, anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
-
-
-@pytest.fixture(scope="module")
-def window(srv: LocalNetra) -> Window:
-    return srv.anchor - timedelta(days=31), srv.anchor + timedelta(days=1)
+WINDOW = dict(days_before=31, days_after=1)  # all the data, and a day past both ends
 
 
 def client_for(srv: LocalNetra, key: str | None = None, pool_size: int = 2) -> NetraClient:
