@@ -17,6 +17,9 @@ one log line per retry, on both paths (urllib3 and ``requests`` retry nothing th
 a 429 is waited out here (its ``Retry-After``, capped at ``max_backoff``) without using up
 that budget, for at most ``rate_limit_patience`` seconds.
 
+An error reply becomes its exception through :func:`~netra_frames._wire.reply.error_from_reply`
+(re-exported here, with :class:`~netra_frames._wire.reply.Reply`).
+
 Cancellation: the sockets of the transport's own pool are registered while a response is
 awaited (:func:`~netra_frames._cancel.track_socket`), so cancelling a drain cuts its
 in-flight requests at once.
