@@ -17,9 +17,10 @@ import polars as pl
 
 from ...config import DEFAULT_WINDOW_DAYS
 from ...errors import EmptyResultWarning, InvalidParameterError
-from ...frames import session_usage_frame, spans_frame, tenant_usage_frame
+from ...frames import spans_frame
 from ...query import check_filters
 from ...times import format_time, resolve_window
+from ...usage_frames import session_usage_frame, tenant_usage_frame
 from .._drain import traces_of
 from ..usage import rollup
 from .figures import Check, Figures, figures_of, reconcile
