@@ -38,7 +38,7 @@ shape: (5, 2)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -229,6 +229,25 @@ def scan_traces(
     chosen = client or get_client()
     transport = chosen.transport
     stored = settings_for(cache, settle, refresh, sort_field=sort_field)
+    cached = None if stored is None else (chosen, stored)
+    return _lazy(
+        TRACES,
+        "netra_traces",
+        query.describe(),
+        lambda with_columns, predicate, n_rows: trace_batches(
+            transport, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows,
+            heartbeat=True, cache=cached,
+        ),
+    )  # fmt: skip
+
+
+_Batches = Callable[[list[str] | None, pl.Expr | None, int | None], Iterator[pl.DataFrame]]
+"""What a scan streams, given Polars' columns, predicate and ``n_rows``."""
+
+
+def _lazy(columns: Sequence[Column], name: str, detail: str, batches: _Batches) -> pl.LazyFrame:
+    """Register ``batches`` as a Polars IO source of ``columns`` (``batch_size`` is ignored:
+    a scan yields whole pages)."""
 
     def source(
         with_columns: list[str] | None,
@@ -236,21 +255,10 @@ def scan_traces(
         n_rows: int | None,
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
-        return trace_batches(
-            transport,
-            query,
-            with_columns=with_columns,
-            predicate=predicate,
-            n_rows=n_rows,
-            heartbeat=True,
-            cache=None if stored is None else (chosen, stored),
-        )
+        return batches(with_columns, predicate, n_rows)
 
     return register_io_source(
-        source,
-        schema=polars_schema(TRACES),
-        explain_name="netra_traces",
-        explain_detail=query.describe(),
+        source, schema=polars_schema(columns), explain_name=name, explain_detail=detail
     )
 
 
@@ -369,27 +377,12 @@ def scan_spans(
     query = SpanQuery.template(span_name=span_name, page_size=page_size)
     chosen, workers = client_and_workers(client, max_workers)
     transport = chosen.transport
-
-    def source(
-        with_columns: list[str] | None,
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-        batch_size: int | None,
-    ) -> Iterator[pl.DataFrame]:
-        return span_batches(
-            transport,
-            ids,
-            query,
-            max_workers=workers,
-            with_columns=with_columns,
-            predicate=predicate,
-            n_rows=check_max_rows(n_rows),
-            heartbeat=True,
-        )
-
-    return register_io_source(
-        source,
-        schema=polars_schema(SPANS),
-        explain_name="netra_spans",
-        explain_detail=f"{len(ids)} trace(s)",
-    )
+    return _lazy(
+        SPANS,
+        "netra_spans",
+        f"{len(ids)} trace(s)",
+        lambda with_columns, predicate, n_rows: span_batches(
+            transport, ids, query, max_workers=workers, with_columns=with_columns,
+            predicate=predicate, n_rows=check_max_rows(n_rows), heartbeat=True,
+        ),
+    )  # fmt: skip
