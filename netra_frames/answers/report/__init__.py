@@ -129,11 +129,11 @@ def report(
     One traces drain (:func:`netra_frames.traces_frame`) and one spans drain of those
     traces (:func:`netra_frames.spans_frame`, for cost by model), both through the cache
     when it is on, or none with frames already fetched (``traces=``, ``spans=``), then the
-    usage endpoint for the reconciliation: with ``tenant_id``, that
-    tenant's usage; with ``session_id``, that session's; with no filter, every tenant of
-    the window (traces without a tenant are not counted by any usage endpoint, and are
-    said to be left out); with ``user_id`` or ``trace_id`` the endpoint has nothing
-    comparable, and the report says so.
+    usage endpoint for the reconciliation: with ``tenant_id``, that tenant's usage; with
+    ``session_id``, that session's; with no filter, every tenant of the window (traces
+    without a tenant are not counted by any usage endpoint, and are said to be left out);
+    with ``user_id`` or ``trace_id`` the endpoint has nothing comparable, and the report
+    says so.
 
     The page holds: totals (cost, traces, sessions, users, tokens) and their
     reconciliation ("agree" or the difference); daily cost by model as a stacked bar chart
