@@ -36,15 +36,10 @@ if TYPE_CHECKING:
     from .cache import cache_clear, cache_info
     from .client import NetraClient, SessionUsage, SpansPage, TenantUsage, TracesPage
     from .export import export_traces
-    from .frames import (
-        expand_attributes,
-        session_usage_frame,
-        spans_frame,
-        tenant_usage_frame,
-        traces_frame,
-    )
+    from .frames import expand_attributes, spans_frame, traces_frame
     from .output import write_frame
     from .scan import scan_spans, scan_traces
+    from .usage_frames import session_usage_frame, tenant_usage_frame
 
 _HOMES: dict[str, tuple[str, ...]] = {
     "._defaults": ("configure", "get_client", "set_backend"),
@@ -52,15 +47,10 @@ _HOMES: dict[str, tuple[str, ...]] = {
     ".cache": ("cache_clear", "cache_info"),
     ".client": ("NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"),
     ".export": ("export_traces",),
-    ".frames": (
-        "expand_attributes",
-        "session_usage_frame",
-        "spans_frame",
-        "tenant_usage_frame",
-        "traces_frame",
-    ),
+    ".frames": ("expand_attributes", "spans_frame", "traces_frame"),
     ".output": ("write_frame",),
     ".scan": ("scan_spans", "scan_traces"),
+    ".usage_frames": ("session_usage_frame", "tenant_usage_frame"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 """Public name -> the module defining it (imported when the name is first used)."""

@@ -137,6 +137,22 @@ def _chart(by_model_day: pl.DataFrame, path: Path) -> str | None:
     return None
 
 
+def _fetch(
+    client: NetraClient, start: datetime, end: datetime, progress: bool | None
+) -> tuple[pl.DataFrame, pl.DataFrame, TenantUsage, Report]:
+    """The demo's requests: one drain of the tenant's traces and their spans, its usage, and
+    the cost report built on those same frames (so nothing is drained twice)."""
+    trace_frame = traces_frame(
+        start, end, tenant_id=TENANT, backend="polars", progress=progress, client=client
+    )
+    span_frame = spans_frame(trace_frame, backend="polars", progress=progress, client=client)
+    usage = client.get_tenant_usage(TENANT, start, end)
+    cost_report = report(
+        start, end, tenant_id=TENANT, traces=trace_frame, spans=span_frame, client=client
+    )
+    return trace_frame, span_frame, usage, cost_report
+
+
 def run_demo(
     out: str | Path = "netra-demo",
     *,
@@ -164,12 +180,7 @@ def run_demo(
     ):
         end = srv.anchor
         start = end - timedelta(days=DAYS)
-        trace_frame = traces_frame(
-            start, end, tenant_id=TENANT, backend="polars", progress=progress, client=client
-        )
-        span_frame = spans_frame(trace_frame, backend="polars", progress=progress, client=client)
-        usage = client.get_tenant_usage(TENANT, start, end)
-        cost_report = report(start, end, tenant_id=TENANT, progress=progress, client=client)
+        trace_frame, span_frame, usage, cost_report = _fetch(client, start, end, progress)
         base_url = srv.base_url
     by_user = cost_by_user(trace_frame)
     by_model_day = cost_by_model_day(span_frame)

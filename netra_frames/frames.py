@@ -1,4 +1,4 @@
-"""The frame builders: whole listings and usage as typed pandas or Polars DataFrames.
+"""The frame builders: whole listings of traces and spans as typed pandas or Polars frames.
 
 Every function validates its arguments before any request, then hands the work to the
 engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
@@ -11,16 +11,14 @@ engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 import polars as pl
 
-from ._cancel import CancelScope
 from ._defaults import client_and_workers, resolve_backend
+from ._doors import EMPTY_WINDOW_HINT, backend_following, warn_empty
 from ._engine import (
-    KeyedDrain,
-    RowCollector,
     Shards,
     choose_shards,
     drain_spans,
@@ -38,25 +36,21 @@ from .cache import (
     cached_traces_frame,
     settings_for,
 )
-from .client import NetraClient, SessionUsage, TenantUsage
-from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, DEFAULT_WINDOW_DAYS, Backend
+from .client import NetraClient
+from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, Backend
 from .errors import EmptyResultWarning
 from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
-from .schema import SESSION_USAGE, SPANS, TENANT_USAGE, polars_schema
-from .times import TimeLike, format_time, resolve_window
+from .schema import SPANS
+from .times import TimeLike
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import pandas as pd
     from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",
     "expand_attributes",
-    "session_usage_frame",
     "spans_frame",
-    "tenant_usage_frame",
     "traces_frame",
 ]
 
@@ -201,9 +195,9 @@ def traces_frame(
     if len(frame) == 0 and max_rows != 0:
         window = (query.start, query.end)
         if query.filters:
-            _warn_empty(f"no traces matched {dict(query.filters)}", window)
+            warn_empty(f"no traces matched {dict(query.filters)}", window)
         else:
-            _warn_empty("no traces", window, hint=_EMPTY_WINDOW_HINT)
+            warn_empty("no traces", window, hint=EMPTY_WINDOW_HINT)
     return frame
 
 
@@ -263,42 +257,6 @@ def _traces_frame_of(
             present=present,
         )
     return frame
-
-
-_IDS_HINT = "ids are case-sensitive: check the spelling and the window"
-_EMPTY_WINDOW_HINT = (
-    "check the window: without start= and end= it is the last 7 days up to now, and data "
-    "(such as a local server's) may lie elsewhere"
-)
-
-
-def _warn_empty(
-    what: str,
-    window: tuple[datetime, datetime],
-    detail: str = "",
-    stacklevel: int = 3,
-    *,
-    hint: str = _IDS_HINT,
-) -> None:
-    """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
-    here, so the warning points at the user's call)."""
-    warnings.warn(
-        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
-        EmptyResultWarning,
-        stacklevel=stacklevel,
-    )
-
-
-def _backend_following(given: object, backend: Backend | None) -> Backend:
-    """``backend`` if given, else the backend of a frame or Series passed as ids, else the
-    default (:func:`netra_frames.set_backend`, ``NETRA_FRAMES_BACKEND``, pandas)."""
-    if backend is None:
-        if isinstance(given, pl.DataFrame | pl.Series):
-            return "polars"
-        kind = type(given)
-        if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
-            return "pandas"
-    return resolve_backend(backend)
 
 
 class SpansFrameOptions(TypedDict, total=False):
@@ -396,7 +354,7 @@ def spans_frame(
     >>> spans.merge(traces, on="trace_id", suffixes=("", "_trace")).shape[0] == len(spans)
     True
     """
-    chosen = _backend_following(trace_ids, backend)
+    chosen = backend_following(trace_ids, backend)
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
     client, workers = client_and_workers(client, max_workers)
@@ -420,208 +378,6 @@ def spans_frame(
             stacklevel=2,
         )
     return frame
-
-
-class UsageFrameOptions(TypedDict, total=False):
-    """The keywords of the usage frames besides ``backend`` (for their overloads)."""
-
-    progress: bool | None
-    max_workers: int
-    client: NetraClient | None
-
-
-def _usage_frame(
-    kind: Literal["session", "tenant"],
-    ids: object,
-    start: TimeLike | None,
-    end: TimeLike | None,
-    backend: Backend | None,
-    progress: bool | None,
-    max_workers: int,
-    client: NetraClient | None,
-) -> pd.DataFrame | pl.DataFrame:
-    chosen = _backend_following(ids, backend)
-    name = f"{kind}_id"
-    keys = normalise_ids(ids, name, column=name)
-    window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    cli, workers = client_and_workers(client, max_workers)
-    fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
-    columns = SESSION_USAGE if kind == "session" else TENANT_USAGE
-    if kind == "session":
-        fetch = lambda key, scope: cli.get_session_usage(key, *window)  # noqa: E731
-    else:
-        fetch = lambda key, scope: cli.get_tenant_usage(key, *window)  # noqa: E731
-
-    def build(rows: list[SessionUsage | TenantUsage]) -> pd.DataFrame | pl.DataFrame:
-        data: dict[str, list[Any]] = {c.name: [] for c in columns}
-        for row in rows:
-            for c in columns:
-                data[c.name].append(_usage_value(row, c.name, window))
-        return to_backend(pl.DataFrame(data, schema=polars_schema(columns)), chosen)
-
-    with Progress(want_progress(progress), f"{kind} usage", "ids", total=len(keys)) as bar:
-        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
-            fetch,
-            keys,
-            RowCollector(build),
-            workers=min(workers, max(1, len(keys))),
-            bar=bar,
-            noun=f"{kind} ids",
-        ).run()
-    unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
-    if unused:
-        shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")
-        _warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}", 4)
-    return frame
-
-
-def _usage_value(row: object, name: str, window: tuple[Any, Any]) -> Any:
-    if name == "start":
-        return window[0]
-    if name == "end":
-        return window[1]
-    return getattr(row, name)
-
-
-@overload
-def session_usage_frame(
-    session_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Literal["pandas"],
-    **options: Unpack[UsageFrameOptions],
-) -> pd.DataFrame: ...
-@overload
-def session_usage_frame(
-    session_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Literal["polars"],
-    **options: Unpack[UsageFrameOptions],
-) -> pl.DataFrame: ...
-@overload
-def session_usage_frame(
-    session_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Backend | None = ...,
-    **options: Unpack[UsageFrameOptions],
-) -> pd.DataFrame | pl.DataFrame: ...
-def session_usage_frame(
-    session_id: str | Iterable[str],
-    start: TimeLike | None = None,
-    end: TimeLike | None = None,
-    *,
-    backend: Backend | None = None,
-    progress: bool | None = None,
-    max_workers: int = DEFAULT_MAX_WORKERS,
-    client: NetraClient | None = None,
-) -> pd.DataFrame | pl.DataFrame:
-    """Return token, request and cost totals of one or many sessions as a frame.
-
-    Parameters
-    ----------
-    session_id:
-        One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
-    start, end:
-        The window, as for :func:`traces_frame` (default: the last 7 days).
-    backend, progress, max_workers, client:
-        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
-        bar counts ids.
-
-    Returns
-    -------
-    pandas.DataFrame or polars.DataFrame
-        Columns of :data:`netra_frames.schema.SESSION_USAGE`. A session without traces
-        in the window has zero counts and cost (and an
-        :class:`~netra_frames.EmptyResultWarning` names it).
-
-    Raises
-    ------
-    InvalidParameterError
-        For a bad argument or id, before any request.
-
-    Examples
-    --------
-    >>> nf.session_usage_frame(["sess_1", "sess_2"], client=client).shape
-    (2, 6)
-    """
-    return _usage_frame("session", session_id, start, end, backend, progress, max_workers, client)
-
-
-@overload
-def tenant_usage_frame(
-    tenant_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Literal["pandas"],
-    **options: Unpack[UsageFrameOptions],
-) -> pd.DataFrame: ...
-@overload
-def tenant_usage_frame(
-    tenant_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Literal["polars"],
-    **options: Unpack[UsageFrameOptions],
-) -> pl.DataFrame: ...
-@overload
-def tenant_usage_frame(
-    tenant_id: str | Iterable[str],
-    start: TimeLike | None = ...,
-    end: TimeLike | None = ...,
-    *,
-    backend: Backend | None = ...,
-    **options: Unpack[UsageFrameOptions],
-) -> pd.DataFrame | pl.DataFrame: ...
-def tenant_usage_frame(
-    tenant_id: str | Iterable[str],
-    start: TimeLike | None = None,
-    end: TimeLike | None = None,
-    *,
-    backend: Backend | None = None,
-    progress: bool | None = None,
-    max_workers: int = DEFAULT_MAX_WORKERS,
-    client: NetraClient | None = None,
-) -> pd.DataFrame | pl.DataFrame:
-    """Return token, request, session and cost totals of one or many tenants as a frame.
-
-    Parameters
-    ----------
-    tenant_id:
-        One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
-    start, end:
-        The window, as for :func:`traces_frame` (default: the last 7 days).
-    backend, progress, max_workers, client:
-        As for :func:`spans_frame` (a Series of ids gives a frame of its backend); the
-        bar counts ids.
-
-    Returns
-    -------
-    pandas.DataFrame or polars.DataFrame
-        Columns of :data:`netra_frames.schema.TENANT_USAGE`; a tenant without traces in
-        the window has zeros (and an :class:`~netra_frames.EmptyResultWarning`).
-
-    Raises
-    ------
-    InvalidParameterError
-        For a bad argument or id, before any request.
-
-    Examples
-    --------
-    >>> usage = nf.tenant_usage_frame(["AceTech", "Globex"], "2026-01-01", "2026-02-01",
-    ...                               backend="polars", client=client)
-    >>> usage.select("tenant_id", "request_count", "total_cost").rows()
-    [('AceTech', 561, 7.44305638), ('Globex', 167, 2.31588237)]
-    """
-    return _usage_frame("tenant", tenant_id, start, end, backend, progress, max_workers, client)
 
 
 def expand_attributes(frame: Any, column: str = "attributes") -> Any:

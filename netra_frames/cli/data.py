@@ -10,9 +10,10 @@ from pathlib import Path
 from ..client import NetraClient
 from ..errors import ConfigurationError
 from ..export import DEFAULT_MAX_ROWS_PER_FILE, EXPORT_FORMATS, PARTITION_BY, export_traces
-from ..frames import session_usage_frame, spans_frame, tenant_usage_frame, traces_frame
+from ..frames import spans_frame, traces_frame
 from ..output import FORMATS
 from ..schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES
+from ..usage_frames import session_usage_frame, tenant_usage_frame
 from . import _options as o
 from ._output import TABLE_COLUMNS, check_folder, emit, fetch, plan_output, rows
 from ._parser import Configure, UsageError

@@ -156,6 +156,73 @@ def test_bad_arguments_are_refused_before_any_request(
     assert server.stats.requests == 0
 
 
+def _acetech_frames(
+    client: nf.NetraClient, window: tuple[datetime, datetime]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    traces = nf.traces_frame(
+        *window, tenant_id="AceTech", backend="polars", client=client, progress=False
+    )
+    return traces, nf.spans_frame(traces, backend="polars", client=client, progress=False)
+
+
+@pytest.mark.parametrize("backend", ["polars", "pandas"])
+def test_frames_already_fetched_are_not_drained_again(
+    backend: str,
+    acetech: nf.Report,
+    server: LocalNetra,
+    client: nf.NetraClient,
+    window: tuple[datetime, datetime],
+) -> None:
+    traces, spans = _acetech_frames(client, window)
+    given = {"traces": traces, "spans": spans}
+    if backend == "pandas":
+        given = {name: frame.to_pandas() for name, frame in given.items()}
+    server.reset_stats()
+    r = nf.report(*window, tenant_id="AceTech", client=client, **given)  # type: ignore[arg-type]
+    assert server.stats.requests == 1  # the tenant's usage, to reconcile; no drain
+    assert r.html == acetech.html and r.agrees is True
+    for name in ("totals", "cost_by_model_day", "top_users", "top_sessions", "top_traces"):
+        assert getattr(r.figures, name).equals(getattr(acetech.figures, name)), name
+
+
+def test_given_traces_alone_have_their_spans_drained(
+    acetech: nf.Report,
+    server: LocalNetra,
+    client: nf.NetraClient,
+    window: tuple[datetime, datetime],
+) -> None:
+    traces, _ = _acetech_frames(client, window)
+    server.reset_stats()
+    r = nf.report(*window, tenant_id="AceTech", traces=traces, client=client, progress=False)
+    assert 1 + traces.height <= server.stats.requests  # spans of every trace, then the usage
+    assert r.html == acetech.html
+
+
+def test_given_frames_of_another_window_filters_or_traces_are_refused(
+    server: LocalNetra, client: nf.NetraClient, window: tuple[datetime, datetime]
+) -> None:
+    traces, spans = _acetech_frames(client, window)
+    later = (window[0] + timedelta(days=10), window[1])
+    early_ids = traces.filter(pl.col("start_time") < later[0])["trace_id"]
+    server.reset_stats()
+    for kwargs, match in (
+        ({"traces": traces.to_dicts()}, r"traces= must be a pandas or Polars frame .* got list"),
+        ({"traces": traces.drop("total_cost")}, "traces= lacks the column.s. total_cost"),
+        ({"traces": traces, "start": later[0]}, r"traces= has \d+ trace.s. outside the window"),
+        ({"traces": traces, "tenant_id": "Globex"}, "outside the window .* 'Globex'"),
+        ({"spans": spans}, "spans= needs traces="),
+        ({"traces": traces.filter(~pl.col("trace_id").is_in(early_ids.implode())),
+          "spans": spans, "start": later[0]}, r"spans= has spans of \d+ trace.s. not in traces="),
+        ({"traces": traces, "spans": spans.with_columns(pl.lit("x").alias("start_time"))},
+         "spans= has a column of another type"),
+    ):  # fmt: skip
+        kwargs.setdefault("start", window[0])
+        kwargs.setdefault("tenant_id", "AceTech")
+        with pytest.raises(nf.InvalidParameterError, match=match):
+            nf.report(end=window[1], client=client, **kwargs)  # type: ignore[arg-type]
+    assert server.stats.requests == 0
+
+
 def test_the_chart_draws_one_rect_per_value_and_round_ticks() -> None:
     svg = stacked_bars(
         ["a", "b", "c"], [("m1", [1.0, 0.0, 2.0]), ("m2", [0.5, 0.5, 0.0])], title="t"

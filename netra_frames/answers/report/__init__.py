@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from ...config import DEFAULT_WINDOW_DAYS
 from ...errors import EmptyResultWarning, InvalidParameterError
-from ...frames import session_usage_frame, spans_frame, tenant_usage_frame
-from ...query import check_filters
-from ...times import format_time, resolve_window
-from .._drain import traces_of
+from ...frames import spans_frame
+from ...times import format_time
+from ...usage_frames import session_usage_frame, tenant_usage_frame
+from .._drain import asked, given_spans, given_traces, traces_of
 from ..usage import rollup
 from .figures import Check, Figures, figures_of, reconcile
 from .html import document, fragment
 
 if TYPE_CHECKING:
+    import pandas as pd
     from typing_extensions import Unpack
 
     from ...cache import CacheLike
@@ -117,6 +117,8 @@ def report(
     end: TimeLike | None = None,
     *,
     top: int = 10,
+    traces: pd.DataFrame | pl.DataFrame | None = None,
+    spans: pd.DataFrame | pl.DataFrame | None = None,
     progress: bool | None = None,
     client: NetraClient | None = None,
     cache: CacheLike = None,
@@ -126,11 +128,12 @@ def report(
 
     One traces drain (:func:`netra_frames.traces_frame`) and one spans drain of those
     traces (:func:`netra_frames.spans_frame`, for cost by model), both through the cache
-    when it is on, then the usage endpoint for the reconciliation: with ``tenant_id``, that
-    tenant's usage; with ``session_id``, that session's; with no filter, every tenant of
-    the window (traces without a tenant are not counted by any usage endpoint, and are
-    said to be left out); with ``user_id`` or ``trace_id`` the endpoint has nothing
-    comparable, and the report says so.
+    when it is on, or none with frames already fetched (``traces=``, ``spans=``), then the
+    usage endpoint for the reconciliation: with ``tenant_id``, that tenant's usage; with
+    ``session_id``, that session's; with no filter, every tenant of the window (traces
+    without a tenant are not counted by any usage endpoint, and are said to be left out);
+    with ``user_id`` or ``trace_id`` the endpoint has nothing comparable, and the report
+    says so.
 
     The page holds: totals (cost, traces, sessions, users, tokens) and their
     reconciliation ("agree" or the difference); daily cost by model as a stacked bar chart
@@ -144,6 +147,13 @@ def report(
         The window on a trace's ``start_time`` (default: the last 7 days).
     top:
         Rows of the top users, sessions and traces tables.
+    traces, spans:
+        Frames already fetched (pandas or Polars), so the report drains nothing again:
+        ``traces`` must be what :func:`netra_frames.traces_frame` gives for the same
+        window and filters (every row starts in the window and carries the filters'
+        values), ``spans`` the :func:`netra_frames.spans_frame` of those traces (each of
+        its spans belongs to one of them; it needs ``traces``). Without ``spans``, the
+        spans of ``traces`` are drained.
     progress, client, cache:
         As for :func:`netra_frames.traces_frame`.
     **filters:
@@ -158,22 +168,40 @@ def report(
     Raises
     ------
     InvalidParameterError
-        For a bad argument, before any request.
+        For a bad argument (or a ``traces``/``spans`` frame of another window, filters
+        or traces), before any request.
 
     Examples
     --------
     >>> r = nf.report("2026-01-01", "2026-02-01", tenant_id="AceTech", client=client)
     >>> path = r.write("report.html")
+    >>> t = nf.traces_frame("2026-01-01", "2026-02-01", tenant_id="AceTech", client=client)
+    >>> again = nf.report("2026-01-01", "2026-02-01", tenant_id="AceTech", traces=t,
+    ...                   client=client)
+    >>> again.figures.totals.equals(r.figures.totals)
+    True
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise InvalidParameterError(f"top must be a positive int, got {top!r}.")
-    given = check_filters(filters)
-    start_dt, end_dt = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
-    traces = traces_of(start_dt, end_dt, progress, client, cache, filters)
-    spans = spans_frame(traces, backend="polars", progress=progress, client=client, cache=cache)
-    checks, unreconciled = _reconcile(traces, given, (start_dt, end_dt), client)
+    query = asked(start, end, filters)
+    window, given = (query.start, query.end), dict(query.filters)
+    if spans is not None and traces is None:
+        raise InvalidParameterError(
+            "spans= needs traces=: pass the traces frame whose spans these are, or neither."
+        )
+    if traces is None:
+        drained = traces_of(*window, progress, client, cache, filters)
+    else:
+        drained = given_traces(traces, query)
+    if spans is None:
+        with_spans = spans_frame(
+            drained, backend="polars", progress=progress, client=client, cache=cache
+        )
+    else:
+        with_spans = given_spans(spans, drained)
+    checks, unreconciled = _reconcile(drained, given, window, client)
     figures = figures_of(
-        traces, spans, start=start_dt, end=end_dt, filters=given, checks=checks,
+        drained, with_spans, start=window[0], end=window[1], filters=given, checks=checks,
         unreconciled=unreconciled, top=top,
     )  # fmt: skip
     return Report(figures)

@@ -1,0 +1,75 @@
+"""What the frame front doors share: the backend a call answers in, and the empty warning.
+
+:func:`backend_following` lets a Polars input give a Polars answer (the ids of
+:func:`~netra_frames.spans_frame` and the usage frames); :func:`warn_empty` is the one
+:class:`~netra_frames.EmptyResultWarning` of an empty result over a window.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from ._defaults import resolve_backend
+from .errors import EmptyResultWarning
+from .times import format_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from .config import Backend
+
+__all__ = ["EMPTY_WINDOW_HINT", "IDS_HINT", "backend_following", "warn_empty"]
+
+IDS_HINT = "ids are case-sensitive: check the spelling and the window"
+EMPTY_WINDOW_HINT = (
+    "check the window: without start= and end= it is the last 7 days up to now, and data "
+    "(such as a local server's) may lie elsewhere"
+)
+
+
+def warn_empty(
+    what: str,
+    window: tuple[datetime, datetime],
+    detail: str = "",
+    stacklevel: int = 3,
+    *,
+    hint: str = IDS_HINT,
+) -> None:
+    """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
+    here, so the warning points at the user's call).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_empty("no traces", (now, now))
+    >>> str(seen[0].message)
+    'no traces in [2026-02-01T00:00:00.000Z, 2026-02-01T00:00:00.000Z); ids are case-sensitive: ...'
+    """
+    warnings.warn(
+        f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
+        EmptyResultWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def backend_following(given: object, backend: Backend | None) -> Backend:
+    """``backend`` if given, else the backend of a frame or Series passed as ids, else the
+    default (:func:`netra_frames.set_backend`, ``NETRA_FRAMES_BACKEND``, pandas).
+
+    Examples
+    --------
+    >>> backend_following(pl.Series(["t1"]), None), backend_following(["t1"], "polars")
+    ('polars', 'polars')
+    """
+    if backend is None:
+        if isinstance(given, pl.DataFrame | pl.Series):
+            return "polars"
+        kind = type(given)
+        if kind.__module__.startswith("pandas.") and kind.__name__ in ("DataFrame", "Series"):
+            return "pandas"
+    return resolve_backend(backend)
