@@ -71,8 +71,9 @@ MIN_RATE = 0.2
 server's own ``Retry-After`` answers pace the requests."""
 MEASURE_SECONDS = 1.0
 """Window over which the real send rate is measured when a 429 arrives."""
-INITIAL_WINDOW = 5
-"""Requests in flight at first (slow start)."""
+INITIAL_WINDOW = 8
+"""Requests in flight at first (slow start): with 16 workers, the window opens in one
+round trip; a bucket with a burst of 5 refuses 3 of them, once (see docs/reliability.md)."""
 OPEN_WINDOW = 64
 """Slow start ends when the window reaches this many requests in flight."""
 SLOW_HINT = 2.0
@@ -221,6 +222,20 @@ class RateLimiter:
         if self.cap is not None:
             rate = min(rate, self.cap)
         return max(rate, MIN_RATE)
+
+    def window(self) -> int | None:
+        """Requests the slow start lets be in flight now, or ``None`` once it is over.
+
+        A drain starts and splits only as much work as this lets go at once (see
+        :meth:`netra_frames._engine.walks.WalkSet.rebalance`).
+
+        Examples
+        --------
+        >>> RateLimiter(None).window() == INITIAL_WINDOW
+        True
+        """
+        window = self._window
+        return None if window is None else int(window)
 
     def acquire(self, scope: CancelScope) -> float:
         """Wait until one more request may go; return the time it went (monotonic).

@@ -12,12 +12,18 @@ rows per second between the previous page's last row and its own).
 
 * **Split by estimated work** (:meth:`WalkSet.rebalance`, after every page): the pages
   left in a running walk are estimated as its density times the time it has not reached.
-  A walk holding more than its share (the pages left in all walks over the workers) is
-  split ahead of time into as many parts as its estimate warrants, so that from the
-  second round on every worker has work of about equal size. A walk that has seen no
-  full page yet is estimated from the density the whole drain has seen.
+  The drain starts as many walks as requests may go at once (the client's slow start
+  lets 8 go, then one more per answer), and as the window opens, the pages left are
+  apportioned among the workers: each free worker gets a part of the walk whose parts
+  are largest (D'Hondt). A walk holding more than its share (the pages left in all
+  walks over the workers) is also split ahead of time into as many parts as its
+  estimate warrants, so that from the second round on every worker has work of about
+  equal size. A walk that has seen no full page yet counts towards the total with the
+  density the whole drain has seen, but is not split: in a skewed window its range may
+  well be empty.
 * **Split on idleness** (the fallback, when estimates were wrong): when a worker is idle
-  and no walk is waiting, the largest time range a running walk has not reached yet is
+  and no walk is waiting, the range a running walk has not reached yet that holds the
+  most rows by its estimate (more than two pages' worth) is
   split in two.
 
 Either way, new walks take the far parts from scratch, and the running walk stops at the
@@ -63,7 +69,12 @@ MIN_SPLIT = timedelta(milliseconds=2)
 """The narrowest time range that is still split in two (one millisecond each)."""
 
 MIN_PART_PAGES = 2.0
-"""Pages each part of a split must be expected to hold (a split costs a partial page)."""
+"""Pages each part of a split ahead of time must be expected to hold (a split costs a
+partial page)."""
+
+MIN_IDLE_PART_PAGES = 1.0
+"""Pages each part must be expected to hold when a split feeds a worker that would idle
+otherwise: its partial page costs nothing then, and a walk's last pages go in parallel."""
 
 SPLIT_SLACK = 1.25
 """A walk is split ahead of time when it holds more than this many workers' shares."""
@@ -331,9 +342,8 @@ class WalkSet:
         candidates = []
         for walk in self.walks:
             expected = walk.expected_rows()
-            left = walk.remaining()
-            if expected is not None and left is not None and expected > size * MIN_PART_PAGES:
-                candidates.append((left[1] - left[0], walk))
+            if expected is not None and expected > size * 2 * MIN_IDLE_PART_PAGES:
+                candidates.append((expected, walk))
         for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
             new = walk.split(self.query)
             if new:
@@ -353,37 +363,44 @@ class WalkSet:
         return rows / seconds if rows and seconds > 0 else None
 
     def rebalance(self, workers: int) -> int:
-        """Split, ahead of time, every walk holding more than its share of the pages left.
+        """Split, ahead of time, the walks holding the most pages left; return walks added.
 
-        The share is the pages left in all unfinished walks over ``workers``; a walk
-        holding more than :data:`SPLIT_SLACK` shares is cut into as many parts as its
-        estimate warrants (each at least :data:`MIN_PART_PAGES` pages), the largest first,
-        while the unfinished walks number at most :data:`WALKS_PER_WORKER` per worker.
-        Return the number of walks added.
+        ``workers`` is how many requests can be in flight now. Free workers get work
+        first: each gets one more part of the walk whose parts are largest (the D'Hondt
+        rule, which makes the largest part as small as it can be), none below
+        :data:`MIN_IDLE_PART_PAGES` pages. Then, while the parts number under
+        :data:`WALKS_PER_WORKER` per worker, a walk whose parts hold more than
+        :data:`SPLIT_SLACK` shares (the pages left over ``workers``) is cut into as many
+        parts as its estimate warrants, the largest first. Walks that have seen no page
+        are not split. Calling it again before a page comes in adds nothing.
         """
         if not self.adaptive:
             return 0
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         fallback = self.density()
         estimates: list[tuple[float, Walk]] = []
-        total = 0.0
         for walk in self.walks:
             if walk.done:
                 continue
             rows = walk.expected_rows(fallback)
-            pages = 1.0 if rows is None else rows / size
-            total += pages
-            estimates.append((pages, walk))
+            estimates.append((1.0 if rows is None else rows / size, walk))
+        # a walk that has seen no page is only guessed at (a skewed window's empty days
+        # look like the others): it counts towards the total, but is not split
+        known = [pages if walk.density is not None else 0.0 for pages, walk in estimates]
+        parts = _apportion(known, workers - len(estimates))
+        total = sum(pages for pages, _ in estimates)
         share = max(total / max(workers, 1), MIN_PART_PAGES)
-        room = WALKS_PER_WORKER * workers - len(estimates)
+        room = WALKS_PER_WORKER * workers - sum(parts)
         added = 0
-        for pages, walk in sorted(estimates, key=lambda e: e[0], reverse=True):
-            if room <= 0 or pages <= SPLIT_SLACK * share:
-                break
-            parts = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + 1)
-            new = walk.split(self.query, parts)
+        for (pages, walk), k in sorted(
+            zip(estimates, parts, strict=True), key=lambda e: e[0][0] / e[1], reverse=True
+        ):
+            if room > 0 and walk.density is not None and pages / k > SPLIT_SLACK * share:
+                more = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + k)
+                room -= max(more - k, 0)
+                k = max(k, more)
+            new = walk.split(self.query, k) if k > 1 else []
             self.walks.extend(new)
-            room -= len(new)
             added += len(new)
         return added
 
@@ -427,6 +444,26 @@ class WalkSet:
         twin.adaptive, twin.backward = self.adaptive, self.backward
         twin.walks = [w.copy() for w in self.walks]
         return twin
+
+
+def _apportion(pages: list[float], free: int) -> list[int]:
+    """Parts for each walk: ``free`` more in all, each to the walk whose parts are the
+    largest (D'Hondt), none below :data:`MIN_IDLE_PART_PAGES` pages.
+
+    Examples
+    --------
+    >>> _apportion([12.0, 6.0, 3.0], 3)
+    [3, 2, 1]
+    >>> _apportion([2.5, 0.0], 4)       # none below a page
+    [2, 1]
+    """
+    parts = [1] * len(pages)
+    for _ in range(max(free, 0)):
+        best = max(range(len(pages)), key=lambda i: pages[i] / parts[i], default=None)
+        if best is None or pages[best] / (parts[best] + 1) < MIN_IDLE_PART_PAGES:
+            break
+        parts[best] += 1
+    return parts
 
 
 def merge_by_sort(frame: pl.DataFrame, sort_field: str, sort_order: str) -> pl.DataFrame:

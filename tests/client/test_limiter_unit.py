@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netra_frames import _limiter
@@ -193,3 +195,9 @@ def test_a_spent_fixed_window_keeps_the_rate_it_granted() -> None:
     limiter.throttled(clock.now, retry_after=57.0)
     assert limiter.rate() == pytest.approx(_limiter.BETA * 30 / 57)
     assert limiter.try_acquire(clock.now) == pytest.approx(57.0)  # everyone waits it out
+
+
+def test_the_documented_first_window_is_the_limiters() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "reliability.md").read_text()
+    assert f"at most {INITIAL_WINDOW} requests at once" in " ".join(text.split())
+    assert RateLimiter(None).window() == INITIAL_WINDOW
