@@ -21,10 +21,12 @@ server sends is a congestion signal for the whole client, not for one worker:
   before it is sent again; that wait does not use up the retry budget meant for failures.
 
 * **A slow start.** Until the first 429 or rate-limit header, at most
-  :data:`INITIAL_WINDOW` requests are in flight, one more per success (the window
-  doubles every round trip, as TCP's slow start), until it reaches
-  :data:`OPEN_WINDOW`: a drain that meets no limit loses less than one round trip, and
-  one that meets a small bucket wastes a few requests, not a burst of 16.
+  :data:`INITIAL_WINDOW` requests are in flight; the window doubles each time a whole
+  window's worth of requests has succeeded (once a round trip, as TCP's slow start),
+  until it reaches :data:`OPEN_WINDOW`: a drain that meets no limit loses less than one
+  round trip, and one that meets a small bucket wastes a few requests, not a burst of
+  16. It grows by whole windows, not by one per success, so that successes answered
+  before a 429 of the same round cannot let a second round go into an empty bucket.
 * **A long ``Retry-After``.** A 429 whose ``Retry-After`` is :data:`SLOW_HINT` seconds or
   more says the server gives back less than a request a second (a slow bucket), or that a
   fixed window is spent: the rate drops at once to ``BETA`` requests per ``Retry-After``
@@ -199,6 +201,7 @@ class RateLimiter:
         self._until = 0.0  # no request goes before this (a long Retry-After)
         self._observed = 0.0  # when the request whose headers were read last went
         self._window: float | None = float(INITIAL_WINDOW)  # slow start; None: over
+        self._answered_ok = 0  # successes since the window last doubled
         self._budget: tuple[float, float, float | None, float] | None = None
         # the server's budget as its headers said: (tokens, at, limit, refill per second)
 
@@ -297,9 +300,12 @@ class RateLimiter:
         with self._lock:
             self._observe(headers, now, now if sent_at is None else sent_at)
             if self._window is not None:
-                self._window += 1
-                if self._window >= OPEN_WINDOW:
-                    self._window = None
+                self._answered_ok += 1
+                if self._answered_ok >= self._window:  # a whole window went through
+                    self._answered_ok = 0
+                    self._window *= 2
+                    if self._window >= OPEN_WINDOW:
+                        self._window = None
 
     def _observe(self, headers: Mapping[str, str] | None, now: float, sent_at: float) -> bool:
         """Take the server's budget from rate-limit headers; return whether there were any."""
