@@ -84,8 +84,9 @@ than one request per second (a bucket of such a rate says ``ceil(1 / rate)``).""
 WINDOW_QUOTA = 10
 """Successes within a long ``Retry-After`` from which they are a spent window's quota to
 keep (a few are only a bucket's burst)."""
-PROBE_REQUESTS = 24
-"""Requests' worth of time (at the throttled rate) before the rate probes above it."""
+PROBE_REQUESTS = 64
+"""Requests' worth of time (at the throttled rate) per doubling while the rate probes above
+it: at 30 requests a minute, a minute's drain does not probe past the rate it found."""
 _EPOCH_SECONDS = 1e9
 """A ``Reset`` above this is a Unix time, not a number of seconds."""
 
