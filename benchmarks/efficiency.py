@@ -7,7 +7,10 @@ another), on a sample of :data:`SAMPLE_PAGES` pages; ``pages`` is the unsharded 
 (one page per 100 rows, and a last one). The drain is the median of :data:`RUNS` runs of
 ``traces_frame`` on a warm server, each from a fresh client (so each starts slow, as a
 first drain does). ``inflight_<length>_<shape>`` is the drain's mean number of requests
-in flight over its duration, as a share of the workers.
+in flight over its duration (from the limiter letting a request go to its answer), as a
+share of the workers. ``efficiency_<length>_<shape>_efficiency_in_drain`` takes the median
+time of the drain's own requests as the page time instead: the difference between the two
+is how much slower the server answered 16 requests at once than one at a time.
 
 Lengths: ``short`` (about 70 pages) and ``long`` (about 700), on the ``uniform``,
 ``skewed`` (a 120-day window, the traces in its last 30 days) and ``bursty`` (half the
@@ -51,27 +54,33 @@ def _page_times(server: Server, pages: int) -> list[float]:
     return [seconds for _, (_, seconds) in zip(range(pages), walk, strict=False)]
 
 
-def _drain(server: Server) -> tuple[float, int, float]:
-    """One drain from a fresh client: seconds, rows, mean requests in flight."""
+def _drain(server: Server) -> tuple[float, int, float, float]:
+    """One drain from a fresh client: seconds, rows, mean requests in flight, and the median
+    seconds a request took inside the drain (from the limiter letting it go to its answer)."""
     start, end = server.anchor - timedelta(days=server.days), server.anchor
-    busy = [0.0]
+    took: list[float] = []
+    sent = threading.local()
     lock = threading.Lock()
     with nf.NetraClient(server.api_key, server.base_url) as client:
-        send = client.transport.send
+        limiter = client.transport.limiter
+        acquire, answered = limiter.acquire, limiter.answered
 
-        def timed(*args: Any, **kwargs: Any) -> Any:  # measures; changes nothing
-            began = time.perf_counter()
-            try:
-                return send(*args, **kwargs)
-            finally:
-                with lock:
-                    busy[0] += time.perf_counter() - began
+        def timed_acquire(*args: Any) -> Any:  # measures; changes nothing
+            went = acquire(*args)
+            sent.at = time.perf_counter()
+            return went
 
-        client.transport.send = timed  # type: ignore[method-assign]
+        def timed_answered() -> None:
+            answered()
+            with lock:
+                took.append(time.perf_counter() - sent.at)
+
+        limiter.acquire = timed_acquire  # type: ignore[method-assign]
+        limiter.answered = timed_answered  # type: ignore[method-assign]
         began = time.perf_counter()
         frame = nf.traces_frame(start, end, backend="polars", client=client, progress=False)
         seconds = time.perf_counter() - began
-    return seconds, frame.height, busy[0] / seconds
+    return seconds, frame.height, sum(took) / seconds, statistics.median(took)
 
 
 def bench_shape(server: Server, sample: int = SAMPLE_PAGES, repeats: int = RUNS) -> dict[str, Any]:
@@ -84,18 +93,21 @@ def bench_shape(server: Server, sample: int = SAMPLE_PAGES, repeats: int = RUNS)
     finally:
         server.command("latency 0")
     rows = runs[0][1]
-    assert all(r == rows for _, r, _ in runs), runs
+    assert all(r == rows for _, r, _, _ in runs), runs
     pages = rows // 100 + 1  # the unsharded drain's: full pages, then a last one
-    seconds = statistics.median(s for s, _, _ in runs)
-    inflight = statistics.median(f for _, _, f in runs)
+    seconds = statistics.median(s for s, _, _, _ in runs)
+    inflight = statistics.median(f for _, _, f, _ in runs)
+    page_in_drain = statistics.median(p for _, _, _, p in runs)
     return {
         "rows": rows,
         "pages": pages,
         "page_s": page_s,
+        "page_in_drain_s": page_in_drain,
         "s": seconds,
-        "runs_s": [round(s, 3) for s, _, _ in runs],
+        "runs_s": [round(s, 3) for s, _, _, _ in runs],
         "ideal_s": pages * page_s / WORKERS,
         "efficiency": pages * page_s / WORKERS / seconds,
+        "efficiency_in_drain": pages * page_in_drain / WORKERS / seconds,
         "inflight": inflight / WORKERS,
     }
 

@@ -21,10 +21,12 @@ server sends is a congestion signal for the whole client, not for one worker:
   before it is sent again; that wait does not use up the retry budget meant for failures.
 
 * **A slow start.** Until the first 429 or rate-limit header, at most
-  :data:`INITIAL_WINDOW` requests are in flight, one more per success (the window
-  doubles every round trip, as TCP's slow start), until it reaches
-  :data:`OPEN_WINDOW`: a drain that meets no limit loses less than one round trip, and
-  one that meets a small bucket wastes a few requests, not a burst of 16.
+  :data:`INITIAL_WINDOW` requests are in flight; the window doubles each time a whole
+  window's worth of requests has succeeded (once a round trip, as TCP's slow start),
+  until it reaches :data:`OPEN_WINDOW`: a drain that meets no limit loses less than one
+  round trip, and one that meets a small bucket wastes a few requests, not a burst of
+  16. It grows by whole windows, not by one per success, so that successes answered
+  before a 429 of the same round cannot let a second round go into an empty bucket.
 * **A long ``Retry-After``.** A 429 whose ``Retry-After`` is :data:`SLOW_HINT` seconds or
   more says the server gives back less than a request a second (a slow bucket), or that a
   fixed window is spent: the rate drops at once to ``BETA`` requests per ``Retry-After``
@@ -71,8 +73,9 @@ MIN_RATE = 0.2
 server's own ``Retry-After`` answers pace the requests."""
 MEASURE_SECONDS = 1.0
 """Window over which the real send rate is measured when a 429 arrives."""
-INITIAL_WINDOW = 5
-"""Requests in flight at first (slow start)."""
+INITIAL_WINDOW = 8
+"""Requests in flight at first (slow start): with 16 workers, the window opens in one
+round trip; a bucket with a burst of 5 refuses 3 of them, once (see docs/reliability.md)."""
 OPEN_WINDOW = 64
 """Slow start ends when the window reaches this many requests in flight."""
 SLOW_HINT = 2.0
@@ -81,8 +84,9 @@ than one request per second (a bucket of such a rate says ``ceil(1 / rate)``).""
 WINDOW_QUOTA = 10
 """Successes within a long ``Retry-After`` from which they are a spent window's quota to
 keep (a few are only a bucket's burst)."""
-PROBE_REQUESTS = 24
-"""Requests' worth of time (at the throttled rate) before the rate probes above it."""
+PROBE_REQUESTS = 64
+"""Requests' worth of time (at the throttled rate) per doubling while the rate probes above
+it: at 30 requests a minute, a minute's drain does not probe past the rate it found."""
 _EPOCH_SECONDS = 1e9
 """A ``Reset`` above this is a Unix time, not a number of seconds."""
 
@@ -198,6 +202,7 @@ class RateLimiter:
         self._until = 0.0  # no request goes before this (a long Retry-After)
         self._observed = 0.0  # when the request whose headers were read last went
         self._window: float | None = float(INITIAL_WINDOW)  # slow start; None: over
+        self._answered_ok = 0  # successes since the window last doubled
         self._budget: tuple[float, float, float | None, float] | None = None
         # the server's budget as its headers said: (tokens, at, limit, refill per second)
 
@@ -221,6 +226,20 @@ class RateLimiter:
         if self.cap is not None:
             rate = min(rate, self.cap)
         return max(rate, MIN_RATE)
+
+    def window(self) -> int | None:
+        """Requests the slow start lets be in flight now, or ``None`` once it is over.
+
+        A drain starts and splits only as much work as this lets go at once (see
+        :meth:`netra_frames._engine.walks.WalkSet.rebalance`).
+
+        Examples
+        --------
+        >>> RateLimiter(None).window() == INITIAL_WINDOW
+        True
+        """
+        window = self._window
+        return None if window is None else int(window)
 
     def acquire(self, scope: CancelScope) -> float:
         """Wait until one more request may go; return the time it went (monotonic).
@@ -282,9 +301,12 @@ class RateLimiter:
         with self._lock:
             self._observe(headers, now, now if sent_at is None else sent_at)
             if self._window is not None:
-                self._window += 1
-                if self._window >= OPEN_WINDOW:
-                    self._window = None
+                self._answered_ok += 1
+                if self._answered_ok >= self._window:  # a whole window went through
+                    self._answered_ok = 0
+                    self._window *= 2
+                    if self._window >= OPEN_WINDOW:
+                        self._window = None
 
     def _observe(self, headers: Mapping[str, str] | None, now: float, sent_at: float) -> bool:
         """Take the server's budget from rate-limit headers; return whether there were any."""

@@ -21,8 +21,8 @@ The page walk itself is :class:`netra_frames._wire.pages.PageWalk` (the client's
 from .batch import polars_sink
 from .drains import KeyedDrain, RowCollector, drain_traces, sink_for, span_pages, trace_pages
 from .pool import plan_workers
+from .shards import SHARDABLE_SORT_FIELDS, Shards, choose_shards, merge_by_sort
 from .spans import drain_spans
-from .walks import SHARDABLE_SORT_FIELDS, Shards, choose_shards, merge_by_sort
 
 __all__ = [
     "SHARDABLE_SORT_FIELDS",

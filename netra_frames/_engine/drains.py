@@ -25,7 +25,8 @@ from ..schema import TRACES
 from .batch import BATCH_BYTES, Batcher, Sink, gather, pandas_sink, polars_sink
 from .policy import Drain
 from .pool import Workers, ordered
-from .walks import WalkSet, merge_by_sort
+from .shards import merge_by_sort
+from .walks import WalkSet
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -60,6 +61,17 @@ def sink_for(backend: Backend, columns: Any) -> Sink[Any]:
 # -- traces ----------------------------------------------------------------------------
 
 
+def capacity(transport: Transport, workers: int) -> int:
+    """Requests that can be in flight now: ``workers``, or fewer in a slow start.
+
+    A traces drain starts, hands out and splits only as much work as can go at once: a
+    walk bound to a worker that waits for the limiter is one nobody else can take or
+    split, and a range started late should be shorter than one started early.
+    """
+    window = transport.limiter.window()
+    return workers if window is None else max(1, min(workers, window))
+
+
 @dataclass(eq=False, repr=False)
 class TracesDrain(Drain[int, Any]):
     """Every page of one or more windows of a traces listing (see :mod:`.walks`).
@@ -82,7 +94,8 @@ class TracesDrain(Drain[int, Any]):
         walks = self.walks
         taken = False  # a page came in: maybe build a batch, after the next requests go
         while True:
-            while pool.pending < self.workers:
+            room = self._capacity()
+            while pool.pending < room:
                 index = walks.next_walk()
                 if index is None:
                     break
@@ -101,11 +114,14 @@ class TracesDrain(Drain[int, Any]):
             if not ok:
                 raise page
             self.bar.update(walk.take(page))
-            walks.rebalance(self.workers)
+            walks.rebalance(self._capacity())
             taken = True
             self._estimate()
         self.bar.set_total(walks.rows)
         return self.present([self._group(group) for group in range(len(walks.windows))])
+
+    def _capacity(self) -> int:
+        return capacity(self.transport, self.workers)
 
     def _fetch(self, request: Any, scope: CancelScope) -> DecodedPage:
         return self.transport.send(request, decode_traces_page, scope=scope)
@@ -379,6 +395,8 @@ def drain_traces(
         merged = merge_by_sort(frame, str(query.sort_field), str(query.sort_order or "desc"))
         return to_backend(merged, backend)
 
+    if adaptive and query.is_time_ordered and max_rows is None:
+        shards = min(shards, capacity(transport, workers))  # split further as it opens
     walks = WalkSet(query, windows, sink, shards=shards, adaptive=adaptive, max_rows=max_rows)
     drain = TracesDrain(
         transport,

@@ -12,12 +12,18 @@ rows per second between the previous page's last row and its own).
 
 * **Split by estimated work** (:meth:`WalkSet.rebalance`, after every page): the pages
   left in a running walk are estimated as its density times the time it has not reached.
-  A walk holding more than its share (the pages left in all walks over the workers) is
-  split ahead of time into as many parts as its estimate warrants, so that from the
-  second round on every worker has work of about equal size. A walk that has seen no
-  full page yet is estimated from the density the whole drain has seen.
+  The drain starts as many walks as requests may go at once (the client's slow start
+  lets 8 go, then one more per answer), and as the window opens, the pages left are
+  apportioned among the workers: each free worker gets a part of the walk whose parts
+  are largest (D'Hondt). A walk holding more than its share (the pages left in all
+  walks over the workers) is also split ahead of time into as many parts as its
+  estimate warrants, so that from the second round on every worker has work of about
+  equal size. A walk that has seen no full page yet counts towards the total with the
+  density the whole drain has seen, but is not split: in a skewed window its range may
+  well be empty.
 * **Split on idleness** (the fallback, when estimates were wrong): when a worker is idle
-  and no walk is waiting, the largest time range a running walk has not reached yet is
+  and no walk is waiting, the range a running walk has not reached yet that holds the
+  most rows by its estimate (more than two pages' worth) is
   split in two.
 
 Either way, new walks take the far parts from scratch, and the running walk stops at the
@@ -37,14 +43,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-import polars as pl
+from typing import Any
 
 from .._wire.decode import DecodedPage, clip_start_times, last_start_time
 from .._wire.pages import PageWalk
 from ..config import DEFAULT_PAGE_SIZE
-from ..errors import InvalidParameterError
 from ..query import TraceQuery
 from ..times import split_window
 from .batch import Batcher, Sink
@@ -52,77 +55,26 @@ from .batch import Batcher, Sink
 __all__ = [
     "MIN_PART_PAGES",
     "MIN_SPLIT",
-    "SHARDABLE_SORT_FIELDS",
     "Walk",
     "WalkSet",
-    "choose_shards",
-    "merge_by_sort",
 ]
 
 MIN_SPLIT = timedelta(milliseconds=2)
 """The narrowest time range that is still split in two (one millisecond each)."""
 
 MIN_PART_PAGES = 2.0
-"""Pages each part of a split must be expected to hold (a split costs a partial page)."""
+"""Pages each part of a split ahead of time must be expected to hold (a split costs a
+partial page)."""
+
+MIN_IDLE_PART_PAGES = 1.0
+"""Pages each part must be expected to hold when a split feeds a worker that would idle
+otherwise: its partial page costs nothing then, and a walk's last pages go in parallel."""
 
 SPLIT_SLACK = 1.25
 """A walk is split ahead of time when it holds more than this many workers' shares."""
 
 WALKS_PER_WORKER = 2
 """Unfinished walks allowed per worker (splits ahead of time stop there)."""
-
-SHARDABLE_SORT_FIELDS = frozenset(
-    {"start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"}
-)
-"""Sort fields whose sharded result is put back in order exactly (they are frame columns)."""
-
-Shards = Literal["auto"] | int
-
-
-def choose_shards(
-    shards: object,
-    start: datetime,
-    end: datetime,
-    *,
-    sort_field: str,
-    max_rows: int | None,
-    max_workers: int,
-) -> int:
-    """Return the number of sub-windows a drain starts with (1 = one walk).
-
-    ``"auto"``: one per day of window, at most ``max_workers``; 1 for a window under a day,
-    with ``max_rows`` (one walk stops after the rows wanted), or for a sort field whose
-    order cannot be rebuilt. Time-ordered drains split further as workers go idle.
-
-    Raises
-    ------
-    InvalidParameterError
-        For a ``shards`` that is not ``"auto"`` or an int >= 1, or an explicit
-        ``shards > 1`` with ``max_rows`` or a sort field that cannot be sharded.
-
-    Examples
-    --------
-    >>> from datetime import timezone
-    >>> a = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    >>> choose_shards("auto", a, a + timedelta(days=30), sort_field="start_time",
-    ...               max_rows=None, max_workers=16)
-    16
-    """
-    if shards == "auto":
-        if max_rows is not None or sort_field not in SHARDABLE_SORT_FIELDS:
-            return 1
-        days = (end - start) / timedelta(days=1)
-        return 1 if days < 1 else max(1, min(max_workers, math.ceil(days)))
-    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
-        raise InvalidParameterError(f"shards must be 'auto' or an int >= 1, got {shards!r}.")
-    if shards > 1 and max_rows is not None:
-        raise InvalidParameterError("shards > 1 cannot be combined with max_rows; use shards=1.")
-    if shards > 1 and sort_field not in SHARDABLE_SORT_FIELDS:
-        raise InvalidParameterError(
-            f"sort_field={sort_field!r} cannot be sharded; use one of "
-            f"{', '.join(sorted(SHARDABLE_SORT_FIELDS))} or shards=1."
-        )
-    return shards
 
 
 @dataclass
@@ -331,9 +283,8 @@ class WalkSet:
         candidates = []
         for walk in self.walks:
             expected = walk.expected_rows()
-            left = walk.remaining()
-            if expected is not None and left is not None and expected > size * MIN_PART_PAGES:
-                candidates.append((left[1] - left[0], walk))
+            if expected is not None and expected > size * 2 * MIN_IDLE_PART_PAGES:
+                candidates.append((expected, walk))
         for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
             new = walk.split(self.query)
             if new:
@@ -353,37 +304,44 @@ class WalkSet:
         return rows / seconds if rows and seconds > 0 else None
 
     def rebalance(self, workers: int) -> int:
-        """Split, ahead of time, every walk holding more than its share of the pages left.
+        """Split, ahead of time, the walks holding the most pages left; return walks added.
 
-        The share is the pages left in all unfinished walks over ``workers``; a walk
-        holding more than :data:`SPLIT_SLACK` shares is cut into as many parts as its
-        estimate warrants (each at least :data:`MIN_PART_PAGES` pages), the largest first,
-        while the unfinished walks number at most :data:`WALKS_PER_WORKER` per worker.
-        Return the number of walks added.
+        ``workers`` is how many requests can be in flight now. Free workers get work
+        first: each gets one more part of the walk whose parts are largest (the D'Hondt
+        rule, which makes the largest part as small as it can be), none below
+        :data:`MIN_IDLE_PART_PAGES` pages. Then, while the parts number under
+        :data:`WALKS_PER_WORKER` per worker, a walk whose parts hold more than
+        :data:`SPLIT_SLACK` shares (the pages left over ``workers``) is cut into as many
+        parts as its estimate warrants, the largest first. Walks that have seen no page
+        are not split. Calling it again before a page comes in adds nothing.
         """
         if not self.adaptive:
             return 0
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         fallback = self.density()
         estimates: list[tuple[float, Walk]] = []
-        total = 0.0
         for walk in self.walks:
             if walk.done:
                 continue
             rows = walk.expected_rows(fallback)
-            pages = 1.0 if rows is None else rows / size
-            total += pages
-            estimates.append((pages, walk))
+            estimates.append((1.0 if rows is None else rows / size, walk))
+        # a walk that has seen no page is only guessed at (a skewed window's empty days
+        # look like the others): it counts towards the total, but is not split
+        known = [pages if walk.density is not None else 0.0 for pages, walk in estimates]
+        parts = _apportion(known, workers - len(estimates))
+        total = sum(pages for pages, _ in estimates)
         share = max(total / max(workers, 1), MIN_PART_PAGES)
-        room = WALKS_PER_WORKER * workers - len(estimates)
+        room = WALKS_PER_WORKER * workers - sum(parts)
         added = 0
-        for pages, walk in sorted(estimates, key=lambda e: e[0], reverse=True):
-            if room <= 0 or pages <= SPLIT_SLACK * share:
-                break
-            parts = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + 1)
-            new = walk.split(self.query, parts)
+        for (pages, walk), k in sorted(
+            zip(estimates, parts, strict=True), key=lambda e: e[0][0] / e[1], reverse=True
+        ):
+            if room > 0 and walk.density is not None and pages / k > SPLIT_SLACK * share:
+                more = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + k)
+                room -= max(more - k, 0)
+                k = max(k, more)
+            new = walk.split(self.query, k) if k > 1 else []
             self.walks.extend(new)
-            room -= len(new)
             added += len(new)
         return added
 
@@ -429,20 +387,21 @@ class WalkSet:
         return twin
 
 
-def merge_by_sort(frame: pl.DataFrame, sort_field: str, sort_order: str) -> pl.DataFrame:
-    """Restore the server's order across sub-windows of a listing not in time order.
-
-    Ties are broken by ``trace_id`` as the server does; nulls come first ascending, as
-    SQL sorts them. A trace seen twice (the data changed mid-drain) is kept once.
+def _apportion(pages: list[float], free: int) -> list[int]:
+    """Parts for each walk: ``free`` more in all, each to the walk whose parts are the
+    largest (D'Hondt), none below :data:`MIN_IDLE_PART_PAGES` pages.
 
     Examples
     --------
-    >>> f = pl.DataFrame({"trace_id": ["b", "a", "b"], "latency_ms": [2, 2, 2]})
-    >>> merge_by_sort(f, "latency_ms", "asc")["trace_id"].to_list()
-    ['a', 'b']
+    >>> _apportion([12.0, 6.0, 3.0], 3)
+    [3, 2, 1]
+    >>> _apportion([2.5, 0.0], 4)       # none below a page
+    [2, 1]
     """
-    frame = frame.unique(subset="trace_id", keep="first", maintain_order=True)
-    descending = sort_order == "desc"
-    return frame.sort(
-        [sort_field, "trace_id"], descending=descending, nulls_last=descending, maintain_order=True
-    )
+    parts = [1] * len(pages)
+    for _ in range(max(free, 0)):
+        best = max(range(len(pages)), key=lambda i: pages[i] / parts[i], default=None)
+        if best is None or pages[best] / (parts[best] + 1) < MIN_IDLE_PART_PAGES:
+            break
+        parts[best] += 1
+    return parts

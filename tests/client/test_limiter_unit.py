@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netra_frames import _limiter
@@ -23,23 +25,46 @@ class Clock:
         return self.now
 
 
-def test_slow_start_lets_a_window_in_flight_then_one_more_per_success() -> None:
+def test_slow_start_doubles_the_window_once_a_whole_window_succeeded() -> None:
     clock = Clock()
     limiter = RateLimiter(None, clock=clock)
     for _ in range(INITIAL_WINDOW):
         assert limiter.try_acquire(clock.now) == 0
     assert limiter.try_acquire(clock.now) > 0  # the window is full
+    for _ in range(INITIAL_WINDOW - 1):
+        limiter.answered()
+        limiter.granted()  # a slot back, and no more: the round is not over
+        assert limiter.window() == INITIAL_WINDOW
+        assert limiter.try_acquire(clock.now) == 0
+        assert limiter.try_acquire(clock.now) > 0
     limiter.answered()
-    limiter.granted()  # one answer: one slot back, and the window grows by one
-    assert limiter.try_acquire(clock.now) == 0
-    assert limiter.try_acquire(clock.now) == 0
+    limiter.granted()  # the whole window went through: it doubles
+    assert limiter.window() == 2 * INITIAL_WINDOW
+    for _ in range(INITIAL_WINDOW + 1):
+        assert limiter.try_acquire(clock.now) == 0
     assert limiter.try_acquire(clock.now) > 0
+
+
+def test_a_429_among_a_rounds_answers_stops_the_next_round() -> None:
+    clock = Clock()
+    limiter = RateLimiter(None, clock=clock)
+    sent = clock.now
+    for _ in range(INITIAL_WINDOW):
+        limiter.try_acquire(clock.now)
+    for _ in range(INITIAL_WINDOW - 3):  # a bucket's burst answered first ...
+        limiter.answered()
+        limiter.granted(sent_at=sent)
+    assert limiter.window() == INITIAL_WINDOW  # ... has not opened the window
+    limiter.answered()
+    limiter.throttled(sent, retry_after=2.0)  # then the refusals of the same round
+    assert limiter.window() is None
+    assert limiter.try_acquire(clock.now) > 1.0  # and every thread holds
 
 
 def test_slow_start_ends_at_the_open_window() -> None:
     clock = Clock()
     limiter = RateLimiter(None, clock=clock)
-    for _ in range(OPEN_WINDOW):
+    for _ in range(2 * OPEN_WINDOW):
         limiter.granted()
     for _ in range(10 * OPEN_WINDOW):  # no window any more: nothing waits
         assert limiter.try_acquire(clock.now) == 0
@@ -193,3 +218,9 @@ def test_a_spent_fixed_window_keeps_the_rate_it_granted() -> None:
     limiter.throttled(clock.now, retry_after=57.0)
     assert limiter.rate() == pytest.approx(_limiter.BETA * 30 / 57)
     assert limiter.try_acquire(clock.now) == pytest.approx(57.0)  # everyone waits it out
+
+
+def test_the_documented_first_window_is_the_limiters() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "reliability.md").read_text()
+    assert f"at most {INITIAL_WINDOW} requests at once" in " ".join(text.split())
+    assert RateLimiter(None).window() == INITIAL_WINDOW

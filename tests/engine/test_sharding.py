@@ -12,7 +12,9 @@ from polars.testing import assert_frame_equal
 import netra_frames as nf
 from netra_frames import NetraClient
 from netra_frames._engine import batch
-from netra_frames._engine.walks import choose_shards
+from netra_frames._engine.drains import capacity
+from netra_frames._engine.shards import choose_shards
+from netra_frames._limiter import INITIAL_WINDOW
 from netra_frames.server import LocalNetra
 from netra_frames.times import parse_time
 
@@ -194,3 +196,18 @@ def test_adaptive_splits_running_walks_and_counts_ties_once(uneven: LocalNetra) 
     # splitting costs a few requests (a partial last page per walk, at most two walks per
     # worker at a time, split ahead by estimate or when idle), never a page per row
     assert one.height / 5 <= requests <= one.height / 5 + 6 * 16
+
+
+def test_a_fresh_client_starts_as_many_ranges_as_can_go(uneven: LocalNetra) -> None:
+    """The slow start lets INITIAL_WINDOW requests go: a drain starts that many ranges, then
+    splits as the window opens; the first round of requests is the window's, not 16."""
+    window = uneven.anchor - timedelta(days=40), uneven.anchor
+    with NetraClient(uneven.api_key, uneven.base_url) as client:
+        assert capacity(client.transport, 16) == INITIAL_WINDOW
+        one = nf.traces_frame(*window, shards=1, backend="polars", client=client)
+    with NetraClient(uneven.api_key, uneven.base_url) as client:
+        uneven.reset_stats()
+        many = nf.traces_frame(*window, max_workers=16, backend="polars", client=client)
+        assert capacity(client.transport, 16) == 16  # the window opened
+        assert uneven.stats.requests < one.height / 100 + 2 * 16 + INITIAL_WINDOW
+    assert_frame_equal(many, one)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from netra_frames._engine.batch import polars_sink
-from netra_frames._engine.walks import WalkSet
+from netra_frames._engine.walks import WalkSet, _apportion
 from netra_frames._wire.decode import decode_traces_page
 from netra_frames.query import TraceQuery
 from netra_frames.schema import TRACES
@@ -158,3 +158,36 @@ def test_walks_that_saw_no_rows_take_the_drains_density() -> None:
     fresh = walks.walks[1]
     assert fresh.expected_rows() is None
     assert fresh.expected_rows(density) == pytest.approx(density * 8 * 86400)
+
+
+def test_free_workers_get_parts_of_the_walks_with_the_largest_parts() -> None:
+    walks = _walks(16, 2)  # two walks of 8 days, 10 rows a page
+    _first_round(walks, dense=0)  # walk 0 is 100x denser
+    first = walks.walks[0]
+    expected = first.expected_rows()
+    assert expected is not None and expected > 40 * 10
+    added = walks.rebalance(workers=6)  # 4 workers free
+    assert added >= 4
+    parts = [w for w in walks.walks if w is first or w.lo >= first.lo and w.hi <= first.hi]
+    assert len(parts) >= 5  # the dense walk took the free workers' parts
+    assert walks.rebalance(workers=6) == 0  # nothing more until a page says otherwise
+
+
+def test_a_walk_that_saw_no_page_is_counted_but_not_split() -> None:
+    walks = _walks(16, 4)
+    first = walks.walks[0]
+    first.pages.next_request()
+    step = timedelta(minutes=1)
+    top = first.hi if first.backward else first.lo
+    first.take(_page([top - step * (i + 1) for i in range(10)]))  # dense: 10 rows a minute
+    assert walks.density() is not None  # the others would look as dense as it
+    walks.rebalance(workers=16)
+    for walk in walks.walks[1:4]:  # the three walks that saw no page yet
+        assert walk.hi - walk.lo == 4 * DAY  # not split: their days may well be empty
+    assert len(walks.walks) > 4  # the walk that saw its density was
+
+
+def test_the_apportioning_makes_the_largest_part_smallest() -> None:
+    assert _apportion([12.0, 6.0, 3.0], 3) == [3, 2, 1]  # parts of 4, 3, 3 pages
+    assert _apportion([12.0, 6.0, 3.0], 0) == [1, 1, 1]
+    assert _apportion([1.5, 0.0], 4) == [1, 1]  # a part holds a page at least
