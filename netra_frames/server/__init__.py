@@ -23,8 +23,9 @@ from typing import Any
 
 from netra_frames.server import synth
 from netra_frames.server.app import NetraApp, ServerStats
-from netra_frames.server.faults import FaultConfig, FaultInjector
+from netra_frames.server.faults import FaultConfig
 from netra_frames.server.httpd import NetraHTTPServer
+from netra_frames.server.injector import FaultInjector
 from netra_frames.server.store import LoadProgress, Store
 
 __all__ = ["FaultConfig", "LocalNetra", "ServerStats"]
