@@ -92,7 +92,7 @@ class Store:
             self._target, self._uri = path, False
         self._keeper = self._connect()
         self._pool: list[sqlite3.Connection] = []
-        self._all: list[sqlite3.Connection] = []
+        self._closed = False
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
@@ -101,20 +101,28 @@ class Store:
     def close(self) -> None:
         """Close every connection; the in-memory database disappears.
 
+        An idle connection closes now, a borrowed one when its ``with`` block ends: a
+        connection is never closed under a query running on another thread.
+
         Examples
         --------
         >>> Store(None).close()
         """
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-            self._pool.clear()
+            self._closed = True
+            idle, self._pool = self._pool, []
+        for conn in idle:
+            conn.close()
         self._keeper.close()
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """Borrow a pooled connection for the duration of a ``with`` block.
+
+        Raises
+        ------
+        sqlite3.ProgrammingError
+            When the store is closed.
 
         Examples
         --------
@@ -125,16 +133,20 @@ class Store:
         >>> store.close()
         """
         with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the server's store is closed")
             conn = self._pool.pop() if self._pool else None
         if conn is None:
             conn = self._connect()
-            with self._lock:
-                self._all.append(conn)
         try:
             yield conn
         finally:
             with self._lock:
-                self._pool.append(conn)
+                keep = not self._closed
+                if keep:
+                    self._pool.append(conn)
+            if not keep:
+                conn.close()
 
     # -- loading -----------------------------------------------------------------------------
 
