@@ -23,8 +23,9 @@ from typing import Any
 
 from netra_frames.server import synth
 from netra_frames.server.app import NetraApp, ServerStats
-from netra_frames.server.faults import FaultConfig, FaultInjector
+from netra_frames.server.faults import FaultConfig
 from netra_frames.server.httpd import NetraHTTPServer
+from netra_frames.server.injector import FaultInjector
 from netra_frames.server.store import LoadProgress, Store
 
 __all__ = ["FaultConfig", "LocalNetra", "ServerStats"]
@@ -155,7 +156,7 @@ class LocalNetra:
             raise
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="LocalNetra", daemon=True,
+            name=self._server.thread_name, daemon=True,
         )  # fmt: skip
         self._thread.start()
         logger.debug(
@@ -165,6 +166,11 @@ class LocalNetra:
 
     def stop(self) -> None:
         """Stop serving, close every connection and free the database; idempotent.
+
+        Requests in flight are abandoned (their connections are shut down, injected waits
+        end), and every server thread has ended when this returns, unless a handler is still
+        busy after :attr:`~netra_frames.server.httpd.NetraHTTPServer.handler_join_seconds`
+        (then it is logged and left behind).
 
         Examples
         --------
@@ -176,8 +182,7 @@ class LocalNetra:
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             server.shutdown()  # returns within poll_interval while serve_forever runs
-        server.close_connections()
-        server.server_close()
+        server.server_close()  # ends every connection and joins its thread (bounded)
         while thread is not None and thread.is_alive():
             thread.join(0.1)  # timed: an untimed join cannot be interrupted once polars loads
         assert self._app is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from netra_frames.server.faults import FaultInjector
+from netra_frames.server.injector import FaultInjector
 from netra_frames.server.protocol import (
     ApiError,
     CursorCodec,

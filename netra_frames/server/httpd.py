@@ -58,32 +58,55 @@ def _break_page(body: bytes, kind: str) -> bytes:
 
 
 class NetraHTTPServer(ThreadingHTTPServer):
-    """Threaded HTTP/1.1 server bound to a :class:`NetraApp`; tracks open connections.
+    """Threaded HTTP/1.1 server bound to a :class:`NetraApp`; tracks connections and threads.
+
+    Each accepted connection is served on its own thread, named ``LocalNetra-PORT-conn-N``
+    (:attr:`thread_name`, ``LocalNetra-PORT``, also names the serving thread). The server
+    keeps every such thread, as :class:`socketserver.ThreadingMixIn` does with
+    ``block_on_close``, so :meth:`server_close` can end them: it stops accepting, shuts down
+    every open connection (a handler blocked on its socket or waiting out an injected delay
+    returns at once) and joins the handler threads, at most :attr:`handler_join_seconds`.
+    They stay daemon threads only so that one a stop could not end never blocks the exit.
 
     Examples
     --------
-    >>> NetraHTTPServer.daemon_threads
-    True
+    >>> NetraHTTPServer.daemon_threads, NetraHTTPServer.block_on_close
+    (True, True)
     """
 
     daemon_threads = True
+    block_on_close = True
     allow_reuse_address = True
     # socketserver's default backlog (5) drops the SYNs of a burst of new connections, and
     # each dropped SYN costs the client a one-second retransmit: a real server accepts more
     request_queue_size = 128
+    #: Longest :meth:`server_close` waits for the handler threads to end.
+    handler_join_seconds = 10.0
 
     def __init__(self, address: tuple[str, int], app: NetraApp) -> None:
         self.app = app
+        #: Set when the server closes: injected waits end at once.
+        self.stopping = threading.Event()
         self._open: set[socket.socket] = set()
+        self._handlers: set[threading.Thread] = set()
+        self._accepted = 0
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+        self.thread_name = f"LocalNetra-{self.server_address[1]}"
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Count and track an accepted connection, then serve it on a thread."""
+        """Count and track an accepted connection, then serve it on a tracked thread."""
         self.app.count(conn=True)
         with self._open_lock:
+            self._accepted += 1
+            thread = threading.Thread(
+                target=self.process_request_thread, args=(request, client_address),
+                name=f"{self.thread_name}-conn-{self._accepted}", daemon=self.daemon_threads,
+            )  # fmt: skip
+            self._handlers = {t for t in self._handlers if t.is_alive()}
+            self._handlers.add(thread)
             self._open.add(request)
-        super().process_request(request, client_address)
+        thread.start()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Ignore clients that went away (reset, timed out); report anything else."""
@@ -107,6 +130,26 @@ class NetraHTTPServer(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def server_close(self) -> None:
+        """Stop accepting, end every open connection and join the handler threads (bounded).
+
+        Call it after :meth:`shutdown` (or without ``serve_forever`` running), so that no new
+        connection is accepted meanwhile. A handler thread still alive after
+        :attr:`handler_join_seconds` is logged and left behind (a daemon thread).
+        """
+        self.stopping.set()
+        super().server_close()
+        self.close_connections()
+        deadline = time.monotonic() + self.handler_join_seconds
+        with self._open_lock:
+            handlers = list(self._handlers)
+        for thread in handlers:
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(0.1)  # timed: an untimed join cannot be interrupted by Ctrl-C
+        left = [t.name for t in handlers if t.is_alive()]
+        if left:
+            logger.warning("LocalNetra stopped with handler threads still running: %s", left)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -188,26 +231,28 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _wait(self, seconds: float) -> bool:
-        """Wait ``seconds``; return ``False`` at once if the client hangs up meanwhile.
+        """Wait ``seconds``; return ``False`` at once if the client hangs up or the server stops.
 
         A waiting request has been read whole and an HTTP/1.1 client sends nothing more until
         it has the answer, so the socket turning readable means end of stream: the client gave
-        up (a timeout) or :meth:`NetraHTTPServer.close_connections` shut it down. Bytes that
-        do arrive (a pipelining client) are left for the next request and the wait goes on.
+        up (a timeout) or :meth:`NetraHTTPServer.server_close` shut it down. Bytes that do
+        arrive (a pipelining client) are left for the next request, and the rest of the wait
+        is spent on the server's ``stopping`` event instead.
         """
+        stopping = self.server.stopping
         deadline = time.monotonic() + seconds
         with selectors.DefaultSelector() as watch:
             try:
                 watch.register(self.connection, selectors.EVENT_READ)
-                while (left := deadline - time.monotonic()) > 0:
+                while (left := deadline - time.monotonic()) > 0 and not stopping.is_set():
                     if not watch.select(left):
                         continue  # the time is up
                     if not self.connection.recv(1, socket.MSG_PEEK):
                         return False
-                    time.sleep(max(0.0, deadline - time.monotonic()))  # pipelined bytes
+                    stopping.wait(max(0.0, deadline - time.monotonic()))  # pipelined bytes
             except (OSError, ValueError):  # reset, or closed under us
                 return False
-        return True
+        return not stopping.is_set()
 
     def _reset(self) -> None:
         self.close_connection = True

@@ -1,6 +1,7 @@
 """SQLite storage of the synthetic data and every query the server runs; no HTTP here.
 
-The schema keeps every sort key ``NOT NULL`` (tokens and costs are 0 when absent) so keyset
+The schema (its SQL text is in :mod:`netra_frames.server.schema_sql`) keeps every sort key
+``NOT NULL`` (tokens and costs are 0 when absent) so keyset
 pagination ``WHERE (key, id) > (?, ?) ORDER BY key, id LIMIT n`` works for every sort field.
 Costs are stored as integer nano-USD and only turned into float USD on the way out. Column
 and sort-field names in SQL come from fixed whitelists; user values are always bound.
@@ -27,6 +28,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from netra_frames.server import synth
+from netra_frames.server.schema_sql import (
+    INDEXES,
+    SPAN_INSERT,
+    SPAN_JSON,
+    SPANS_TABLE,
+    TRACE_INSERT,
+    TRACE_JSON,
+    TRACES_TABLE,
+)
 
 __all__ = ["SORT_FIELDS", "LoadProgress", "Store"]
 
@@ -49,98 +59,6 @@ SORT_FIELDS: dict[str, str] = {
 }
 _FILTER_COLUMNS = {"tenant_id": "tenant_id", "user_id": "user_id",
                    "session_id": "session_id", "trace_id": "id"}  # fmt: skip
-
-_TEXT = "TEXT NOT NULL"
-_INT = "INTEGER NOT NULL"
-_TRACE_TYPES = {"session_id": "TEXT", "tenant_id": "TEXT", "user_id": "TEXT",
-                "environment": "TEXT", "service": "TEXT"}  # fmt: skip
-_SPAN_TYPES = {"parent_span_id": "TEXT", "model_name": "TEXT"}
-_INT_COLUMNS = {"start_ms", "end_ms", "latency_ms", "created_ms", "has_pii", "has_violation",
-                "has_error"}  # fmt: skip
-
-_DDL = [
-    "CREATE INDEX traces_org_start ON traces (org_id, start_ms, id)",
-    "CREATE INDEX traces_org_tenant ON traces (org_id, tenant_id, start_ms, id)",
-    "CREATE INDEX traces_org_session ON traces (org_id, session_id, start_ms)",
-    "CREATE INDEX traces_org_user ON traces (org_id, user_id, start_ms)",
-    "CREATE INDEX traces_org_end ON traces (org_id, end_ms, id)",
-    "CREATE INDEX traces_org_latency ON traces (org_id, latency_ms, id)",
-    "CREATE INDEX traces_org_cost ON traces (org_id, total_cost_n, id)",
-    "CREATE INDEX traces_org_tokens ON traces (org_id, total_tokens, id)",
-    "CREATE INDEX traces_org_name ON traces (org_id, name, id)",
-    "CREATE INDEX spans_org_trace ON spans (org_id, trace_id, start_ms, id)",
-]
-
-
-def _column_type(name: str, overrides: dict[str, str]) -> str:
-    if name in overrides:
-        return overrides[name]
-    if name in _INT_COLUMNS or name.endswith(("_tokens", "_cost_n")):
-        return _INT
-    return _TEXT
-
-
-def _create_table(name: str, fields: Sequence[str], overrides: dict[str, str], pk: str) -> str:
-    cols = ", ".join(f"{f} {_column_type(f, overrides)}" for f in fields)
-    key = f", PRIMARY KEY ({pk})" if pk else ""
-    return f"CREATE TABLE {name} ({cols}{key})"
-
-
-_TRACE_COLS = ", ".join(synth.TRACE_FIELDS)
-_SPAN_COLS = ", ".join(synth.SPAN_FIELDS)
-_TRACE_INSERT = f"INSERT INTO traces VALUES ({', '.join('?' * len(synth.TRACE_FIELDS))})"
-_SPAN_INSERT = f"INSERT INTO spans VALUES ({', '.join('?' * len(synth.SPAN_FIELDS))})"
-
-
-def _iso(col: str) -> str:
-    """SQL rendering epoch-ms column ``col`` as ISO 8601 UTC with milliseconds and ``Z``."""
-    return (f"(strftime('%Y-%m-%dT%H:%M:%S', {col} / 1000, 'unixepoch')"
-            f" || printf('.%03dZ', {col} % 1000))")  # fmt: skip
-
-
-def _bool(col: str) -> str:
-    return f"json(iif({col}, 'true', 'false'))"
-
-
-def _usd(col: str) -> str:
-    return f"{col} / 1e9"
-
-
-#: SQL building one wire trace item (a JSON object without ``cursor``) from a ``traces`` row.
-_TRACE_JSON = f"""json_object(
-    'id', id, 'name', name, 'kind', kind, 'latency_ms', latency_ms,
-    'start_time', {_iso("start_ms")}, 'end_time', {_iso("end_ms")},
-    'organisation_id', org_id, 'project_id', project_id, 'session_id', session_id,
-    'tenant_id', tenant_id, 'user_id', user_id, 'environment', environment,
-    'service', service, 'models', json(models),
-    'prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
-    'cached_tokens', cached_tokens, 'total_tokens', total_tokens,
-    'prompt_tokens_cost', {_usd("prompt_cost_n")},
-    'completion_tokens_cost', {_usd("completion_cost_n")},
-    'cached_tokens_cost', {_usd("cached_cost_n")}, 'total_cost', {_usd("total_cost_n")},
-    'has_pii', {_bool("has_pii")}, 'pii_entities', json(pii_entities),
-    'has_violation', {_bool("has_violation")}, 'violations', json(violations),
-    'has_error', {_bool("has_error")})"""
-
-#: SQL building one wire span item from a ``spans s JOIN traces t`` row.
-_SPAN_JSON = f"""json_object(
-    'id', s.id, 'trace_id', s.trace_id, 'name', s.name, 'kind', s.kind,
-    'parent_span_id', s.parent_span_id, 'latency_ms', s.latency_ms,
-    'start_time_ms', CAST(s.start_ms AS TEXT), 'end_time_ms', CAST(s.end_ms AS TEXT),
-    'organisation_id', s.org_id, 'project_id', t.project_id, 'session_id', t.session_id,
-    'tenant_id', t.tenant_id, 'user_id', t.user_id, 'environment', t.environment,
-    'model_name', s.model_name,
-    'prompt_tokens', s.prompt_tokens, 'completion_tokens', s.completion_tokens,
-    'cached_tokens', s.cached_tokens, 'total_tokens', s.total_tokens,
-    'prompt_tokens_cost', {_usd("s.prompt_cost_n")},
-    'completion_tokens_cost', {_usd("s.completion_cost_n")},
-    'cached_tokens_cost', {_usd("s.cached_cost_n")}, 'total_cost', {_usd("s.total_cost_n")},
-    'has_pii', {_bool("s.has_pii")}, 'pii_entities', json(s.pii_entities),
-    'pii_actions', json(s.pii_actions), 'has_violation', {_bool("s.has_violation")},
-    'violations', json(s.violations), 'violation_actions', json(s.violation_actions),
-    'status', s.status, 'attributes', s.attributes, 'events', s.events, 'links', s.links,
-    'resources', s.resources, 'metadata', json(s.metadata), 'has_error', {_bool("s.has_error")},
-    'created_at', {_iso("s.created_ms")})"""
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -174,7 +92,7 @@ class Store:
             self._target, self._uri = path, False
         self._keeper = self._connect()
         self._pool: list[sqlite3.Connection] = []
-        self._all: list[sqlite3.Connection] = []
+        self._closed = False
         self._lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
@@ -183,20 +101,28 @@ class Store:
     def close(self) -> None:
         """Close every connection; the in-memory database disappears.
 
+        An idle connection closes now, a borrowed one when its ``with`` block ends: a
+        connection is never closed under a query running on another thread.
+
         Examples
         --------
         >>> Store(None).close()
         """
         with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-            self._pool.clear()
+            self._closed = True
+            idle, self._pool = self._pool, []
+        for conn in idle:
+            conn.close()
         self._keeper.close()
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
         """Borrow a pooled connection for the duration of a ``with`` block.
+
+        Raises
+        ------
+        sqlite3.ProgrammingError
+            When the store is closed.
 
         Examples
         --------
@@ -207,16 +133,20 @@ class Store:
         >>> store.close()
         """
         with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the server's store is closed")
             conn = self._pool.pop() if self._pool else None
         if conn is None:
             conn = self._connect()
-            with self._lock:
-                self._all.append(conn)
         try:
             yield conn
         finally:
             with self._lock:
-                self._pool.append(conn)
+                keep = not self._closed
+                if keep:
+                    self._pool.append(conn)
+            if not keep:
+                conn.close()
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -270,23 +200,23 @@ class Store:
             for table in ("meta", "traces", "spans"):
                 db.execute(f"DROP TABLE IF EXISTS {table}")
             db.execute("CREATE TABLE meta (params TEXT NOT NULL)")
-            db.execute(_create_table("traces", synth.TRACE_FIELDS, _TRACE_TYPES, "id"))
-            db.execute(_create_table("spans", synth.SPAN_FIELDS, _SPAN_TYPES, ""))
+            db.execute(TRACES_TABLE)
+            db.execute(SPANS_TABLE)
             began = time.perf_counter()
             report("generate", 0, traces)
             done = 0
             for trace_rows, span_rows in synth.generate(seed, traces, days, anchor_ms, shape=shape):
-                db.executemany(_TRACE_INSERT, trace_rows)
-                db.executemany(_SPAN_INSERT, span_rows)
+                db.executemany(TRACE_INSERT, trace_rows)
+                db.executemany(SPAN_INSERT, span_rows)
                 done += len(trace_rows)
                 report("generate", done, traces)
             logger.debug("generated and inserted rows in %.2fs", time.perf_counter() - began)
-            steps = len(_DDL) + 2
+            steps = len(INDEXES) + 2
             report("index", 0, steps)
             db.execute("ALTER TABLE traces ADD COLUMN wire TEXT")
-            db.execute(f"UPDATE traces SET wire = {_TRACE_JSON}")
+            db.execute(f"UPDATE traces SET wire = {TRACE_JSON}")
             report("index", 1, steps)
-            for step, ddl in enumerate(_DDL, 2):
+            for step, ddl in enumerate(INDEXES, 2):
                 db.execute(ddl)
                 report("index", step, steps)
             logger.debug("rendered and indexed in %.2fs", time.perf_counter() - began)
@@ -448,7 +378,7 @@ class Store:
             args.extend((after[0], *after))
         sql.append(f"ORDER BY s.start_ms {order}, s.id {order} LIMIT ?")
         args.append(limit)
-        return self._page(_SPAN_JSON, "s.start_ms", "s.id", " ".join(sql), args, ascending)
+        return self._page(SPAN_JSON, "s.start_ms", "s.id", " ".join(sql), args, ascending)
 
     def session_usage(
         self, org_id: str, session_id: str, window: tuple[int, int]
