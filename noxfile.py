@@ -2,13 +2,15 @@
 
 ``.ci/run`` runs every session after the README's ``python -m pytest``. Run one locally with
 ``nox -s tests-3.10`` (``nox -l`` lists them; arguments after ``--`` go to pytest:
-``nox -s lowest -- tests/doors/test_scan.py -x``).
+``nox -s tests-3.10 -- tests/doors/test_scan.py -x``).
 
-- ``tests-3.10`` / ``tests-3.13``: the suite on the lowest and the highest supported Python.
+- ``tests-3.10``: the suite on the lowest supported Python, with every runtime dependency at
+  exactly the floor that ``pyproject.toml`` declares (constraints derived from it at run time,
+  so they cannot drift): the oldest of everything we claim to support, together.
+- ``tests-3.13``: the suite on the highest supported Python, with the newest dependencies (as
+  the README's run on the default Python has them).
   A Python that this machine lacks is skipped with a printed line, never silently, and does
   not fail the run.
-- ``lowest``: every runtime dependency at exactly the floor that ``pyproject.toml`` declares
-  (constraints derived from it at run time, so they cannot drift), on the lowest Python.
 - ``dist``: build the sdist and the wheel, check their metadata, install the wheel into a fresh
   venv outside the repository and run ``netra-frames demo`` there.
 """
@@ -57,7 +59,7 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 nox.options.reuse_venv = "yes"
 # nox turns this on when CI is set; a Python the machine lacks is reported, not a failure.
 nox.options.error_on_missing_interpreters = False
-nox.options.sessions = [f"tests-{v}" for v in PYTHONS] + ["lowest", "dist"]
+nox.options.sessions = [f"tests-{v}" for v in PYTHONS] + ["dist"]
 
 
 def runtime_floors(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
@@ -129,8 +131,12 @@ def _pytest(session: nox.Session, *default: str) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """Import the package and run the suite (without slow tests) on this Python."""
-    session.install("-e", ".[dev]")
+    """Import the package and run the suite (without slow tests) on this Python; on the lowest,
+    with every runtime dependency at its declared floor."""
+    if session.python == LOWEST_PYTHON:
+        _install_floors(session)
+    else:
+        session.install("-e", ".[dev]")
     session.run("python", "-c", "import netra_frames, sys; print('imported on', sys.version)")
     flaky = KNOWN_FLAKY.get(str(session.python), ())
     for test in flaky:
@@ -148,9 +154,8 @@ sys.exit(0 if got == floors else f"installed {got}, declared floors {floors}")
 """
 
 
-@nox.session(python=LOWEST_PYTHON)
-def lowest(session: nox.Session) -> None:
-    """Run the suite with every runtime dependency at its declared floor."""
+def _install_floors(session: nox.Session) -> None:
+    """Install the package with every runtime dependency at its floor, and check that it got them."""
     floors = runtime_floors()
     constraints = Path(session.create_tmp()) / "floors.txt"
     constraints.write_text("".join(f"{n}=={v}\n" for n, v in floors.items()), encoding="utf-8")
@@ -158,7 +163,6 @@ def lowest(session: nox.Session) -> None:
     check = Path(session.create_tmp()) / "check_floors.py"
     check.write_text(_CHECK_FLOORS, encoding="utf-8")
     session.run("python", str(check), json.dumps(floors))
-    _pytest(session, *SUITE)
 
 
 @nox.session
