@@ -155,7 +155,7 @@ sys.exit(0 if got == floors else f"installed {got}, declared floors {floors}")
 
 
 def _install_floors(session: nox.Session) -> None:
-    """Install the package with every runtime dependency at its floor, and check that it got them."""
+    """Install the package with every runtime dependency at its floor; check it got them."""
     floors = runtime_floors()
     constraints = Path(session.create_tmp()) / "floors.txt"
     constraints.write_text("".join(f"{n}=={v}\n" for n, v in floors.items()), encoding="utf-8")
