@@ -13,7 +13,7 @@ rows per second between the previous page's last row and its own).
 * **Split by estimated work** (:meth:`WalkSet.rebalance`, after every page): the pages
   left in a running walk are estimated as its density times the time it has not reached.
   The drain starts as many walks as requests may go at once (the client's slow start
-  lets 8 go, then one more per answer), and as the window opens, the pages left are
+  lets 8 go, then doubles per window that succeeded), and as it opens, the pages left are
   apportioned among the workers: each free worker gets a part of the walk whose parts
   are largest (D'Hondt). A walk holding more than its share (the pages left in all
   walks over the workers) is also split ahead of time into as many parts as its
