@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -38,6 +38,7 @@ from netra_frames import (
     ServerError,
     TransportError,
 )
+from netra_frames._limiter import INITIAL_WINDOW
 from netra_frames.server import FaultConfig, LocalNetra
 from netra_frames.times import format_time
 
@@ -672,3 +673,21 @@ def test_one_retry_loop_on_the_pool_and_on_a_callers_session(
     assert srv.stats.by_status[503] == 2
     if session is not None:
         session.close()
+
+
+def test_a_small_bucket_refuses_the_first_round_once_and_nothing_after(
+    srv: LocalNetra, window: Window
+) -> None:
+    """docs/reliability.md: against a burst of 5, the first round of INITIAL_WINDOW requests
+    is refused INITIAL_WINDOW - 5 times at most, and every later request is paced (the
+    refusals' Retry-After of 2 s sets the rate), with no header to help."""
+    days = window[1] - timedelta(days=8), window[1]  # 8 ranges of a day, a page each
+    with NetraClient(srv.api_key, srv.base_url) as client:
+        expected = nf.traces_frame(*days, shards=1, backend="polars", client=client)
+    srv.set_faults(rate_limit_rps=0.5, rate_limit_burst=5)
+    srv.reset_stats()
+    with NetraClient(srv.api_key, srv.base_url) as client:
+        got = nf.traces_frame(*days, backend="polars", client=client)
+    assert_frame_equal(got, expected)
+    assert srv.stats.by_status.get(429, 0) <= INITIAL_WINDOW - 5
+    assert srv.stats.by_status[200] >= INITIAL_WINDOW  # the window went out at once
