@@ -141,7 +141,11 @@ def test_keep_partial_writes_what_was_fetched_and_exits_1(
     server: LocalNetra, window: Window, tmp_path: Path
 ) -> None:
     target = tmp_path / "t.csv"
-    argv = ["traces", *span(window), "--max-retries", "0", "--no-progress", "-o", str(target)]
+    # --limit makes the drain one walk, page after page: the 8 pages the server answers are
+    # all taken before the 9th request fails. (With the window split, the failure may be
+    # read before the newest range's first page, and the prefix kept is then empty.)
+    argv = ["traces", *span(window), "--max-retries", "0", "--no-progress", "--limit", "1500",
+            "-o", str(target)]  # fmt: skip
     server.set_faults(fail_after_requests=8)
     lost = run(*argv, server=server, code=1)
     assert_one_line_error(lost, "stopped part way", "--keep-partial")
@@ -150,7 +154,7 @@ def test_keep_partial_writes_what_was_fetched_and_exits_1(
     kept = run(*argv, "--keep-partial", server=server, code=1)
     assert_one_line_error(kept, f"{target}.partial")
     partial = pl.read_csv(f"{target}.partial")
-    assert 0 < partial.height < 2000 and partial.columns == [c.name for c in TRACES]
+    assert partial.height == 800 and partial.columns == [c.name for c in TRACES]
     assert not target.exists()
 
 
