@@ -29,7 +29,15 @@ from .._wire.convert import concat_frames, pandas_ready, tables_to_pandas
 from .._wire.decode import DecodedPage, finish, page_weight
 from ..schema import Column
 
-__all__ = ["BATCH_BYTES", "Batcher", "Sink", "gather", "pandas_sink", "polars_sink"]
+__all__ = [
+    "BATCH_BYTES",
+    "Batcher",
+    "Sink",
+    "consolidate",
+    "gather",
+    "pandas_sink",
+    "polars_sink",
+]
 
 BATCH_BYTES = 4 << 20
 """Bytes of kept page bodies built into one batch (about 3,500 spans or 4,000 traces)."""
@@ -167,6 +175,29 @@ def gather(batchers: Sequence[Batcher[Part]], *, partial: bool = False) -> list[
     if batchers:
         _build_loose(batchers[0].sink, runs, parts, partial)
     return parts
+
+
+def consolidate(batchers: Sequence[Batcher[Part]]) -> None:
+    """Build the loose pages of ``batchers`` (consecutive parts of one result, each one
+    complete) as :func:`gather` would, and keep every batch in the first batcher.
+
+    A drain calls it while it waits for answers: what it builds then is not left to build
+    at the end. The result of :func:`gather` over the same batchers does not change.
+
+    Examples
+    --------
+    >>> from netra_frames.schema import TRACES
+    >>> first, second = Batcher(polars_sink(TRACES)), Batcher(polars_sink(TRACES))
+    >>> consolidate([first, second])
+    >>> first.loose, second.parts
+    ([], [])
+    """
+    if not batchers:
+        return
+    parts = gather(batchers)
+    for batcher in batchers:
+        batcher.parts, batcher._pending, batcher._weight = [], [], 0
+    batchers[0].parts = parts
 
 
 def _build_loose(

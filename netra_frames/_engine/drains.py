@@ -76,6 +76,10 @@ def capacity(transport: Transport, workers: int) -> int:
 class TracesDrain(Drain[int, Any]):
     """Every page of one or more windows of a traces listing (see :mod:`.walks`).
 
+    While it waits for answers, the drain builds the pages of finished walks into batches
+    (:meth:`~.walks.WalkSet.build_finished`): a drain bound by the server's latency then
+    has little left to build after its last page.
+
     :meth:`run` returns ``present(frames)``, one frame per window (by default the list).
     """
 
@@ -108,7 +112,10 @@ class TracesDrain(Drain[int, Any]):
                 taken = False
             if pool.pending == 0:
                 break
-            index, ok, page = pool.next_done()
+            done = pool.poll(0.0)
+            while done is None and walks.build_finished():  # build while answers are due
+                done = pool.poll(0.0)
+            index, ok, page = pool.next_done() if done is None else done
             walk = walks.walks[index]
             walk.busy = False
             if not ok:

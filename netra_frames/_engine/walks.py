@@ -50,7 +50,7 @@ from .._wire.pages import PageWalk
 from ..config import DEFAULT_PAGE_SIZE
 from ..query import TraceQuery
 from ..times import split_window
-from .batch import Batcher, Sink
+from .batch import Batcher, Sink, consolidate
 
 __all__ = [
     "MIN_PART_PAGES",
@@ -353,6 +353,26 @@ class WalkSet:
         """
         if sum(w.batcher.weight for w in self.walks) >= budget:
             max(self.walks, key=lambda w: w.batcher.weight).batcher.flush()
+
+    def build_finished(self) -> bool:
+        """Build the loose pages of one run of finished walks (consecutive in result
+        order) into batches; return whether there was any to build.
+
+        The drain calls it while it has nothing else to do than wait for answers, so a
+        drain bound by the server's latency ends with little left to build. A run's walks
+        stay consecutive: a split only ever adds walks next to an unfinished one.
+        """
+        for group in range(len(self.windows)):
+            run: list[Walk] = []
+            for walk in [*self.ordered(group), None]:
+                if walk is not None and walk.done:
+                    run.append(walk)
+                    continue
+                if any(w.batcher.loose for w in run):
+                    consolidate([w.batcher for w in run])
+                    return True
+                run = []
+        return False
 
     def covered(self) -> float:
         """Share of the windows' time the walks have covered (for a progress estimate)."""

@@ -7,7 +7,7 @@ stall: nothing is sent until then; default 10 minutes), runs the drain ``KIND`` 
 :data:`KINDS`), and prints ``stalled`` once the server holds ``STALLS`` waiting requests.
 The parent then sends SIGINT. The child prints one JSON line: what was raised, the
 worker threads still alive right then (``alive_at_raise``) and after up to 10 s
-(``alive_after``), and exits 130.
+(``alive_after``, with their ``stacks``), and exits 130.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +32,16 @@ START, END = ANCHOR - timedelta(days=30), ANCHOR
 
 def workers() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("netra_frames")]
+
+
+def stacks() -> dict[str, str]:
+    """Where each worker still alive is (so a report of one that outlived Ctrl-C says why)."""
+    frames = sys._current_frames()
+    return {
+        t.name: "".join(traceback.format_stack(frames[t.ident]))
+        for t in threading.enumerate()
+        if t.name.startswith("netra_frames") and t.ident in frames
+    }
 
 
 def main() -> int:
@@ -78,8 +89,9 @@ def main() -> int:
         deadline = time.monotonic() + 10
         while workers() and time.monotonic() < deadline:
             time.sleep(0.05)
-        print(json.dumps({"raised": raised, "alive_at_raise": at_raise,
-                          "alive_after": workers()}), flush=True)  # fmt: skip
+        alive = workers()
+        print(json.dumps({"raised": raised, "alive_at_raise": at_raise, "alive_after": alive,
+                          "stacks": stacks() if alive else {}}), flush=True)  # fmt: skip
         srv.set_faults(None)
         client.close()
     return 130 if raised == "KeyboardInterrupt" else 1

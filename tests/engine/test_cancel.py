@@ -68,7 +68,7 @@ def test_ctrl_c_stops_every_kind_of_drain(kind: str, stalls: int) -> None:
         proc.kill()
     report = json.loads(out.strip().splitlines()[-1])
     assert report["raised"] == "KeyboardInterrupt", err
-    assert report["alive_after"] == []
+    assert report["alive_after"] == [], report["stacks"]
     assert proc.returncode == 130
 
 

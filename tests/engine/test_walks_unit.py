@@ -191,3 +191,27 @@ def test_the_apportioning_makes_the_largest_part_smallest() -> None:
     assert _apportion([12.0, 6.0, 3.0], 3) == [3, 2, 1]  # parts of 4, 3, 3 pages
     assert _apportion([12.0, 6.0, 3.0], 0) == [1, 1, 1]
     assert _apportion([1.5, 0.0], 4) == [1, 1]  # a part holds a page at least
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_finished_walks_are_built_while_waiting_and_the_result_is_unchanged(order: str) -> None:
+    walks = _walks(3, 3, order)
+    first, middle, last = walks.ordered(0)  # result order
+    for walk, hour in ((first, 2), (middle, 1), (last, 3)):
+        day = walk.lo + timedelta(hours=hour)
+        walk.take(_page([day, day + timedelta(minutes=1)], more=False))  # done in one page
+    # the first and last walks are done, the middle one is not: two runs of one walk
+    middle.pages.done = False
+    expected = walks.sink.build([walks.sink.convert(w.batcher.loose) for w in walks.ordered(0)])
+    assert walks.build_finished()
+    assert first.batcher.loose == [] and len(first.batcher.parts) == 1
+    assert middle.batcher.loose and last.batcher.loose  # not done, or not its turn yet
+    assert walks.build_finished()
+    assert last.batcher.loose == []
+    assert not walks.build_finished()  # nothing finished is left loose
+    middle.pages.done = True
+    assert walks.build_finished() and not walks.build_finished()
+    # the run of three finished walks keeps its batches, in order, in the first one
+    assert middle.batcher.parts == [] and last.batcher.parts == []
+    built = walks.sink.build([p for w in walks.ordered(0) for p in w.batcher.parts])
+    assert built.equals(expected)
