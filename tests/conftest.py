@@ -112,5 +112,5 @@ def pytest_terminal_summary(
     if config.pluginmanager.hasplugin("randomly") and isinstance(seed, int):
         terminalreporter.write_line(
             f"Using --randomly-seed={seed} (replay this order: "
-            f"python -m pytest -p randomly --randomly-seed={seed})"
+            f"python -m pytest -p randomly --randomly-seed={seed}; in one process: -n 0)"
         )

@@ -31,6 +31,7 @@ from ..schema import Column
 
 __all__ = [
     "BATCH_BYTES",
+    "RECHUNK_BYTES",
     "Batcher",
     "Sink",
     "consolidate",
@@ -54,13 +55,26 @@ class Sink(Generic[Part]):
     columns: Sequence[Column]
 
 
+RECHUNK_BYTES = 16 << 20
+"""A Polars result up to this size is made one chunk (see :func:`polars_sink`)."""
+
+
 def polars_sink(columns: Sequence[Column]) -> Sink[pl.DataFrame]:
-    """Batches as Polars frames; the result is their concatenation (no copy)."""
+    """Batches as Polars frames; the result is their concatenation (no copy).
+
+    A result of up to :data:`RECHUNK_BYTES` is copied into one chunk: how a drain cut its
+    pages into batches depends on when answers came, and a float column's sum depends on
+    its chunks in the last digits, so a small drain gives the same sums on every run. A
+    larger one keeps its batches (a copy would double its memory for a moment).
+    """
 
     def build(parts: list[pl.DataFrame]) -> pl.DataFrame:
         if not parts:
             return finish([], columns)
-        return concat_frames(parts)
+        frame = concat_frames(parts)
+        if len(parts) > 1 and frame.estimated_size() <= RECHUNK_BYTES:
+            return frame.rechunk()
+        return frame
 
     return Sink(lambda pages: finish(pages, columns), build, columns)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+import polars as pl
 import pytest
 
+from netra_frames._engine import batch
 from netra_frames._engine.batch import polars_sink
 from netra_frames._engine.walks import WalkSet, _apportion
 from netra_frames._wire.decode import decode_traces_page
@@ -215,3 +217,16 @@ def test_finished_walks_are_built_while_waiting_and_the_result_is_unchanged(orde
     assert middle.batcher.parts == [] and last.batcher.parts == []
     built = walks.sink.build([p for w in walks.ordered(0) for p in w.batcher.parts])
     assert built.equals(expected)
+
+
+def test_a_small_result_is_one_chunk_and_a_large_one_keeps_its_batches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sink = polars_sink(TRACES)
+    days = [A + timedelta(hours=h) for h in range(6)]
+    parts = [sink.convert([_page(days[i : i + 2], more=False)]) for i in (0, 2, 4)]
+    whole = sink.build(parts)
+    assert whole.n_chunks() == 1  # the same sums whatever batches the timing made
+    assert whole.equals(pl.concat(parts)) and whole.height == 6
+    monkeypatch.setattr(batch, "RECHUNK_BYTES", 0)
+    assert sink.build(parts).n_chunks() == 3  # no copy of a large result
