@@ -8,6 +8,7 @@ test's faults leak into the next one whatever the order (the suite runs in rando
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
@@ -102,6 +103,17 @@ def clean_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _defaults.reset()
     yield
     _defaults.reset()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT Python's usual handler (KeyboardInterrupt), as in a terminal.
+
+    A shell script that starts a job in the background (``cmd &``, as ``.ci/run`` starts
+    its nox suites) starts it with SIGINT ignored, and Python then keeps it ignored: the
+    Ctrl-C tests would see no KeyboardInterrupt, in this process or in the children that
+    inherit it.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_terminal_summary(

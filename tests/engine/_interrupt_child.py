@@ -45,6 +45,8 @@ def stacks() -> dict[str, str]:
 
 
 def main() -> int:
+    # Python's usual Ctrl-C, even when started by a job that ignores SIGINT (a background job)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     kind = sys.argv[1]
     stalls = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     latency_ms = float(sys.argv[3]) if len(sys.argv) > 3 else 600_000.0
