@@ -108,8 +108,8 @@ def clean_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     """Give SIGINT Python's usual handler (KeyboardInterrupt), as in a terminal.
 
-    A shell script that starts a job in the background (``cmd &``, as ``.ci/run`` starts
-    its nox suites) starts it with SIGINT ignored, and Python then keeps it ignored: the
+    A shell script that starts a job in the background (``cmd &``, as a CI script may
+    start a suite) starts it with SIGINT ignored, and Python then keeps it ignored: the
     Ctrl-C tests would see no KeyboardInterrupt, in this process or in the children that
     inherit it.
     """
