@@ -108,17 +108,29 @@ def _on_terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stop_on_signals() -> None:
-    """Make SIGINT and SIGTERM raise ``KeyboardInterrupt``, however the process was started.
+_Handlers = dict[int, Any]
+
+
+def _stop_on_signals() -> _Handlers:
+    """Make SIGINT and SIGTERM raise ``KeyboardInterrupt``, however the process was started;
+    return the handlers they had.
 
     A shell starts a background job with SIGINT ignored, and Python then installs no
     handler; ``kill -INT`` must still stop ``serve`` or a long download.
     """
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _on_terminate)
+        return {
+            signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _on_terminate),
+        }
     except ValueError:  # not the main thread (main() called from a thread): leave them
-        pass
+        return {}
+
+
+def _restore(handlers: _Handlers) -> None:
+    for signum, handler in handlers.items():
+        if handler is not None:  # None: not set from Python, nothing to put back
+            signal.signal(signum, handler)
 
 
 def _ignore_sigint() -> None:
@@ -138,18 +150,26 @@ def _interrupted() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
+    While it runs, SIGINT and SIGTERM stop the command (exit code 130). Given ``argv``,
+    as a program that calls it does, it puts back the signal handlers it found when it
+    returns. Without (the ``netra-frames`` command), a second Ctrl-C after the first is
+    ignored until the process has exited, so that leaving never prints a traceback.
+
     Examples
     --------
     >>> main(["usage", "tenant", "AceTech", "--format", "csv"])  # doctest: +SKIP
     0
     """
-    _stop_on_signals()
+    found = _stop_on_signals()
     try:
         args = build_parser(lazy=True).parse_args(argv)  # imports the chosen command
         handler: Handler = args.handler
         return _run(handler, args)
     except KeyboardInterrupt:  # during start-up, or a second one while stopping
         return _interrupted()
+    finally:
+        if argv is not None:
+            _restore(found)
 
 
 def _fail(message: str, code: int) -> int:

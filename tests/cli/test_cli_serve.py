@@ -124,3 +124,40 @@ def test_local_netra_reuses_a_db_without_progress(tmp_path: Path) -> None:
     with LocalNetra(traces=20, anchor=anchor, db=db, progress=lambda *a: seen.append(a)):
         pass
     assert seen == []
+
+
+_CALLER = r"""
+import os, signal, threading, time
+from netra_frames.cli import main
+
+def mine(signum, frame):
+    print("caller's handler", signum, flush=True)
+
+def ctrl_c_once_main_runs():
+    while signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        time.sleep(0.01)  # main() has not installed its handlers yet
+    time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGINT)
+
+signal.signal(signal.SIGINT, mine)
+signal.signal(signal.SIGTERM, mine)
+threading.Thread(target=ctrl_c_once_main_runs, daemon=True).start()
+print("code", main(["serve", "--port", "0", "--traces", "20", "--no-progress"]), flush=True)
+print("kept", signal.getsignal(signal.SIGINT) is mine, signal.getsignal(signal.SIGTERM) is mine)
+os.kill(os.getpid(), signal.SIGINT)  # the caller's own handler runs again
+print("alive", flush=True)
+"""
+
+
+def test_main_called_by_a_program_gives_back_its_signal_handlers() -> None:
+    """``main(argv)`` stops ``serve`` on Ctrl-C (its exit code is 0), then leaves SIGINT and
+    SIGTERM as it found them (the command itself keeps a second Ctrl-C ignored while it
+    exits)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CALLER], env=_env(), capture_output=True, timeout=READY_TIMEOUT_S
+    )
+    lines = [
+        line for line in out.stdout.decode().splitlines() if not line.startswith(("#", "export"))
+    ]
+    assert out.returncode == 0, out.stderr.decode()
+    assert lines[-4:] == ["code 0", "kept True True", "caller's handler 2", "alive"], lines
