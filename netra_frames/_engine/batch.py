@@ -149,6 +149,10 @@ class Batcher(Generic[Part]):
         parts, self.parts = self.parts, []
         return parts
 
+    def hold(self, parts: list[Part]) -> None:
+        """Drop every page and batch taken, and hold ``parts`` as the batches built."""
+        self.parts, self._pending, self._weight = parts, [], 0
+
     @property
     def loose(self) -> list[DecodedPage]:
         """The pages taken and not built into a batch yet (in order)."""
@@ -209,9 +213,9 @@ def consolidate(batchers: Sequence[Batcher[Part]]) -> None:
     if not batchers:
         return
     parts = gather(batchers)
-    for batcher in batchers:
-        batcher.parts, batcher._pending, batcher._weight = [], [], 0
-    batchers[0].parts = parts
+    for batcher in batchers[1:]:
+        batcher.hold([])
+    batchers[0].hold(parts)
 
 
 def _build_loose(
