@@ -120,8 +120,8 @@ class TracesDrain(Drain[int, Any]):
             walk.busy = False
             if not ok:
                 raise page
-            self.bar.update(walk.take(page))
-            walks.rebalance(self._capacity())
+            self.bar.update(walks.take(index, page, self.workers))
+            walks.rebalance(self._capacity(), self.workers)
             taken = True
             self._estimate()
         self.bar.set_total(walks.rows)

@@ -26,11 +26,20 @@ rows per second between the previous page's last row and its own).
   most rows by its estimate (more than two pages' worth) is
   split in two.
 
+* **Carry on through a waiting walk** (:meth:`WalkSet.take`): every walk ends in a partial
+  page. A walk whose page crosses its edge into a walk that has sent no request, would
+  not get a worker now, and holds no more than a worker's share, takes that walk's range
+  over with the cursor it has: no partial page, and the rows past the edge are kept, not
+  fetched again. While a drain has :data:`DEFER_ROUNDS` pages per worker left or more, a
+  walk that starts where a running one stops is started after the others, so that this
+  can happen (~10 fewer requests in a 700-page drain).
+
 Either way, new walks take the far parts from scratch, and the running walk stops at the
-first edge (a page that crosses it is clipped). The running walk keeps its cursor and its
-request: only its stopping point moves. Every part must be expected to hold at least
-:data:`MIN_PART_PAGES` pages, so a small window costs no extra request. Uneven data (a
-busy day in a quiet month) thus drains as fast as even data. Listings in another order
+first edge (a page that crosses it is clipped, unless it carries on as above). The
+running walk keeps its cursor and its request: only its stopping point moves. Every part
+must be expected to hold at least :data:`MIN_PART_PAGES` pages, so a small window costs
+no extra request. Uneven data (a busy day in a quiet month) thus drains as fast as even
+data. Listings in another order
 (``total_cost``, ...) are split once, into equal sub-windows, and merged by that order
 (the server's tie-break, ``trace_id``, included).
 
@@ -41,26 +50,21 @@ walks of a group are concatenated by their ranges (newest first for ``desc``).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from .._wire.decode import DecodedPage, clip_start_times, last_start_time
+from .._wire.decode import DecodedPage, last_start_time
 from .._wire.pages import PageWalk
 from ..config import DEFAULT_PAGE_SIZE
 from ..query import TraceQuery
 from ..times import split_window
 from .batch import Batcher, Sink, consolidate
+from .walk import Walk
 
 __all__ = [
     "MIN_PART_PAGES",
-    "MIN_SPLIT",
-    "Walk",
     "WalkSet",
 ]
-
-MIN_SPLIT = timedelta(milliseconds=2)
-"""The narrowest time range that is still split in two (one millisecond each)."""
 
 MIN_PART_PAGES = 2.0
 """Pages each part of a split ahead of time must be expected to hold (a split costs a
@@ -73,141 +77,12 @@ otherwise: its partial page costs nothing then, and a walk's last pages go in pa
 SPLIT_SLACK = 1.25
 """A walk is split ahead of time when it holds more than this many workers' shares."""
 
+DEFER_ROUNDS = 8.0
+"""Pages left per worker from which a walk that starts where a running one stops waits for
+the others (see :meth:`WalkSet.next_walk`): a short drain needs every part started at once."""
+
 WALKS_PER_WORKER = 2
 """Unfinished walks allowed per worker (splits ahead of time stop there)."""
-
-
-@dataclass
-class Walk:
-    """One sub-window being paged, and the range of ``start_time`` it is responsible for.
-
-    ``bound`` is where its responsibility stops: walking backward (newest first) it keeps
-    rows at or after ``bound``; walking forward, rows before it.
-    """
-
-    group: int
-    lo: datetime
-    hi: datetime
-    pages: PageWalk
-    batcher: Batcher[Any]
-    backward: bool
-    bound: datetime
-    position: datetime | None = None
-    busy: bool = False
-    density: float | None = None
-    """Rows per second of ``start_time`` over the last full page (``None``: none yet)."""
-
-    @property
-    def done(self) -> bool:
-        """Whether every page of the walk's range is in."""
-        return self.pages.done
-
-    def remaining(self) -> tuple[datetime, datetime] | None:
-        """The part of the walk's range its cursor has not reached, or ``None``."""
-        if self.done:
-            return None
-        if self.backward:
-            top = self.position or self.hi
-            return (self.bound, top) if top > self.bound else None
-        low = self.position or self.lo
-        return (low, self.bound) if self.bound > low else None
-
-    def expected_rows(self, fallback: float | None = None) -> float | None:
-        """Rows the remaining range should hold, from the density of the last full page.
-
-        ``fallback`` is the density (rows per second) to assume when the walk has seen no
-        full page yet; without one, ``None``.
-
-        """
-        left = self.remaining()
-        if left is None:
-            return None
-        density = self.density if self.density is not None else fallback
-        if density is None:
-            return None
-        return density * (left[1] - left[0]).total_seconds()
-
-    def split(self, query: TraceQuery, parts: int = 2) -> list[Walk]:
-        """Hand all but the nearest of ``parts`` equal slices of the remaining range to new
-        walks, and stop this one at the first edge (see module docstring).
-
-        Edges fall on whole milliseconds; fewer parts come back when the range is too
-        narrow, none when it cannot be split.
-        """
-        left = self.remaining()
-        if left is None or parts < 2 or left[1] - left[0] < MIN_SPLIT:
-            return []
-        low, high = left
-        edges = [low]
-        for i in range(1, parts):
-            edge = low + (high - low) * i / parts
-            edge -= timedelta(microseconds=edge.microsecond % 1000)  # on a millisecond
-            if edges[-1] < edge < high:
-                edges.append(edge)
-        edges.append(high)
-        if len(edges) < 3:
-            return []
-        ranges = list(zip(edges[:-1], edges[1:], strict=True))
-        if self.backward:  # this walk keeps the newest slice; the others, newest first
-            self.bound = ranges[-1][0]
-            ranges = ranges[-2::-1]
-        else:
-            self.bound = ranges[0][1]
-            ranges = ranges[1:]
-        return [
-            Walk(
-                self.group,
-                lo,
-                hi,
-                PageWalk(query.with_window(lo, hi)),
-                Batcher(self.batcher.sink, self.batcher.size),
-                self.backward,
-                lo if self.backward else hi,
-                density=self.density,  # the estimate the split was made on, until a page
-            )
-            for lo, hi in ranges
-        ]
-
-    def take(self, page: DecodedPage) -> int:
-        """Take one fetched page; return the rows kept.
-
-        The page's cursor is checked first (a repeated cursor raises before the page
-        counts). A page whose last row lies past the walk's bound is clipped to the walk's
-        range, and ends the walk: every later row would lie past it too.
-        """
-        self.pages.advance(page)
-        last = last_start_time(page)
-        if last is not None and page.has_next_page:
-            before = self.position or (self.hi if self.backward else self.lo)
-            seconds = abs((last - before).total_seconds())
-            self.density = page.num_rows / max(seconds, 1e-3)
-        if last is not None and self._past(last):
-            if self.backward:
-                page = clip_start_times(page, lo=self.bound)
-            else:
-                page = clip_start_times(page, hi=self.bound)
-            self.pages.done = True
-        elif last is not None:
-            self.position = last
-        self.batcher.add([page], build=False)  # the drain decides when (see TracesDrain)
-        return page.num_rows
-
-    def _past(self, moment: datetime) -> bool:
-        return moment < self.bound if self.backward else moment >= self.bound
-
-    def copy(self) -> Walk:
-        """An independent snapshot (for ``resume``)."""
-        return Walk(
-            self.group,
-            self.lo,
-            self.hi,
-            self.pages.copy(),
-            self.batcher.copy(),
-            self.backward,
-            self.bound,
-            self.position,
-            density=self.density,
-        )
 
 
 class WalkSet:
@@ -244,6 +119,8 @@ class WalkSet:
         self.sink = sink
         self.adaptive = adaptive and query.is_time_ordered and max_rows is None
         self.backward = query.walks_backward
+        self.rounds_left = 0.0
+        """Pages left per worker, by the estimates of the last :meth:`rebalance`."""
         self.walks: list[Walk] = []
         for group, (lo, hi) in enumerate(windows):
             parts = split_window(lo, hi, shards) if max_rows is None else [(lo, hi)]
@@ -274,9 +151,17 @@ class WalkSet:
 
     def next_walk(self) -> int | None:
         """A walk to fetch a page of now (splitting one when allowed), or ``None``."""
-        for index, walk in enumerate(self.walks):
-            if not walk.busy and not walk.done:
-                return index
+        waiting = [i for i, w in enumerate(self.walks) if not w.busy and not w.done]
+        if waiting and self.adaptive and self.rounds_left >= DEFER_ROUNDS:
+            # a walk that starts where a running one stops waits, so that one may carry on
+            # through it (see take); the others go first
+            reached = {(w.group, w.bound) for w in self.walks if w.pages.cursor and not w.done}
+            for index in waiting:
+                walk = self.walks[index]
+                if (walk.group, walk.hi if self.backward else walk.lo) not in reached:
+                    return index
+        if waiting:
+            return waiting[0]
         if not self.adaptive:
             return None
         size = self.query.page_size or DEFAULT_PAGE_SIZE
@@ -292,6 +177,53 @@ class WalkSet:
                 return len(self.walks) - len(new)
         return None
 
+    def take(self, index: int, page: DecodedPage, workers: int = 0) -> int:
+        """Walk ``index`` takes a fetched page (see :meth:`Walk.take`); return the rows kept.
+
+        ``workers`` is how many requests can be in flight now. A page that crosses the
+        walk's bound first moves the bound over the next walk (the walk *absorbs* it) if
+        that one has sent no request, lies inside the walk's own listing, would not get a
+        worker now either (as many other walks wait as workers are free) and holds no more
+        than a worker's share of the rows left (so the walk does not become the drain's
+        last): it is emptied, and the walk carries on through its range with the cursor it
+        has. The rows past the old bound are kept instead of fetched again, and the next
+        walk does not end in a partial page of its own.
+        """
+        walk = self.walks[index]
+        last = last_start_time(page) if self.adaptive else None
+        while last is not None and walk.past(last):
+            after = self._unstarted_after(walk)
+            if after is None or not self._absorbs(walk, after, workers):
+                break
+            walk.bound, after.bound = after.bound, after.hi if self.backward else after.lo
+            after.pages.done = True
+        return walk.take(page)
+
+    def _absorbs(self, walk: Walk, after: Walk, workers: int) -> bool:
+        """Whether ``walk`` should carry on through ``after`` (see :meth:`take`)."""
+        others = [w for w in self.walks if w is not walk and not w.done]
+        free = workers - sum(w.busy for w in others)
+        if sum(not w.busy for w in others) - 1 < free:
+            return False  # it would start now: two workers finish sooner than one
+        fallback = self.density()
+        rows = [w.expected_rows(fallback) for w in others]
+        mine = after.expected_rows(fallback)
+        if mine is None or any(r is None for r in rows):
+            return False
+        return mine * max(workers, 1) <= sum(r for r in rows if r is not None)
+
+    def _unstarted_after(self, walk: Walk) -> Walk | None:
+        """The walk whose range starts where ``walk``'s stops, if it has sent no request and
+        lies inside ``walk``'s listing."""
+        for other in self.walks:
+            if other.group != walk.group or other.busy or other.done or other.pages.cursor:
+                continue
+            if self.backward and other.hi == walk.bound and other.bound >= walk.lo:
+                return other
+            if not self.backward and other.lo == walk.bound and other.bound <= walk.hi:
+                return other
+        return None
+
     def density(self) -> float | None:
         """Rows per second of the time the walks have covered so far (``None``: no rows)."""
         rows, seconds = 0, 0.0
@@ -303,10 +235,11 @@ class WalkSet:
             seconds += abs((walk.position - start).total_seconds())
         return rows / seconds if rows and seconds > 0 else None
 
-    def rebalance(self, workers: int) -> int:
+    def rebalance(self, workers: int, most: int | None = None) -> int:
         """Split, ahead of time, the walks holding the most pages left; return walks added.
 
-        ``workers`` is how many requests can be in flight now. Free workers get work
+        ``workers`` is how many requests can be in flight now, ``most`` how many the drain
+        may ever have (for :attr:`rounds_left`; ``workers`` if not given). Free workers get work
         first: each gets one more part of the walk whose parts are largest (the D'Hondt
         rule, which makes the largest part as small as it can be), none below
         :data:`MIN_IDLE_PART_PAGES` pages. Then, while the parts number under
@@ -330,6 +263,7 @@ class WalkSet:
         known = [pages if walk.density is not None else 0.0 for pages, walk in estimates]
         parts = _apportion(known, workers - len(estimates))
         total = sum(pages for pages, _ in estimates)
+        self.rounds_left = total / max(most or workers, 1)
         share = max(total / max(workers, 1), MIN_PART_PAGES)
         room = WALKS_PER_WORKER * workers - sum(parts)
         added = 0
@@ -403,6 +337,7 @@ class WalkSet:
         twin = WalkSet.__new__(WalkSet)
         twin.query, twin.windows, twin.sink = self.query, self.windows, self.sink
         twin.adaptive, twin.backward = self.adaptive, self.backward
+        twin.rounds_left = self.rounds_left
         twin.walks = [w.copy() for w in self.walks]
         return twin
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 import pytest
@@ -14,6 +15,7 @@ from netra_frames import NetraClient
 from netra_frames._engine import batch
 from netra_frames._engine.drains import capacity
 from netra_frames._engine.shards import choose_shards
+from netra_frames._engine.walks import WalkSet
 from netra_frames._limiter import INITIAL_WINDOW
 from netra_frames.server import LocalNetra
 from netra_frames.times import parse_time
@@ -180,9 +182,20 @@ def test_adaptive_equals_one_walk_on_uneven_data(
         assert_frame_equal(drain("auto"), expected)
 
 
-def test_adaptive_splits_running_walks_and_counts_ties_once(uneven: LocalNetra) -> None:
-    """Small pages and many workers force many splits; tied start times land on their edges."""
+def test_adaptive_splits_running_walks_and_counts_ties_once(
+    uneven: LocalNetra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small pages and many workers force many splits, and walks that carry on through a
+    waiting one; tied start times land on their edges."""
     window = uneven.anchor - timedelta(days=40), uneven.anchor
+    absorbed = []
+    absorbs = WalkSet._absorbs
+
+    def counted(walks: WalkSet, *args: Any) -> bool:  # records; changes nothing
+        absorbed.append(absorbs(walks, *args))
+        return absorbed[-1]
+
+    monkeypatch.setattr(WalkSet, "_absorbs", counted)
     with NetraClient(uneven.api_key, uneven.base_url) as client:
         one = nf.traces_frame(*window, shards=1, backend="polars", client=client)
         ties = one.group_by("start_time").len().filter(pl.col("len") > 1)
@@ -193,6 +206,7 @@ def test_adaptive_splits_running_walks_and_counts_ties_once(uneven: LocalNetra) 
         requests = uneven.stats.requests
     assert_frame_equal(many, one)
     assert many["trace_id"].n_unique() == many.height
+    assert any(absorbed)  # the result above covers walks that carried on through another
     # splitting costs a few requests (a partial last page per walk, at most two walks per
     # worker at a time, split ahead by estimate or when idle), never a page per row
     assert one.height / 5 <= requests <= one.height / 5 + 6 * 16

@@ -10,7 +10,7 @@ import pytest
 
 from netra_frames._engine import batch
 from netra_frames._engine.batch import polars_sink
-from netra_frames._engine.walks import WalkSet, _apportion
+from netra_frames._engine.walks import DEFER_ROUNDS, WalkSet, _apportion
 from netra_frames._wire.decode import decode_traces_page
 from netra_frames.query import TraceQuery
 from netra_frames.schema import TRACES
@@ -230,3 +230,67 @@ def test_a_small_result_is_one_chunk_and_a_large_one_keeps_its_batches(
     assert whole.equals(pl.concat(parts)) and whole.height == 6
     monkeypatch.setattr(batch, "RECHUNK_BYTES", 0)
     assert sink.build(parts).n_chunks() == 3  # no copy of a large result
+
+
+def _running_and_split(order: str) -> tuple[WalkSet, list[datetime]]:
+    """One walk of 10 days that took a page (it has a cursor), then split in three: it, the
+    part next to its edge, and the far part; returns the walks and the edge's neighbours."""
+    walks = _walks(10, 1, order, page_size=4)
+    walk = walks.walks[0]
+    top = walk.hi if walk.backward else walk.lo
+    step = -timedelta(hours=6) if walk.backward else timedelta(hours=6)
+    walk.take(_page([top + step * (i + 1) for i in range(4)]))  # one day walked
+    assert walk.pages.cursor and not walk.done
+    walks.walks.extend(walk.split(walks.query, 3))
+    edge = walk.bound
+    ms = timedelta(milliseconds=1)
+    before, after = (edge + ms, edge - ms) if walk.backward else (edge - ms, edge + ms)
+    return walks, [before, edge, edge, after]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_page_crossing_into_a_walk_not_started_carries_on_through_it(order: str) -> None:
+    walks, times = _running_and_split(order)
+    walk, near, far = walks.walks
+    near_end = near.bound
+    # no request could go now: the near part would wait anyway
+    assert walks.take(0, _page(times), workers=1) == 4  # every row kept, none fetched twice
+    assert not walk.done and walk.bound == near_end  # it carries on to the far part's edge
+    assert near.done and near.remaining() is None and near.pages.rows == 0
+    ranges = sorted((lo, hi) for lo, hi in _cover(walks) if lo < hi)
+    assert ranges[0][0] == A and ranges[-1][1] == A + 10 * DAY
+    assert all(hi == lo for (_, hi), (lo, _) in zip(ranges, ranges[1:], strict=False))
+    holding = [w for w in walks.ordered(0) if w is not near]  # near holds nothing now
+    assert holding == [walk, far]  # result order
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_a_page_crossing_into_a_started_walk_is_clipped_as_before(order: str) -> None:
+    walks, times = _running_and_split(order)
+    walk, near, _ = walks.walks
+    edge = walk.bound
+    near.busy = True  # its first request is out
+    assert walks.take(0, _page(times)) == (3 if walk.backward else 1)
+    assert walk.done and walk.bound == edge and not near.done
+
+
+def test_a_walk_that_starts_where_a_running_one_stops_waits_for_the_others() -> None:
+    walks, _ = _running_and_split("asc")
+    walk, near, far = walks.walks
+    walk.busy = True
+    walks.rounds_left = DEFER_ROUNDS - 1  # a short drain: every part starts in list order
+    assert walks.next_walk() == 1
+    walks.rounds_left = DEFER_ROUNDS  # a long one
+    assert walks.next_walk() == 2  # the far part: the running walk may yet reach the near one
+    far.busy = True
+    assert walks.next_walk() == 1  # then the near one, rather than leave a worker idle
+
+
+def test_a_walk_not_started_that_would_get_a_worker_now_keeps_its_range() -> None:
+    walks, times = _running_and_split("asc")
+    walk, near, _ = walks.walks
+    edge = walk.bound
+    # two requests could go: the far part and the near one would both start now, so the
+    # near one keeps its range and the running walk stops at its edge
+    assert walks.take(0, _page(times), workers=2) == 1
+    assert walk.done and walk.bound == edge and not near.done

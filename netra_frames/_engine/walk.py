@@ -1,0 +1,169 @@
+"""One walk of a traces drain: a sub-window's pages, the range it keeps, its density.
+
+A :class:`Walk` pages one sub-window of the query (its own
+:class:`~netra_frames._wire.pages.PageWalk` and cursor) and is *responsible* for a
+half-open range of ``start_time`` in it: it keeps only the rows inside, so a trace is
+counted once, even on an edge. Its ``position`` (the last row's ``start_time``) tells how
+far it has got, its ``density`` how many rows a second of ``start_time`` holds, and
+:meth:`Walk.split` hands the far parts of the range it has not reached to new walks. How
+walks are started, split and merged is :class:`~netra_frames._engine.walks.WalkSet`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .._wire.decode import DecodedPage, clip_start_times, last_start_time
+from .._wire.pages import PageWalk
+from ..query import TraceQuery
+from .batch import Batcher
+
+__all__ = ["DENSITY_PAGES", "MIN_SPLIT", "Walk"]
+
+MIN_SPLIT = timedelta(milliseconds=2)
+"""The narrowest time range that is still split in two (one millisecond each)."""
+
+DENSITY_PAGES = 4
+"""Full pages a walk's density is measured over (one page alone is ~10% off)."""
+
+
+@dataclass
+class Walk:
+    """One sub-window being paged, and the range of ``start_time`` it is responsible for.
+
+    ``bound`` is where its responsibility stops: walking backward (newest first) it keeps
+    rows at or after ``bound``; walking forward, rows before it.
+    """
+
+    group: int
+    lo: datetime
+    hi: datetime
+    pages: PageWalk
+    batcher: Batcher[Any]
+    backward: bool
+    bound: datetime
+    position: datetime | None = None
+    busy: bool = False
+    density: float | None = None
+    """Rows per second of ``start_time`` over the last full pages (``None``: none yet)."""
+    span: tuple[tuple[int, float], ...] = ()
+    """Rows and seconds of the last full pages after the first (up to :data:`DENSITY_PAGES`)."""
+
+    @property
+    def done(self) -> bool:
+        """Whether every page of the walk's range is in."""
+        return self.pages.done
+
+    def remaining(self) -> tuple[datetime, datetime] | None:
+        """The part of the walk's range its cursor has not reached, or ``None``."""
+        if self.done:
+            return None
+        if self.backward:
+            top = self.position or self.hi
+            return (self.bound, top) if top > self.bound else None
+        low = self.position or self.lo
+        return (low, self.bound) if self.bound > low else None
+
+    def expected_rows(self, fallback: float | None = None) -> float | None:
+        """Rows the remaining range should hold, from the density of the last full page.
+
+        ``fallback`` is the density (rows per second) to assume when the walk has seen no
+        full page yet; without one, ``None``.
+
+        """
+        left = self.remaining()
+        if left is None:
+            return None
+        density = self.density if self.density is not None else fallback
+        if density is None:
+            return None
+        return density * (left[1] - left[0]).total_seconds()
+
+    def split(self, query: TraceQuery, parts: int = 2) -> list[Walk]:
+        """Hand all but the nearest of ``parts`` equal slices of the remaining range to new
+        walks, and stop this one at the first edge (see :mod:`~netra_frames._engine.walks`).
+
+        Edges fall on whole milliseconds; fewer parts come back when the range is too
+        narrow, none when it cannot be split.
+        """
+        left = self.remaining()
+        if left is None or parts < 2 or left[1] - left[0] < MIN_SPLIT:
+            return []
+        low, high = left
+        edges = [low]
+        for i in range(1, parts):
+            edge = low + (high - low) * i / parts
+            edge -= timedelta(microseconds=edge.microsecond % 1000)  # on a millisecond
+            if edges[-1] < edge < high:
+                edges.append(edge)
+        edges.append(high)
+        if len(edges) < 3:
+            return []
+        ranges = list(zip(edges[:-1], edges[1:], strict=True))
+        if self.backward:  # this walk keeps the newest slice; the others, newest first
+            self.bound = ranges[-1][0]
+            ranges = ranges[-2::-1]
+        else:
+            self.bound = ranges[0][1]
+            ranges = ranges[1:]
+        return [
+            Walk(
+                self.group,
+                lo,
+                hi,
+                PageWalk(query.with_window(lo, hi)),
+                Batcher(self.batcher.sink, self.batcher.size),
+                self.backward,
+                lo if self.backward else hi,
+                density=self.density,  # the estimate the split was made on, until a page
+            )
+            for lo, hi in ranges
+        ]
+
+    def take(self, page: DecodedPage) -> int:
+        """Take one fetched page; return the rows kept.
+
+        The page's cursor is checked first (a repeated cursor raises before the page
+        counts). A page whose last row lies past the walk's bound is clipped to the walk's
+        range, and ends the walk: every later row would lie past it too.
+        """
+        self.pages.advance(page)
+        last = last_start_time(page)
+        if last is not None and page.has_next_page:
+            before = self.position or (self.hi if self.backward else self.lo)
+            seconds = max(abs((last - before).total_seconds()), 1e-3)
+            # the first page's span may begin in an empty stretch: it counts only alone
+            span = (*self.span[-(DENSITY_PAGES - 1) :], (page.num_rows, seconds))
+            self.span = span if self.position is not None else ()
+            rows = sum(r for r, _ in span) if self.span else page.num_rows
+            self.density = rows / (sum(s for _, s in span) if self.span else seconds)
+        if last is not None and self.past(last):
+            if self.backward:
+                page = clip_start_times(page, lo=self.bound)
+            else:
+                page = clip_start_times(page, hi=self.bound)
+            self.pages.done = True
+        elif last is not None:
+            self.position = last
+        self.batcher.add([page], build=False)  # the drain decides when (see TracesDrain)
+        return page.num_rows
+
+    def past(self, moment: datetime) -> bool:
+        return moment < self.bound if self.backward else moment >= self.bound
+
+    def copy(self) -> Walk:
+        """An independent snapshot (for ``resume``)."""
+        return Walk(
+            self.group,
+            self.lo,
+            self.hi,
+            self.pages.copy(),
+            self.batcher.copy(),
+            self.backward,
+            self.bound,
+            self.position,
+            density=self.density,
+            span=self.span,
+        )
