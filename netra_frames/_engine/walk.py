@@ -56,15 +56,19 @@ class Walk:
         """Whether every page of the walk's range is in."""
         return self.pages.done
 
+    @property
+    def start(self) -> datetime:
+        """Where the walk's listing starts, in walking order (``hi`` walking backward)."""
+        return self.hi if self.backward else self.lo
+
     def remaining(self) -> tuple[datetime, datetime] | None:
         """The part of the walk's range its cursor has not reached, or ``None``."""
         if self.done:
             return None
+        reached = self.position or self.start
         if self.backward:
-            top = self.position or self.hi
-            return (self.bound, top) if top > self.bound else None
-        low = self.position or self.lo
-        return (low, self.bound) if self.bound > low else None
+            return (self.bound, reached) if reached > self.bound else None
+        return (reached, self.bound) if self.bound > reached else None
 
     def expected_rows(self, fallback: float | None = None) -> float | None:
         """Rows the remaining range should hold, from the density of the last full page.
@@ -132,13 +136,12 @@ class Walk:
         self.pages.advance(page)
         last = last_start_time(page)
         if last is not None and page.has_next_page:
-            before = self.position or (self.hi if self.backward else self.lo)
-            seconds = max(abs((last - before).total_seconds()), 1e-3)
-            # the first page's span may begin in an empty stretch: it counts only alone
-            span = (*self.span[-(DENSITY_PAGES - 1) :], (page.num_rows, seconds))
-            self.span = span if self.position is not None else ()
-            rows = sum(r for r, _ in span) if self.span else page.num_rows
-            self.density = rows / (sum(s for _, s in span) if self.span else seconds)
+            seconds = max(abs((last - (self.position or self.start)).total_seconds()), 1e-3)
+            if self.position is None:  # its span may begin in an empty stretch: it counts alone
+                self.density = page.num_rows / seconds
+            else:
+                self.span = (*self.span[-(DENSITY_PAGES - 1) :], (page.num_rows, seconds))
+                self.density = sum(r for r, _ in self.span) / sum(t for _, t in self.span)
         if last is not None and self.past(last):
             if self.backward:
                 page = clip_start_times(page, lo=self.bound)
@@ -151,6 +154,7 @@ class Walk:
         return page.num_rows
 
     def past(self, moment: datetime) -> bool:
+        """Whether a row at ``moment`` lies beyond the walk's bound."""
         return moment < self.bound if self.backward else moment >= self.bound
 
     def copy(self) -> Walk:

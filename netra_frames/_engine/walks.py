@@ -151,17 +151,21 @@ class WalkSet:
 
     def next_walk(self) -> int | None:
         """A walk to fetch a page of now (splitting one when allowed), or ``None``."""
-        waiting = [i for i, w in enumerate(self.walks) if not w.busy and not w.done]
-        if waiting and self.adaptive and self.rounds_left >= DEFER_ROUNDS:
-            # a walk that starts where a running one stops waits, so that one may carry on
-            # through it (see take); the others go first
+        # in a long drain, a walk that starts where a running one stops waits, so that one
+        # may carry on through it (see take); the others go first
+        reached: set[tuple[int, datetime]] = set()
+        if self.adaptive and self.rounds_left >= DEFER_ROUNDS:
             reached = {(w.group, w.bound) for w in self.walks if w.pages.cursor and not w.done}
-            for index in waiting:
-                walk = self.walks[index]
-                if (walk.group, walk.hi if self.backward else walk.lo) not in reached:
-                    return index
-        if waiting:
-            return waiting[0]
+        deferred = None
+        for index, walk in enumerate(self.walks):
+            if walk.busy or walk.done:
+                continue
+            if (walk.group, walk.start) not in reached:
+                return index
+            if deferred is None:
+                deferred = index
+        if deferred is not None:
+            return deferred
         if not self.adaptive:
             return None
         size = self.query.page_size or DEFAULT_PAGE_SIZE
@@ -177,7 +181,7 @@ class WalkSet:
                 return len(self.walks) - len(new)
         return None
 
-    def take(self, index: int, page: DecodedPage, workers: int = 0) -> int:
+    def take(self, index: int, page: DecodedPage, workers: int) -> int:
         """Walk ``index`` takes a fetched page (see :meth:`Walk.take`); return the rows kept.
 
         ``workers`` is how many requests can be in flight now. A page that crosses the
@@ -195,7 +199,7 @@ class WalkSet:
             after = self._unstarted_after(walk)
             if after is None or not self._absorbs(walk, after, workers):
                 break
-            walk.bound, after.bound = after.bound, after.hi if self.backward else after.lo
+            walk.bound, after.bound = after.bound, after.start  # after's range is empty now
             after.pages.done = True
         return walk.take(page)
 
@@ -206,11 +210,11 @@ class WalkSet:
         if sum(not w.busy for w in others) - 1 < free:
             return False  # it would start now: two workers finish sooner than one
         fallback = self.density()
-        rows = [w.expected_rows(fallback) for w in others]
+        rows = [r for w in others if (r := w.expected_rows(fallback)) is not None]
         mine = after.expected_rows(fallback)
-        if mine is None or any(r is None for r in rows):
-            return False
-        return mine * max(workers, 1) <= sum(r for r in rows if r is not None)
+        if mine is None or len(rows) < len(others):
+            return False  # some walk's work is unknown: no share to compare with
+        return mine * max(workers, 1) <= sum(rows)
 
     def _unstarted_after(self, walk: Walk) -> Walk | None:
         """The walk whose range starts where ``walk``'s stops, if it has sent no request and
@@ -218,9 +222,8 @@ class WalkSet:
         for other in self.walks:
             if other.group != walk.group or other.busy or other.done or other.pages.cursor:
                 continue
-            if self.backward and other.hi == walk.bound and other.bound >= walk.lo:
-                return other
-            if not self.backward and other.lo == walk.bound and other.bound <= walk.hi:
+            inside = walk.lo <= other.bound <= walk.hi  # walk's listing reaches that far
+            if other.start == walk.bound and inside:
                 return other
         return None
 
@@ -231,8 +234,7 @@ class WalkSet:
             if walk.position is None:
                 continue
             rows += walk.pages.rows
-            start = walk.hi if walk.backward else walk.lo
-            seconds += abs((walk.position - start).total_seconds())
+            seconds += abs((walk.position - walk.start).total_seconds())
         return rows / seconds if rows and seconds > 0 else None
 
     def rebalance(self, workers: int, most: int | None = None) -> int:
