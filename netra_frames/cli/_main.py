@@ -150,10 +150,11 @@ def _interrupted() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code.
 
-    While it runs, SIGINT and SIGTERM stop the command (exit code 130). Given ``argv``,
-    as a program that calls it does, it puts back the signal handlers it found when it
-    returns. Without (the ``netra-frames`` command), a second Ctrl-C after the first is
-    ignored until the process has exited, so that leaving never prints a traceback.
+    While it runs, SIGINT and SIGTERM stop the command (exit code 130; ``serve`` stops
+    cleanly, with 0). Given ``argv``, as a program that calls it does, it puts back the
+    signal handlers it found when it returns. Without (the ``netra-frames`` command), a
+    second Ctrl-C after the first is ignored until the process has exited, so that
+    leaving never prints a traceback.
 
     Examples
     --------
