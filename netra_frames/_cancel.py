@@ -17,6 +17,8 @@ are the same interruptible slices.
 
 from __future__ import annotations
 
+import atexit
+import signal
 import socket
 import threading
 import time
@@ -29,8 +31,10 @@ __all__ = [
     "CancelScope",
     "Cancelled",
     "current_scope",
+    "interrupts_seen",
     "track_socket",
     "untrack_socket",
+    "watch_interrupts",
 ]
 
 WAIT_SLICE = 0.2
@@ -155,3 +159,94 @@ def current_scope() -> CancelScope:
     """
     scope = getattr(_local, "scope", None)
     return scope if isinstance(scope, CancelScope) else NEVER
+
+
+# -- interrupts seen from any thread ---------------------------------------------------------
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM counted through Python's wakeup fd (see :func:`watch_interrupts`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reader: socket.socket | None = None
+        self.writer: socket.socket | None = None
+        self.count = 0
+
+    def install(self) -> None:
+        if self.reader is not None or threading.current_thread() is not threading.main_thread():
+            return
+        reader, writer = socket.socketpair()
+        reader.setblocking(False)
+        writer.setblocking(False)
+        try:
+            previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            reader.close()
+            writer.close()
+            return
+        if previous != -1:  # someone else's (an event loop's): put it back, leave it alone
+            signal.set_wakeup_fd(previous)
+            reader.close()
+            writer.close()
+            return
+        self.reader, self.writer = reader, writer
+        atexit.register(self.uninstall)
+
+    def uninstall(self) -> None:
+        """Give the wakeup fd back and close the pair (at exit)."""
+        if self.reader is None or self.writer is None:
+            return
+        try:
+            if signal.set_wakeup_fd(-1) != self.writer.fileno():  # pragma: no cover
+                pass  # replaced by someone else meanwhile; theirs is gone now too
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            return
+        self.reader.close()
+        self.writer.close()
+        self.reader = self.writer = None
+
+    def seen(self) -> int:
+        reader = self.reader
+        if reader is None:
+            return self.count
+        with self.lock:
+            while True:
+                try:
+                    data = reader.recv(4096)
+                except (BlockingIOError, InterruptedError, OSError):
+                    break
+                if not data:
+                    break
+                self.count += sum(1 for b in data if b in _STOPPING)
+        return self.count
+
+
+_STOPPING = frozenset({signal.SIGINT.value, signal.SIGTERM.value})
+_interrupts = _Interrupts()
+
+
+def watch_interrupts() -> None:
+    """Count SIGINT and SIGTERM from now on, so that any thread can see them.
+
+    Python runs signal handlers in the main thread only, between bytecodes. Code that
+    runs on another thread while the main one waits inside a library (a Polars scan's
+    source, while ``collect()`` waits in Rust) never sees Ctrl-C otherwise: Polars' own
+    handler does not survive a kernel that resets SIGINT before every cell (ipykernel
+    does). Python's C-level handler also writes each signal's number to the *wakeup
+    fd*, at once, from any thread: this installs one (a socket pair) when the process
+    has none and this is the main thread, and leaves an existing one alone (an event
+    loop's). Harmless to call again.
+
+    Examples
+    --------
+    >>> watch_interrupts()
+    >>> interrupts_seen() >= 0
+    True
+    """
+    _interrupts.install()
+
+
+def interrupts_seen() -> int:
+    """SIGINT and SIGTERM signals seen since :func:`watch_interrupts` (a running count)."""
+    return _interrupts.seen()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from .config import Backend
 
-__all__ = ["EMPTY_WINDOW_HINT", "IDS_HINT", "backend_following", "warn_empty"]
+__all__ = ["EMPTY_WINDOW_HINT", "IDS_HINT", "backend_following", "warn_empty", "warn_no_traces"]
 
 IDS_HINT = "ids are case-sensitive: check the spelling and the window"
 EMPTY_WINDOW_HINT = (
@@ -55,6 +56,26 @@ def warn_empty(
         EmptyResultWarning,
         stacklevel=stacklevel,
     )
+
+
+def warn_no_traces(
+    filters: Mapping[str, str], window: tuple[datetime, datetime], stacklevel: int = 4
+) -> None:
+    """Warn that a traces listing (any door) found nothing: which filters, which window.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as seen:
+    ...     warnings.simplefilter("always")
+    ...     warn_no_traces({"tenant_id": "Nope"}, (now, now))
+    >>> str(seen[0].message)[:40]
+    "no traces matched {'tenant_id': 'Nope'}"
+    """
+    if filters:
+        warn_empty(f"no traces matched {dict(filters)}", window, stacklevel=stacklevel)
+    else:
+        warn_empty("no traces", window, hint=EMPTY_WINDOW_HINT, stacklevel=stacklevel)
 
 
 def backend_following(given: object, backend: Backend | None) -> Backend:

@@ -8,8 +8,10 @@ from .config import MAX_PAGE_SIZE
 from .errors import InvalidParameterError
 
 __all__ = [
+    "MIN_BUFFER_MB",
     "SORT_FIELDS",
     "SORT_ORDERS",
+    "check_buffer_mb",
     "check_count",
     "check_direction",
     "check_id",
@@ -28,6 +30,27 @@ SORT_FIELDS = ("start_time", "end_time", "latency_ms", "total_cost", "total_toke
 any other."""
 
 T = TypeVar("T")
+
+MIN_BUFFER_MB = 8.0
+"""The smallest ``buffer_mb``: two batches of about 4 MB."""
+
+
+def check_buffer_mb(value: object) -> int:
+    """Return the bytes of a ``buffer_mb=`` (a number of megabytes, at least 8).
+
+    Examples
+    --------
+    >>> check_buffer_mb(64)
+    67108864
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise InvalidParameterError(f"buffer_mb must be a number of megabytes, got {value!r}.")
+    if value < MIN_BUFFER_MB:
+        raise InvalidParameterError(
+            f"buffer_mb must be at least {MIN_BUFFER_MB:g} (two batches of about 4 MB), "
+            f"got {value!r}."
+        )
+    return int(value * (1 << 20))
 
 
 def check_id(value: object, name: str) -> str:

@@ -1,8 +1,9 @@
 """Streaming export of traces to hive-partitioned Parquet, NDJSON or CSV files.
 
-:func:`export_traces` fetches a window page by page and writes each page out as it
-arrives, so memory stays bounded by one row group (:data:`ROW_GROUP_ROWS`), whatever
-the number of rows. The layout, with ``partition_by="date"`` (one UTC day each)::
+:func:`export_traces` consumes the engine's pipeline (the same concurrent walks as
+:func:`~netra_frames.traces_frame`): each partition is a result group whose batches come
+in order and are written as they arrive, and the workers pause while ``buffer_mb`` of
+rows waits to be written, so memory stays bounded whatever the number of rows. The layout, with ``partition_by="date"`` (one UTC day each)::
 
     root/
       date=2026-01-25/
@@ -51,7 +52,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from ._defaults import get_client
+from ._defaults import client_and_workers
+from ._doors import warn_no_traces
+from ._engine import traces_pipeline
 from ._files import MARKER as MARKER  # re-exported: the marker's name, as before
 from ._files import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
 from ._files import (
@@ -63,19 +66,18 @@ from ._files import (
     write_marker,
 )
 from ._progress import Progress, want_progress
+from ._validate import check_buffer_mb
 from ._wire.decode import finish
 from .client import NetraClient
-from .config import DEFAULT_PAGE_SIZE
+from .config import DEFAULT_BUFFER_MB, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .query import TraceFilters, TraceQuery, filter_keywords
-from .scan import trace_batches
 from .schema import TRACES
 from .times import TimeLike, floor_day, utc_days
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .transport import Transport
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -190,32 +192,36 @@ def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
     return root
 
 
-def _export_partition(
-    transport: Transport,
-    folder: Path,
-    query: TraceQuery,
-    fmt: ExportFormat,
-    max_rows_per_file: int,
-    csv_safe: bool,
-    bar: Progress,
-    *,
-    is_root: bool,
-) -> tuple[int, int]:
-    folder.mkdir(parents=True, exist_ok=True)
-    clear(folder, EXPORT_FORMATS)
-    writer = PartWriter(folder, fmt, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
-    try:
-        for batch in trace_batches(transport, query):
-            writer.write(batch)
-            bar.update(batch.height)
-        files = writer.finish()
-    except BaseException:  # a failure or Ctrl-C: no partial file, no empty partition folder
-        writer.abort()
-        if not is_root and not any(folder.iterdir()):
-            folder.rmdir()
-        raise
-    write_marker(folder, {**_marker_key(query, fmt), "rows": writer.rows}, files)
-    return writer.rows, len(files)
+class _Partition:
+    """The partition being written: its folder and writer (one at a time, in order)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        query: TraceQuery,
+        fmt: ExportFormat,
+        max_rows_per_file: int,
+        csv_safe: bool,
+        *,
+        is_root: bool,
+    ) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        clear(folder, EXPORT_FORMATS)
+        self.folder, self.query, self.fmt, self.is_root = folder, query, fmt, is_root
+        self.writer = PartWriter(folder, fmt, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
+
+    def finish(self) -> tuple[int, int]:
+        """Close the files and write the marker last; return rows and files written."""
+        files = self.writer.finish()
+        write_marker(self.folder, {**_marker_key(self.query, self.fmt), "rows": self.writer.rows},
+                     files)  # fmt: skip
+        return self.writer.rows, len(files)
+
+    def abort(self) -> None:
+        """A failure or Ctrl-C: no partial file, no empty partition folder."""
+        self.writer.abort()
+        if not self.is_root and not any(self.folder.iterdir()):
+            self.folder.rmdir()
 
 
 @filter_keywords
@@ -229,17 +235,22 @@ def export_traces(
     max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
     csv_safe: bool = True,
     page_size: int = DEFAULT_PAGE_SIZE,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    buffer_mb: float = DEFAULT_BUFFER_MB,
     progress: bool | None = None,
     client: NetraClient | None = None,
     **filters: Unpack[TraceFilters],
 ) -> ExportResult:
-    """Write the traces of ``[start, end)`` under ``path``, page by page, one folder per day.
+    """Write the traces of ``[start, end)`` under ``path``, as they come, one folder per day.
 
-    Memory stays bounded (about :data:`ROW_GROUP_ROWS` rows) however many traces the
-    window holds. Each partition (a UTC day, or the whole window) is fetched as one
-    sub-window (oldest day first; newest rows first within a day) and marked complete
-    by a ``_SUCCESS`` file written last; running the same export again skips completed
-    partitions. See the module docstring for the layout and guarantees.
+    The partitions (UTC days, or the whole window) are fetched concurrently, as
+    :func:`netra_frames.traces_frame` fetches a window, and written in order (oldest day
+    first; newest rows first within a day); memory stays bounded by ``buffer_mb``
+    however many traces the window holds. Each partition is marked complete by a
+    ``_SUCCESS`` file written last; running the same export again skips completed
+    partitions. A window with no trace at all warns
+    :class:`~netra_frames.EmptyResultWarning`. See the module docstring for the layout
+    and guarantees.
 
     Parameters
     ----------
@@ -258,6 +269,12 @@ def export_traces(
         Prefix CSV cells that start like a spreadsheet formula with ``'``.
     page_size:
         Traces per request.
+    max_workers:
+        Requests in flight at once: the partitions are fetched by the engine's concurrent
+        walks, as :func:`netra_frames.traces_frame` fetches a window, and written in order.
+    buffer_mb:
+        Megabytes of fetched rows that may wait to be written (default 64): beyond it the
+        workers pause, so memory does not grow with the window.
     progress:
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.
     client:
@@ -306,24 +323,45 @@ def export_traces(
     base = TraceQuery.for_frames(start, end, filters, page_size=page_size)
     partitions = partition_windows(base.start, base.end, partition_by)
     root = _check_root(path, [name for name, _, _ in partitions])
-    transport = (client or get_client()).transport
+    chosen, workers = client_and_workers(client, max_workers)
+    budget = check_buffer_mb(buffer_mb)
     written: list[str] = []
     skipped: list[str] = []
+    todo: list[tuple[str, TraceQuery]] = []
+    for name, lo, hi in partitions:
+        query = base.with_window(lo, hi)
+        if is_done(root / name, _marker_key(query, format)):
+            logger.debug("netra_frames: export skips finished partition %s", name)
+            skipped.append(name)
+        else:
+            todo.append((name, query))
     rows = files = 0
     with Progress(want_progress(progress), "export", "rows") as bar:
-        for name, lo, hi in partitions:
-            query = base.with_window(lo, hi)
-            folder = root / name
-            if is_done(folder, _marker_key(query, format)):
-                logger.debug("netra_frames: export skips finished partition %s", name)
-                skipped.append(name)
-                continue
-            n, f = _export_partition(
-                transport, folder, query, format, max_rows_per_file, csv_safe, bar,
-                is_root=name == ".",
-            )  # fmt: skip
-            logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
-            written.append(name)
-            rows, files = rows + n, files + f
+        pipe = traces_pipeline(
+            chosen.transport, base, [(q.start, q.end) for _, q in todo], backend="polars",
+            workers=workers, bar=bar, budget=budget,
+        )  # fmt: skip
+        current: _Partition | None = None
+        try:
+            for batch in pipe if todo else ():
+                assert batch is not None  # no heartbeat asked
+                name, query = todo[batch.group]
+                if current is None:
+                    current = _Partition(root / name, query, format, max_rows_per_file,
+                                         csv_safe, is_root=name == ".")  # fmt: skip
+                if batch.part is not None:
+                    current.writer.write(batch.part)
+                if batch.last:
+                    n, f = current.finish()
+                    current = None
+                    logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
+                    written.append(name)
+                    rows, files = rows + n, files + f
+        except BaseException:
+            if current is not None:
+                current.abort()
+            raise
     fsync_dir(root)
+    if todo and rows == 0 and not skipped:
+        warn_no_traces(base.filters, (base.start, base.end))
     return ExportResult(root, tuple(written), tuple(skipped), rows, files)

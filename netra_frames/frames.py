@@ -17,15 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import polars as pl
 
 from ._defaults import client_and_workers, resolve_backend
-from ._doors import EMPTY_WINDOW_HINT, backend_following, warn_empty
-from ._engine import (
-    Shards,
-    choose_shards,
-    drain_spans,
-    drain_traces,
-    polars_sink,
-    sink_for,
-)
+from ._doors import backend_following, warn_no_traces
+from ._engine import Shards, choose_shards, drain_spans, drain_traces
 from ._progress import Progress, want_progress
 from ._validate import check_max_rows
 from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
@@ -40,7 +33,6 @@ from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, Backend
 from .errors import EmptyResultWarning
 from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
-from .schema import SPANS
 from .times import TimeLike
 
 if TYPE_CHECKING:
@@ -193,11 +185,7 @@ def traces_frame(
         refresh=refresh,
     )
     if len(frame) == 0 and max_rows != 0:
-        window = (query.start, query.end)
-        if query.filters:
-            warn_empty(f"no traces matched {dict(query.filters)}", window)
-        else:
-            warn_empty("no traces", window, hint=EMPTY_WINDOW_HINT)
+        warn_no_traces(query.filters, (query.start, query.end))
     return frame
 
 
@@ -358,7 +346,6 @@ def spans_frame(
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     template = SpanQuery.template(span_name=span_name, page_size=page_size)
     client, workers = client_and_workers(client, max_workers)
-    sink = polars_sink(SPANS) if parse_json else sink_for(chosen, SPANS)
     stored = settings_for(cache, settle, refresh)
     with Progress(want_progress(progress), "spans", "traces", total=len(ids)) as bar:
         if stored is not None:
@@ -366,7 +353,12 @@ def spans_frame(
                                         workers=workers, settings=stored, bar=bar)  # fmt: skip
             return to_backend(expand_attributes_polars(cached) if parse_json else cached, chosen)
         frame: pd.DataFrame | pl.DataFrame = drain_spans(
-            client.transport, template, ids, sink, workers=workers, bar=bar
+            client.transport,
+            template,
+            ids,
+            backend="polars" if parse_json else chosen,
+            workers=workers,
+            bar=bar,
         )
     if parse_json:
         frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)

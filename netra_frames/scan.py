@@ -39,19 +39,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ._defaults import client_and_workers, get_client
-from ._engine import plan_workers, span_pages, trace_pages
-from ._validate import check_max_rows
+from ._cancel import watch_interrupts
+from ._defaults import client_and_workers
+from ._doors import warn_no_traces
+from ._engine import choose_shards, spans_pipeline, traces_pipeline
+from ._progress import Progress, want_progress
+from ._validate import check_buffer_mb, check_max_rows
 from ._wire.convert import normalise_ids
 from ._wire.decode import finish
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
-from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
+from .config import DEFAULT_BUFFER_MB, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .pushdown import PUSHABLE_FIELDS, Pushdown, narrowed, pushdown_of
 from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
 from .schema import SPANS, TRACES, Column, polars_schema
@@ -74,10 +77,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("netra_frames")
-
-SPAN_BATCH_ROWS = 1000
-"""Spans gathered (from whole traces) before :func:`scan_spans` yields a batch."""
-
 
 # -- traces --------------------------------------------------------------------------
 
@@ -118,14 +117,21 @@ def trace_batches(
     n_rows: int | None = None,
     heartbeat: bool = False,
     cache: tuple[NetraClient, CacheSettings] | None = None,
+    workers: int = DEFAULT_MAX_WORKERS,
+    budget: int | None = None,
+    bar: Progress | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Yield one typed frame per page of ``query``, after pushdown, filter and projection.
+    """Yield the typed frames of ``query`` in result order, after pushdown, filter and
+    projection: the batches of the engine's pipeline (concurrent walks, ``budget`` bytes
+    of batches waiting at most; see :mod:`netra_frames._engine`).
 
-    This is the engine of :func:`scan_traces`; :mod:`netra_frames.export` uses it too.
-    Only the declared columns of :data:`~netra_frames.schema.TRACES` are produced. With
-    ``heartbeat`` an empty frame is yielded every slice of waiting for a page: Polars runs a
-    scan's source on a thread of its own and checks for Ctrl-C between batches. With
-    ``cache`` (the client and its cache settings), final days stream from the cache.
+    This is the engine of :func:`scan_traces`. Only the declared columns of
+    :data:`~netra_frames.schema.TRACES` are produced. With ``heartbeat`` an empty frame
+    is yielded every slice of waiting: Polars runs a scan's source on a thread of its own
+    and checks for Ctrl-C between batches. With ``n_rows`` one walk fetches no page more
+    than needed. A listing not in ``start_time`` order is walked as one range (its order
+    is the server's). With ``cache`` (the client and its cache settings), final days
+    stream from the cache.
     """
     pushed = Pushdown() if n_rows is not None else pushdown_of(predicate)
     sent = narrowed(query, pushed)
@@ -138,30 +144,38 @@ def trace_batches(
     if sent is None or n_rows == 0:
         return
     columns = _subset(TRACES, _needed(with_columns, predicate)) or TRACES[:1]
-    sources = [c.source for c in columns]
+    names = [c.name for c in columns]
     left = n_rows
     if cache is not None:
-        names = [c.name for c in columns]
         client, settings = cache
-        workers = plan_workers(client.pool_size, DEFAULT_MAX_WORKERS)
         for frame in cached_trace_frames(client, sent, settings, n_rows, workers):
             frame = frame.select(names) if left is None else frame.select(names).head(left)
             left = None if left is None else left - frame.height
             if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
                 yield frame
         return
-    for page in trace_pages(transport, sent, max_rows=n_rows, heartbeat=heartbeat):
-        if page is None:
+    sort_field = str(sent.sort_field or "start_time")
+    shards = choose_shards(
+        "auto", sent.start, sent.end, sort_field=sort_field, max_rows=n_rows,
+        max_workers=workers,
+    )  # fmt: skip
+    pipe = traces_pipeline(
+        transport, sent, [(sent.start, sent.end)], backend="polars", workers=workers,
+        shards=shards if sent.is_time_ordered else 1, max_rows=n_rows, bar=bar,
+        budget=budget, heartbeat=heartbeat,
+    )  # fmt: skip
+    for batch in pipe:
+        if batch is None:
             yield _finish_batch(finish([], columns), predicate, with_columns)
             continue
-        table = page.table.select(sources)
+        if batch.part is None:
+            continue
+        frame = batch.part.select(names)
         if left is not None:
-            table = table.slice(0, left)  # a server may overfill a page
-            left -= table.num_rows
-        if table.num_rows:
-            frame = _finish_batch(finish([table], columns), predicate, with_columns)
-            if frame.height:
-                yield frame
+            frame = frame.head(left)  # a server may overfill a page
+            left -= frame.height
+        if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
+            yield frame
 
 
 @filter_keywords
@@ -172,6 +186,9 @@ def scan_traces(
     sort_field: str = "start_time",
     sort_order: SortOrder = "desc",
     page_size: int = DEFAULT_PAGE_SIZE,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    buffer_mb: float = DEFAULT_BUFFER_MB,
+    progress: bool | None = None,
     client: NetraClient | None = None,
     cache: CacheLike = None,
     settle: SettleLike = None,
@@ -195,6 +212,14 @@ def scan_traces(
         Row order, as the API sorts (default newest first).
     page_size:
         Traces per request (1 to 100).
+    max_workers:
+        Requests in flight at once, as for :func:`netra_frames.traces_frame`: the window
+        is walked in concurrent sub-windows, and the batches still come in order.
+    buffer_mb:
+        Megabytes of fetched rows that may wait for Polars (default 64): beyond it the
+        workers pause, so a slow sink slows the scan and never fills memory.
+    progress:
+        Draw a progress bar while the query runs, as for :func:`netra_frames.traces_frame`.
     client:
         The client to use; default: the module-level client (see :func:`configure`).
         It must stay open until the query has run.
@@ -207,7 +232,9 @@ def scan_traces(
     Returns
     -------
     polars.LazyFrame
-        The columns of :data:`netra_frames.schema.TRACES`, known without any request.
+        The columns of :data:`netra_frames.schema.TRACES`, known without any request. A
+        query whose filters and window match no trace at all warns
+        :class:`~netra_frames.EmptyResultWarning` when it runs.
 
     Raises
     ------
@@ -226,19 +253,30 @@ def scan_traces(
     query = TraceQuery.for_frames(
         start, end, filters, page_size=page_size, sort_field=sort_field, sort_order=sort_order
     )
-    chosen = client or get_client()
+    chosen, workers = client_and_workers(client, max_workers)
+    budget = check_buffer_mb(buffer_mb)
+    drawn = want_progress(progress)
     transport = chosen.transport
     stored = settings_for(cache, settle, refresh, sort_field=sort_field)
     cached = None if stored is None else (chosen, stored)
-    return _lazy(
-        TRACES,
-        "netra_traces",
-        query.describe(),
-        lambda with_columns, predicate, n_rows: trace_batches(
-            transport, query, with_columns=with_columns, predicate=predicate, n_rows=n_rows,
-            heartbeat=True, cache=cached,
-        ),
-    )  # fmt: skip
+    watch_interrupts()  # Ctrl-C reaches the scan's thread while Polars waits in Rust
+
+    def batches(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None
+    ) -> Iterator[pl.DataFrame]:
+        rows = 0
+        with Progress(drawn, "traces", "rows", total=n_rows) as bar:
+            for frame in trace_batches(
+                transport, query, with_columns=with_columns, predicate=predicate,
+                n_rows=n_rows, heartbeat=True, cache=cached, workers=workers, budget=budget,
+                bar=bar,
+            ):  # fmt: skip
+                rows += frame.height
+                yield frame
+        if rows == 0 and n_rows != 0 and predicate is None:
+            warn_no_traces(query.filters, (query.start, query.end))
+
+    return _lazy(TRACES, "netra_traces", query.describe(), batches)
 
 
 _Batches = Callable[[list[str] | None, pl.Expr | None, int | None], Iterator[pl.DataFrame]]
@@ -275,10 +313,11 @@ def span_batches(
     predicate: pl.Expr | None = None,
     n_rows: int | None = None,
     heartbeat: bool = False,
+    budget: int | None = None,
+    bar: Progress | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Yield typed span frames of whole traces (about :data:`SPAN_BATCH_ROWS` rows each).
-
-    ``heartbeat`` is as for :func:`trace_batches`.
+    """Yield typed span frames of whole traces, in input trace order (the batches of the
+    engine's spans pipeline). ``heartbeat`` is as for :func:`trace_batches`.
     """
     if n_rows is None:
         pushed = pushdown_of(predicate)
@@ -288,41 +327,28 @@ def span_batches(
         elif wanted is not None:
             ids = [i for i in ids if i == wanted]
     logger.debug("netra_frames: scan_spans fetches %d trace(s); n_rows=%s", len(ids), n_rows)
-    if n_rows == 0:
+    if n_rows == 0 or not ids:
         return
     names = [c.name for c in SPANS]
     remaining = n_rows
-    buffer: list[Any] = []
-    buffered = 0
-    for pages in span_pages(transport, query, ids, workers=max_workers, heartbeat=heartbeat):
-        if pages is None:
+    pipe = spans_pipeline(
+        transport, query, ids, backend="polars", workers=max_workers, bar=bar, budget=budget,
+        heartbeat=heartbeat, max_rows=n_rows,
+    )  # fmt: skip
+    for batch in pipe:
+        if batch is None:
             yield _finish_batch(finish([], SPANS).select(names), predicate, with_columns)
             continue
-        for page in pages:
-            table = page.table if remaining is None else page.table.slice(0, remaining)
-            if remaining is not None:
-                remaining -= table.num_rows
-            buffer.append(table)
-            buffered += table.num_rows
-        if buffered >= SPAN_BATCH_ROWS or remaining == 0:
-            yield from _emit_spans(buffer, names, predicate, with_columns)
-            buffer, buffered = [], 0
-            if remaining == 0:
-                return
-    yield from _emit_spans(buffer, names, predicate, with_columns)
-
-
-def _emit_spans(
-    tables: list[Any],
-    names: list[str],
-    predicate: pl.Expr | None,
-    with_columns: list[str] | None,
-) -> Iterator[pl.DataFrame]:
-    if not any(t.num_rows for t in tables):
-        return
-    frame = _finish_batch(finish(tables, SPANS).select(names), predicate, with_columns)
-    if frame.height:
-        yield frame
+        if batch.part is None:
+            continue
+        frame = batch.part.select(names)
+        if remaining is not None:
+            frame = frame.head(remaining)
+            remaining -= frame.height
+        if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
+            yield frame
+        if remaining == 0:
+            return
 
 
 def scan_spans(
@@ -331,6 +357,8 @@ def scan_spans(
     span_name: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    buffer_mb: float = DEFAULT_BUFFER_MB,
+    progress: bool | None = None,
     client: NetraClient | None = None,
 ) -> pl.LazyFrame:
     """Return a lazy scan of the spans of some traces; nothing is fetched yet.
@@ -351,6 +379,11 @@ def scan_spans(
         Spans per request.
     max_workers:
         Traces fetched concurrently (capped at the client's ``pool_size``).
+    buffer_mb:
+        Megabytes of fetched spans that may wait for Polars (default 64), as for
+        :func:`scan_traces`.
+    progress:
+        Draw a progress bar (traces) while the query runs.
     client:
         The client to use (default: the module-level client); it must stay open until
         the query has run.
@@ -376,13 +409,19 @@ def scan_spans(
     ids = normalise_ids(trace_ids, "trace_ids", column="trace_id")
     query = SpanQuery.template(span_name=span_name, page_size=page_size)
     chosen, workers = client_and_workers(client, max_workers)
+    budget = check_buffer_mb(buffer_mb)
+    drawn = want_progress(progress)
     transport = chosen.transport
-    return _lazy(
-        SPANS,
-        "netra_spans",
-        f"{len(ids)} trace(s)",
-        lambda with_columns, predicate, n_rows: span_batches(
-            transport, ids, query, max_workers=workers, with_columns=with_columns,
-            predicate=predicate, n_rows=check_max_rows(n_rows), heartbeat=True,
-        ),
-    )  # fmt: skip
+    watch_interrupts()  # as for scan_traces
+
+    def batches(
+        with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None
+    ) -> Iterator[pl.DataFrame]:
+        with Progress(drawn, "spans", "traces", total=len(ids)) as bar:
+            yield from span_batches(
+                transport, ids, query, max_workers=workers, with_columns=with_columns,
+                predicate=predicate, n_rows=check_max_rows(n_rows), heartbeat=True,
+                budget=budget, bar=bar,
+            )  # fmt: skip
+
+    return _lazy(SPANS, "netra_spans", f"{len(ids)} trace(s)", batches)

@@ -15,7 +15,7 @@ import polars as pl
 from ._cancel import CancelScope
 from ._defaults import client_and_workers
 from ._doors import backend_following, warn_empty
-from ._engine import KeyedDrain, RowCollector
+from ._engine import keyed_pipeline
 from ._progress import Progress, want_progress
 from ._wire.convert import normalise_ids, to_backend
 from .client import NetraClient, SessionUsage, TenantUsage
@@ -68,14 +68,10 @@ def _usage_frame(
         return to_backend(pl.DataFrame(data, schema=polars_schema(columns)), chosen)
 
     with Progress(want_progress(progress), f"{kind} usage", "ids", total=len(keys)) as bar:
-        frame: pd.DataFrame | pl.DataFrame = KeyedDrain(
-            fetch,
-            keys,
-            RowCollector(build),
-            workers=min(workers, max(1, len(keys))),
-            bar=bar,
-            noun=f"{kind} ids",
-        ).run()
+        pipe = keyed_pipeline(fetch, keys, workers=workers, noun=f"{kind} ids", bar=bar)
+        frame: pd.DataFrame | pl.DataFrame = pipe.collect(
+            lambda groups: build([row for part in groups[0] if part for row in part])
+        )
     unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
     if unused:
         shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")

@@ -37,7 +37,9 @@ __all__ = [
     "consolidate",
     "gather",
     "pandas_sink",
+    "part_bytes",
     "polars_sink",
+    "sink_for",
 ]
 
 BATCH_BYTES = 4 << 20
@@ -88,10 +90,37 @@ def pandas_sink(columns: Sequence[Column]) -> Sink[pa.Table]:
     return Sink(lambda pages: pandas_ready(finish(pages, columns)), build, columns)
 
 
+def part_bytes(part: Any) -> int:
+    """Bytes (roughly) a built batch holds in memory.
+
+    Examples
+    --------
+    >>> part_bytes(pl.DataFrame({"a": [1, 2]}))
+    16
+    """
+    if isinstance(part, pl.DataFrame):
+        return int(part.estimated_size())
+    if isinstance(part, pa.Table):
+        return int(part.nbytes)
+    return 0
+
+
+def sink_for(backend: str, columns: Sequence[Column]) -> Sink[Any]:
+    """The batch form of a backend: Arrow tables for pandas, frames for Polars.
+
+    Examples
+    --------
+    >>> from netra_frames.schema import TRACES
+    >>> sink_for("polars", TRACES).build([]).height
+    0
+    """
+    return pandas_sink(columns) if backend == "pandas" else polars_sink(columns)
+
+
 class Batcher(Generic[Part]):
     """Pages in result order -> batches of the sink's form (see the module docstring)."""
 
-    __slots__ = ("_pending", "_weight", "parts", "sink", "size")
+    __slots__ = ("_built", "_pending", "_weight", "parts", "sink", "size")
 
     def __init__(self, sink: Sink[Part], size: int | None = None) -> None:
         self.sink: Sink[Part] = sink
@@ -99,11 +128,22 @@ class Batcher(Generic[Part]):
         self.parts: list[Part] = []
         self._pending: list[DecodedPage] = []
         self._weight = 0
+        self._built = 0
 
     @property
     def weight(self) -> int:
         """Bytes (roughly) of the pages taken and not built into a batch yet."""
         return self._weight
+
+    @property
+    def held(self) -> int:
+        """Bytes (roughly) held: pages not built yet and the batches built."""
+        return self._weight + self._built
+
+    def take_built(self) -> list[Part]:
+        """Hand over the batches built so far (the pages not built yet stay)."""
+        parts, self.parts, self._built = self.parts, [], 0
+        return parts
 
     @property
     def rows(self) -> int:
@@ -130,28 +170,31 @@ class Batcher(Generic[Part]):
     def flush(self) -> None:
         """Build the pages taken so far into a batch."""
         if self._pending:
-            self.parts.append(self.sink.convert(self._pending))
+            part = self.sink.convert(self._pending)
+            self.parts.append(part)
+            self._built += part_bytes(part)
             self._pending, self._weight = [], 0
 
     def copy(self) -> Batcher[Part]:
         """An independent snapshot sharing the (immutable) batches and pages."""
         twin = Batcher(self.sink, self.size)
-        twin.parts, twin._pending, twin._weight = (
+        twin.parts, twin._pending, twin._weight, twin._built = (
             list(self.parts),
             list(self._pending),
             self._weight,
+            self._built,
         )
         return twin
 
     def take(self) -> list[Part]:
         """Flush and hand over the batches (the batcher is empty afterwards)."""
         self.flush()
-        parts, self.parts = self.parts, []
-        return parts
+        return self.take_built()
 
     def hold(self, parts: list[Part]) -> None:
         """Drop every page and batch taken, and hold ``parts`` as the batches built."""
         self.parts, self._pending, self._weight = parts, [], 0
+        self._built = sum(part_bytes(p) for p in parts)
 
     @property
     def loose(self) -> list[DecodedPage]:

@@ -50,6 +50,8 @@ class Walk:
     """Rows per second of ``start_time`` over the last full pages (``None``: none yet)."""
     span: tuple[tuple[int, float], ...] = ()
     """Rows and seconds of the last full pages after the first (up to :data:`DENSITY_PAGES`)."""
+    emitted: bool = False
+    """Whether every row of the walk was handed over (see :mod:`~netra_frames._engine.traces`)."""
 
     @property
     def done(self) -> bool:
@@ -170,4 +172,5 @@ class Walk:
             self.position,
             density=self.density,
             span=self.span,
+            emitted=self.emitted,
         )

@@ -121,6 +121,9 @@ class WalkSet:
         self.backward = query.walks_backward
         self.rounds_left = 0.0
         """Pages left per worker, by the estimates of the last :meth:`rebalance`."""
+        self.frontier: int | None = None
+        """Unfinished walks, first in result order, that may send and split (``None``: all;
+        ``0``: none). A bounded pipeline narrows it while its buffer is full."""
         self.walks: list[Walk] = []
         for group, (lo, hi) in enumerate(windows):
             parts = split_window(lo, hi, shards) if max_rows is None else [(lo, hi)]
@@ -149,15 +152,36 @@ class WalkSet:
         """Whether every walk is done."""
         return all(w.done for w in self.walks)
 
+    @property
+    def held(self) -> int:
+        """Bytes (roughly) the walks hold: pages and batches not handed over yet."""
+        return sum(w.batcher.held for w in self.walks if not w.emitted)
+
+    def in_order(self) -> list[Walk]:
+        """The unfinished walks in result order (groups in order, each in its order)."""
+        return [w for g in range(len(self.windows)) for w in self.ordered(g) if not w.done]
+
+    def _open(self) -> list[Walk]:
+        """The walks allowed to send and split now (see :attr:`frontier`)."""
+        if self.frontier is None:
+            return self.walks
+        return self.in_order()[: self.frontier]
+
     def next_walk(self) -> int | None:
         """A walk to fetch a page of now (splitting one when allowed), or ``None``."""
+        open_walks = self._open()
+        indexed = (
+            enumerate(self.walks)
+            if self.frontier is None
+            else ((self.walks.index(w), w) for w in open_walks)
+        )
         # in a long drain, a walk that starts where a running one stops waits, so that one
         # may carry on through it (see take); the others go first
         reached: set[tuple[int, datetime]] = set()
         if self.adaptive and self.rounds_left >= DEFER_ROUNDS:
             reached = {(w.group, w.bound) for w in self.walks if w.pages.cursor and not w.done}
         deferred = None
-        for index, walk in enumerate(self.walks):
+        for index, walk in indexed:
             if walk.busy or walk.done:
                 continue
             if (walk.group, walk.start) not in reached:
@@ -170,7 +194,7 @@ class WalkSet:
             return None
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         candidates = []
-        for walk in self.walks:
+        for walk in open_walks:
             expected = walk.expected_rows()
             if expected is not None and expected > size * 2 * MIN_IDLE_PART_PAGES:
                 candidates.append((expected, walk))
@@ -255,7 +279,7 @@ class WalkSet:
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         fallback = self.density()
         estimates: list[tuple[float, Walk]] = []
-        for walk in self.walks:
+        for walk in self._open():
             if walk.done:
                 continue
             rows = walk.expected_rows(fallback)
@@ -301,6 +325,8 @@ class WalkSet:
         for group in range(len(self.windows)):
             run: list[Walk] = []
             for walk in [*self.ordered(group), None]:
+                if walk is not None and walk.emitted:
+                    continue  # handed over already (a prefix of the group)
                 if walk is not None and walk.done:
                     run.append(walk)
                     continue
@@ -340,6 +366,7 @@ class WalkSet:
         twin.query, twin.windows, twin.sink = self.query, self.windows, self.sink
         twin.adaptive, twin.backward = self.adaptive, self.backward
         twin.rounds_left = self.rounds_left
+        twin.frontier = self.frontier
         twin.walks = [w.copy() for w in self.walks]
         return twin
 

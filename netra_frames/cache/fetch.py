@@ -17,19 +17,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import polars as pl
 
-from .._engine import (
-    SHARDABLE_SORT_FIELDS,
-    drain_spans,
-    drain_traces,
-    merge_by_sort,
-    polars_sink,
-)
+from .._engine import SHARDABLE_SORT_FIELDS, drain_spans, drain_traces, merge_by_sort
 from .._progress import Progress
 from .._wire.convert import to_backend
 from ..config import Backend
 from ..errors import DrainError, drain_error
 from ..query import SpanQuery, TraceQuery
-from ..schema import SPANS
 from .days import WindowFetcher, concat_parts, slice_frames
 from .entries import Scope
 from .packs import SpansFetcher, pack_frames, trace_ends
@@ -218,7 +211,7 @@ def spans_fetcher(
 
     def fetch(trace_ids: Sequence[str]) -> pl.DataFrame:
         frame: pl.DataFrame = drain_spans(
-            transport, template, trace_ids, polars_sink(SPANS), workers=workers, bar=bar
+            transport, template, trace_ids, backend="polars", workers=workers, bar=bar
         )
         return frame
 

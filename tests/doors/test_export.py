@@ -166,7 +166,8 @@ def test_text_formats(
 
 
 def test_empty_partition_keeps_schema(client: NetraClient, tmp_path: Path) -> None:
-    result = export_traces(tmp_path, "2001-01-01", "2001-01-02", client=client, progress=False)
+    with pytest.warns(nf.EmptyResultWarning, match=r"no traces in \[2001-01-01"):
+        result = export_traces(tmp_path, "2001-01-01", "2001-01-02", client=client, progress=False)
     assert result.rows == 0 and result.files == 1
     frame = pl.read_parquet(tmp_path / "date=2001-01-01" / "part-0.parquet")
     assert frame.height == 0 and frame.columns == [c.name for c in nf.schema.TRACES]

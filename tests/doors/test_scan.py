@@ -57,7 +57,8 @@ def test_full_scan_equals_eager(
 ) -> None:
     frame, requests = requests_of(server, lazy)
     assert_frame_equal(frame, eager)
-    assert requests == -(-eager.height // 100) + (eager.height % 100 == 0)
+    pages = -(-eager.height // 100) + (eager.height % 100 == 0)
+    assert pages <= requests <= 2 * pages  # concurrent walks: a partial page each, at most
 
 
 def _predicates(eager: pl.DataFrame, window: Window) -> dict[str, pl.Expr]:
@@ -117,9 +118,16 @@ def test_filter_equals_eager(
     assert_frame_equal(lazy.filter(predicate).collect(), eager.filter(predicate))
 
 
+@pytest.fixture(scope="module")
+def one_walk(client: NetraClient, window: Window) -> pl.LazyFrame:
+    """A scan with one worker: one walk, so its requests can be counted exactly."""
+    return scan_traces(*window, client=client, max_workers=1)
+
+
 def test_pushed_filter_makes_fewer_requests(
-    server: LocalNetra, lazy: pl.LazyFrame, eager: pl.DataFrame
+    server: LocalNetra, one_walk: pl.LazyFrame, eager: pl.DataFrame
 ) -> None:
+    lazy = one_walk
     pushed, pushed_requests = requests_of(server, lazy.filter(pl.col("tenant_id") == "Globex"))
     kept, kept_requests = requests_of(server, lazy.filter(pl.col("tenant_id").is_in(["Globex"])))
     assert_frame_equal(pushed, kept)
@@ -129,8 +137,9 @@ def test_pushed_filter_makes_fewer_requests(
 
 
 def test_pushed_time_range_makes_fewer_requests(
-    server: LocalNetra, lazy: pl.LazyFrame, eager: pl.DataFrame
+    server: LocalNetra, one_walk: pl.LazyFrame, eager: pl.DataFrame
 ) -> None:
+    lazy = one_walk
     since = eager["start_time"][150]
     frame, requests = requests_of(server, lazy.filter(pl.col("start_time") >= since))
     assert_frame_equal(frame, eager.filter(pl.col("start_time") >= since))
