@@ -69,7 +69,7 @@ def warn_no_traces(
     >>> with warnings.catch_warnings(record=True) as seen:
     ...     warnings.simplefilter("always")
     ...     warn_no_traces({"tenant_id": "Nope"}, (now, now))
-    >>> str(seen[0].message)[:40]
+    >>> str(seen[0].message)[:39]
     "no traces matched {'tenant_id': 'Nope'}"
     """
     if filters:

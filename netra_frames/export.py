@@ -3,7 +3,8 @@
 :func:`export_traces` consumes the engine's pipeline (the same concurrent walks as
 :func:`~netra_frames.traces_frame`): each partition is a result group whose batches come
 in order and are written as they arrive, and the workers pause while ``buffer_mb`` of
-rows waits to be written, so memory stays bounded whatever the number of rows. The layout, with ``partition_by="date"`` (one UTC day each)::
+rows waits to be written, so memory stays bounded whatever the number of rows. The
+layout, with ``partition_by="date"`` (one UTC day each)::
 
     root/
       date=2026-01-25/

@@ -78,11 +78,17 @@ class Outlet:
         self._queue: queue.SimpleQueue[tuple[str, Any, int]] = queue.SimpleQueue()
         self._lock = threading.Condition()
         self._queued = 0
+        self._wanted = False
 
     @property
     def queued(self) -> int:
         """Bytes handed over and not taken by the consumer yet."""
         return self._queued
+
+    @property
+    def wanted(self) -> bool:
+        """Whether the consumer is waiting for its next batch now."""
+        return self._wanted
 
     def emit(self, batch: Batch, nbytes: int) -> None:
         """Hand ``batch`` (about ``nbytes`` in memory) to the consumer."""
@@ -107,7 +113,14 @@ class Outlet:
     def _took(self, nbytes: int) -> None:
         with self._lock:
             self._queued -= nbytes
+            self._wanted = False
             self._lock.notify_all()
+
+    def _want(self) -> None:
+        with self._lock:
+            if not self._wanted:
+                self._wanted = True
+                self._lock.notify_all()
 
     def _end(self, error: BaseException | None) -> None:
         self._queue.put(("done", error, 0))
@@ -158,9 +171,10 @@ class Pipeline:
 
     Examples
     --------
-    >>> pipe = traces_pipeline(client.transport, query, [(query.start, query.end)],
-    ...                        backend="polars", workers=4)
-    >>> frames = pipe.collect(lambda groups: groups)  # doctest: +SKIP
+    >>> from netra_frames._engine import keyed_pipeline
+    >>> pipe = keyed_pipeline(lambda key, scope: key.upper(), ["a", "b"], workers=2, noun="ids")
+    >>> [(batch.part, batch.last) for batch in pipe]
+    [(['A', 'B'], False), (None, True)]
     """
 
     def __init__(
@@ -229,6 +243,7 @@ class Pipeline:
         finished = False
         try:
             while True:
+                self._outlet._want()
                 try:
                     kind, value, nbytes = self._outlet._queue.get(timeout=WAIT_SLICE)
                 except queue.Empty:

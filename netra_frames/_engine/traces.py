@@ -64,15 +64,17 @@ class _Emitter:
     finished (its later rows may not come before the pages it holds).
     """
 
-    def __init__(self, walks: WalkSet) -> None:
+    def __init__(self, walks: WalkSet, *, eager: bool = False) -> None:
         self.walks = walks
+        self.eager = eager
+        """Hand over the pages of the walk at the head of the order as they come."""
         self.group = 0
         """The first group not handed over whole."""
         self.run: list[DecodedPage] = []
         self.run_weight = 0
 
     def copy(self, walks: WalkSet) -> _Emitter:
-        twin = _Emitter(walks)
+        twin = _Emitter(walks, eager=self.eager)
         twin.group, twin.run, twin.run_weight = self.group, list(self.run), self.run_weight
         return twin
 
@@ -85,6 +87,8 @@ class _Emitter:
             for walk in self.walks.ordered(self.group):
                 if walk.emitted:
                     continue
+                if self.eager and not walk.done and walk.batcher.loose and not self.run:
+                    walk.batcher.flush()  # the head walk's pages, as they come
                 if walk.batcher.parts:
                     if self.run:
                         if builds is not None and builds <= 0:
@@ -149,18 +153,25 @@ class TracesProducer(Producer):
         workers: int,
         max_rows: int | None,
         budget: int | None = None,
+        one_at_a_time: bool = False,
     ) -> None:
         self.transport = transport
         self.walks = walks
         self.workers = workers
         self.max_rows = max_rows
         self.budget = budget
-        self.emitter = _Emitter(walks)
+        self.one_at_a_time = one_at_a_time
+        """Walk the windows one after the other, handing over each page as it comes, and
+        ask for a page only while the consumer waits for one: a consumer that stops when
+        it has enough wastes no request."""
+        self.emitter = _Emitter(walks, eager=one_at_a_time)
 
     def run(self, pool: Workers[int], outlet: Outlet) -> None:
         walks = self.walks
         taken = False  # a page came in: maybe build a batch, after the next requests go
         while True:
+            if self.one_at_a_time:
+                self.emitter.step(outlet)  # hand the page over before asking for more
             self._gate(outlet)
             room = self._capacity()
             while pool.pending < room:
@@ -197,6 +208,9 @@ class TracesProducer(Producer):
 
     def _gate(self, outlet: Outlet) -> None:
         """Narrow the walks that may send while the buffer is full (see module docstring)."""
+        if self.one_at_a_time:
+            self.walks.frontier = 1 if outlet.wanted and outlet.queued == 0 else 0
+            return
         if self.budget is None:
             return
         queued = outlet.queued
@@ -230,6 +244,7 @@ class TracesProducer(Producer):
             workers=self.workers,
             max_rows=self.max_rows,
             budget=self.budget,
+            one_at_a_time=self.one_at_a_time,
         )
         twin.emitter = self.emitter.copy(twin.walks)
         return twin
@@ -267,6 +282,7 @@ def traces_pipeline(
     bar: Progress | None = None,
     budget: int | None = None,
     heartbeat: bool = False,
+    one_at_a_time: bool = False,
     columns: Sequence[Column] = TRACES,
 ) -> Pipeline:
     """The pipeline of ``windows`` of ``query``, one result group per window, in order.
@@ -275,7 +291,10 @@ def traces_pipeline(
     ``adaptive`` and the listing is in time order); ``max_rows`` walks each window once,
     stopping after that many rows. Batches are Polars frames (``backend="polars"``) or the
     Arrow tables a pandas frame takes over, of ``columns``. ``budget``: bytes of built data
-    waiting beyond which the workers pause (see :mod:`.pipeline`).
+    waiting beyond which the workers pause (see :mod:`.pipeline`). ``one_at_a_time``: the
+    windows are walked one after the other, each page handed over as it comes and asked
+    for only while the consumer waits (a consumer that stops when it has enough, such as
+    the cache with ``max_rows``, wastes no request).
 
     Examples
     --------
@@ -289,7 +308,10 @@ def traces_pipeline(
     if adaptive and query.is_time_ordered and max_rows is None:
         shards = min(shards, capacity(transport, workers))  # split further as it opens
     walks = WalkSet(query, windows, sink, shards=shards, adaptive=adaptive, max_rows=max_rows)
-    producer = TracesProducer(transport, walks, workers=workers, max_rows=max_rows, budget=budget)
+    producer = TracesProducer(
+        transport, walks, workers=workers, max_rows=max_rows, budget=budget,
+        one_at_a_time=one_at_a_time,
+    )  # fmt: skip
     return Pipeline(producer, bar=bar, heartbeat=heartbeat, groups=len(windows))
 
 

@@ -190,8 +190,8 @@ class WalkSet:
                 deferred = index
         if deferred is not None:
             return deferred
-        if not self.adaptive:
-            return None
+        if not self.adaptive or self.frontier == 1:
+            return None  # one walk at a time: a split would start a second
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         candidates = []
         for walk in open_walks:

@@ -23,8 +23,9 @@ unless asked for.
   :class:`~netra_frames.CacheWarning` and fetched again, never returned.
 * **Modules.** :mod:`.settings` (which cache, ``settle``, durations, the key
   fingerprint), :mod:`.entries` (query folders, writing one entry), :mod:`.days` and
-  :mod:`.packs` (what is final, read and stored), :mod:`.admin` (``cache_info``,
-  ``cache_clear``) and :mod:`.fetch`, the only one that touches the engine.
+  :mod:`.packs` (what is final, read and stored), :mod:`.slices` (a window put
+  together), :mod:`.admin` (``cache_info``, ``cache_clear``) and :mod:`.fetch`, the only
+  one that touches the engine.
 * **Known limit.** A server that backfills a day already final is not seen until
   ``refresh=True`` or a longer ``settle``.
 
@@ -56,7 +57,6 @@ from .settings import (
 )
 
 if TYPE_CHECKING:
-    from .days import WindowFetcher
     from .entries import Scope
     from .fetch import (
         cached_spans_frame,
@@ -64,12 +64,13 @@ if TYPE_CHECKING:
         cached_traces_frame,
         settings_for,
         spans_fetcher,
-        window_fetcher,
+        window_stream,
     )
     from .packs import SpansFetcher
+    from .slices import WindowStream
 
 _HEAVY = {
-    "WindowFetcher": ".days",
+    "WindowStream": ".slices",
     "Scope": ".entries",
     "SpansFetcher": ".packs",
     **dict.fromkeys(
@@ -79,7 +80,7 @@ _HEAVY = {
             "cached_traces_frame",
             "settings_for",
             "spans_fetcher",
-            "window_fetcher",
+            "window_stream",
         ),
         ".fetch",
     ),
@@ -107,7 +108,7 @@ __all__ = [
     "Scope",
     "SettleLike",
     "SpansFetcher",
-    "WindowFetcher",
+    "WindowStream",
     "cache_clear",
     "cache_info",
     "cached_spans_frame",
@@ -118,5 +119,5 @@ __all__ = [
     "set_default_cache",
     "settings_for",
     "spans_fetcher",
-    "window_fetcher",
+    "window_stream",
 ]

@@ -1,9 +1,9 @@
 """The cache's front: the settings of one call, and the engine behind its two fetches.
 
 The only module of :mod:`netra_frames.cache` that touches the engine: the days
-(:mod:`.days`) and packs (:mod:`.packs`) ask for what is missing through a
-:class:`~.days.WindowFetcher` and a :class:`~.packs.SpansFetcher`, built here on the
-engine's front door; the front doors (``traces_frame``, ``spans_frame``,
+(:mod:`.slices`) and packs (:mod:`.packs`) ask for what is missing through a
+:class:`~.slices.WindowStream` and a :class:`~.packs.SpansFetcher`, built here on the
+engine's pipeline; the front doors (``traces_frame``, ``spans_frame``,
 ``scan_traces``) call the three ``cached_*`` functions.
 """
 
@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import polars as pl
 
-from .._engine import SHARDABLE_SORT_FIELDS, drain_spans, drain_traces, merge_by_sort
+from .._engine import SHARDABLE_SORT_FIELDS, drain_spans, merge_by_sort, traces_pipeline
 from .._progress import Progress
 from .._wire.convert import to_backend
 from ..config import Backend
-from ..errors import DrainError, drain_error
+from ..errors import NetraError, drain_error
 from ..query import SpanQuery, TraceQuery
-from .days import WindowFetcher, concat_parts, slice_frames
+from .days import concat_parts
 from .entries import Scope
 from .packs import SpansFetcher, pack_frames, trace_ends
 from .settings import CacheLike, CacheSettings, SettleLike, resolve_cache
+from .slices import StreamBatch, WindowStream, slice_frames
 
 if TYPE_CHECKING:
     from ..client import NetraClient
@@ -38,7 +39,7 @@ __all__ = [
     "cached_traces_frame",
     "settings_for",
     "spans_fetcher",
-    "window_fetcher",
+    "window_stream",
 ]
 
 logger = logging.getLogger("netra_frames")
@@ -94,7 +95,9 @@ def cached_traces_frame(
     """``traces_frame`` with the cache on (the arguments are already validated).
 
     Exactly the rows, order and dtypes of the uncached drain. ``now``: the current time
-    (tests pass a fixed one); default: the clock.
+    (tests pass a fixed one); default: the clock. A failure after rows came in is a
+    :class:`~netra_frames.DrainError` whose ``resume()`` runs the call again (the days
+    stored meanwhile are read from disk then).
 
     Examples
     --------
@@ -103,25 +106,42 @@ def cached_traces_frame(
     >>> frame.columns[0]  # doctest: +SKIP
     'trace_id'
     """
-    fetch = window_fetcher(client.transport, workers, bar)
     scope = Scope.of(client)
 
     def run() -> pd.DataFrame | pl.DataFrame:
         moment = now or datetime.now(timezone.utc)
+        stream = _Counted(window_stream(client.transport, workers, bar, max_rows=max_rows))
         try:
-            parts = list(slice_frames(query, settings, scope, fetch, now=moment, max_rows=max_rows))
-        except DrainError as exc:
+            parts = list(slice_frames(query, settings, scope, stream, now=moment,
+                                      max_rows=max_rows))  # fmt: skip
+        except NetraError as exc:
+            if not stream.rows:
+                raise
             raise drain_error(
-                f"a cached traces drain failed ({exc.cause or exc}); the days fetched before "
-                "are not stored; call .resume() to run it again.",
+                f"a cached traces drain failed ({exc}); the days completed before are "
+                "stored; call .resume() to run it again.",
                 partial=to_backend(concat_parts([]), backend),
                 resume=run,
-                cause=exc.cause or exc,
+                cause=exc,
             ) from exc
         frame = _merged(parts, query)
         return to_backend(frame if max_rows is None else frame.head(max_rows), backend)
 
     return run()
+
+
+class _Counted:
+    """A window stream that counts the rows it brought (did a failed drain get anywhere?)."""
+
+    def __init__(self, stream: WindowStream) -> None:
+        self.stream, self.rows = stream, 0
+
+    def __call__(
+        self, query: TraceQuery, windows: Sequence[tuple[datetime, datetime]]
+    ) -> Iterator[StreamBatch]:
+        for batch in self.stream(query, windows):
+            self.rows += batch.part.height if batch.part is not None else 0
+            yield batch
 
 
 def cached_trace_frames(
@@ -130,11 +150,14 @@ def cached_trace_frames(
     settings: CacheSettings,
     max_rows: int | None,
     workers: int,
+    *,
+    budget: int | None = None,
+    bar: Progress | None = None,
 ) -> Iterator[pl.DataFrame]:
     """The frames of a lazy scan's query, in order, with the cache on."""
-    fetch = window_fetcher(client.transport, workers)
+    stream = window_stream(client.transport, workers, bar, max_rows=max_rows, budget=budget)
     now = datetime.now(timezone.utc)
-    parts = slice_frames(query, settings, Scope.of(client), fetch, now=now, max_rows=max_rows)
+    parts = slice_frames(query, settings, Scope.of(client), stream, now=now, max_rows=max_rows)
     if query.sort_field == "start_time":
         yield from parts
     else:
@@ -176,32 +199,34 @@ def cached_spans_frame(
 # -- the engine behind the two fetch interfaces -------------------------------------------
 
 
-def window_fetcher(
-    transport: Transport, workers: int, bar: Progress | None = None
-) -> WindowFetcher:
-    """Drain windows with the engine: each window a result group, all of them at once.
+def window_stream(
+    transport: Transport,
+    workers: int,
+    bar: Progress | None = None,
+    *,
+    max_rows: int | None = None,
+    budget: int | None = None,
+) -> WindowStream:
+    """Stream windows with the engine's pipeline: each window a result group, in order.
 
     Each window starts as one walk; idle workers split the walks of time-ordered listings
-    (adaptive sharding), so one busy day drains as fast as many quiet ones.
+    (adaptive sharding), so one busy day drains as fast as many quiet ones. With
+    ``max_rows`` the windows are walked one after the other and each page comes as it is
+    fetched, so the caller stops after at most one request more than it needs.
     """
 
-    def fetch(
+    def stream(
         query: TraceQuery, windows: Sequence[tuple[datetime, datetime]]
-    ) -> list[pl.DataFrame]:
-        frames: list[pl.DataFrame] = drain_traces(
-            transport,
-            query,
-            list(windows),
-            backend="polars",
-            shards=1,
-            adaptive=True,
-            workers=workers,
-            max_rows=None,
-            bar=bar or Progress(False, "traces", "rows"),
-        )
-        return frames
+    ) -> Iterator[StreamBatch]:
+        pipe = traces_pipeline(
+            transport, query, list(windows), backend="polars", workers=workers, bar=bar,
+            budget=budget, one_at_a_time=max_rows is not None,
+        )  # fmt: skip
+        for batch in pipe:
+            assert batch is not None  # no heartbeat asked
+            yield batch
 
-    return fetch
+    return stream
 
 
 def spans_fetcher(

@@ -4,7 +4,7 @@ Each docstring with ``>>>`` examples is one test: it runs in a fresh temporary w
 directory, with the module's globals plus ``nf``, ``pl``, ``pd``, ``srv`` and ``client``
 (the server of ``docs/``: seed 0, anchor 2026-02-01), ``tmp`` (an empty directory),
 ``trace_id``/``ids`` (real trace ids), ``query``, ``template``, ``settings``, ``now``,
-``fetcher`` and ``fetch`` (for the cache's internals). ``...`` matches anything; an example
+``stream`` and ``fetch`` (for the cache's internals). ``...`` matches anything; an example
 that cannot run anywhere says ``# doctest: +SKIP``. Every example must hold.
 """
 
@@ -25,7 +25,7 @@ import pytest
 
 import netra_frames as nf
 from netra_frames import _defaults
-from netra_frames.cache import CacheSettings, set_default_cache, spans_fetcher, window_fetcher
+from netra_frames.cache import CacheSettings, set_default_cache, spans_fetcher, window_stream
 from netra_frames.query import SpanQuery, TraceQuery
 from netra_frames.server import LocalNetra
 
@@ -83,7 +83,7 @@ def test_docstring_examples_run(
         nf=nf, pl=pl, pd=pd, srv=srv, client=client, tmp=str(tmp_path / "tmp"),
         trace_id=ids[0], ids=ids.to_list(), query=TraceQuery(*window, page_size=100),
         template=template, settings=CacheSettings(tmp_path / "cache"), now=ANCHOR,
-        fetcher=window_fetcher(client.transport, 4),
+        stream=window_stream(client.transport, 4),
         fetch=spans_fetcher(client.transport, template, 4),
     )  # fmt: skip
     out = io.StringIO()
