@@ -27,10 +27,11 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pandas as pd
 
@@ -42,12 +43,13 @@ except ImportError as exc:  # the extra is not installed
         f"(importing dask.dataframe failed: {exc})"
     ) from exc
 
+from ._doors import warn_no_traces
 from ._wire.convert import to_backend
 from ._wire.decode import finish
 from .cache.settings import key_fingerprint
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .errors import InvalidParameterError
+from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .frames import _traces_frame_of
 from .query import TraceFilters, TraceQuery, filter_keywords
 from .schema import TRACES
@@ -60,6 +62,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+logger = logging.getLogger("netra_frames")
 
 __all__ = ["ClientConfig", "Shard", "load_shard", "traces_frame", "traces_meta"]
 
@@ -170,6 +174,27 @@ def load_shard(
     return picked
 
 
+def _warn_if_nothing_matches(config: ClientConfig, query: TraceQuery) -> None:
+    """One request of one row: warn at once when the query matches no trace at all, as
+    every traces door does (its partitions, run later on the workers, stay quiet). Skipped
+    when this machine has no key or base URL (the workers' environment may), and when the
+    request fails (no retry: the partitions' own requests report a failure in full)."""
+    try:
+        client = NetraClient(config.api_key, config.base_url, timeout=config.timeout,
+                             max_retries=0)  # fmt: skip
+    except ConfigurationError:
+        return
+    try:
+        with client:
+            filters = cast("TraceFilters", dict(query.filters))
+            page = client.list_traces(query.start, query.end, limit=1, **filters)
+    except NetraError as exc:
+        logger.debug("netra_frames: the Dask frame's check request failed: %s", exc)
+        return
+    if not page.traces:
+        warn_no_traces(query.filters, (query.start, query.end), stacklevel=5)
+
+
 @filter_keywords
 def traces_frame(
     start: TimeLike | None = None,
@@ -206,7 +231,8 @@ def traces_frame(
     -------
     dask.dataframe.DataFrame
         Columns and dtypes of ``nf.traces_frame(backend="pandas")``; partitions newest
-        first; unknown divisions.
+        first; unknown divisions. Building it sends one request of one row: a query that
+        matches no trace warns :class:`~netra_frames.EmptyResultWarning` at once.
 
     Raises
     ------
@@ -232,6 +258,7 @@ def traces_frame(
         for lo, hi in reversed(split_window(window[0], window[1], partitions))
     ]
     config = ClientConfig(api_key, base_url, timeout)
+    _warn_if_nothing_matches(config, query)
     frame: dd.DataFrame = dd.from_map(  # type: ignore[no-untyped-call]
         load_shard,
         shards,
