@@ -71,7 +71,7 @@ DEFAULT_MAX_WORKERS = 16
 """Concurrent requests of one frame builder."""
 DEFAULT_WINDOW_DAYS = 7.0
 """Days covered when a frame builder gets no ``start`` (the window ends now unless ``end``)."""
-DEFAULT_BUFFER_MB = 64.0
+DEFAULT_BUFFER_MB = 16.0
 """Megabytes of fetched rows a streaming door (scans, exports) lets wait for its consumer:
 beyond it the workers pause (``buffer_mb=``; eager frames hold the whole result anyway)."""
 DEFAULT_RATE_LIMIT_PATIENCE = 600.0

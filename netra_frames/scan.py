@@ -216,7 +216,7 @@ def scan_traces(
         Requests in flight at once, as for :func:`netra_frames.traces_frame`: the window
         is walked in concurrent sub-windows, and the batches still come in order.
     buffer_mb:
-        Megabytes of fetched rows that may wait for Polars (default 64): beyond it the
+        Megabytes of fetched rows that may wait for Polars (default 16): beyond it the
         workers pause, so a slow sink slows the scan and never fills memory.
     progress:
         Draw a progress bar while the query runs, as for :func:`netra_frames.traces_frame`.
@@ -380,7 +380,7 @@ def scan_spans(
     max_workers:
         Traces fetched concurrently (capped at the client's ``pool_size``).
     buffer_mb:
-        Megabytes of fetched spans that may wait for Polars (default 64), as for
+        Megabytes of fetched spans that may wait for Polars (default 16), as for
         :func:`scan_traces`.
     progress:
         Draw a progress bar (traces) while the query runs.
