@@ -66,6 +66,10 @@ class LocalNetra:
         ``"generate"`` counts traces, then ``"index"`` counts indexing steps (see
         :data:`netra_frames.server.store.LoadProgress`). Runs on the thread calling
         :meth:`start`; not called when ``db`` already holds the data.
+    inclusive_end : bool
+        List the traces of ``[startTime, endTime]``, the end included, as a real server
+        may read the seed's ``...T23:59:59.000Z`` windows (the documented API, and the
+        default here, is half-open).
 
     Examples
     --------
@@ -90,6 +94,7 @@ class LocalNetra:
         default_page_size: int = 10,
         faults: FaultConfig | None = None,
         progress: LoadProgress | None = None,
+        inclusive_end: bool = False,
     ) -> None:
         if traces < 0 or days <= 0:
             raise ValueError("traces must be >= 0 and days > 0")
@@ -111,6 +116,7 @@ class LocalNetra:
         self.api_keys = {o.org_id: o.api_key for o in self.organisations}
         self.api_key = self.organisations[0].api_key
         self._faults = FaultInjector(faults or FaultConfig())
+        self.inclusive_end = inclusive_end
         self._progress = progress
         self._app: NetraApp | None = None
         self._server: NetraHTTPServer | None = None
@@ -149,7 +155,8 @@ class LocalNetra:
             self.generation_seconds = time.perf_counter() - started
             keys = {o.api_key: o.org_id for o in self.organisations}
             self._app = NetraApp(store, keys, secrets.token_bytes(32), self.max_page_size,
-                                 self.default_page_size, self._faults)  # fmt: skip
+                                 self.default_page_size, self._faults,
+                                 inclusive_end=self.inclusive_end)  # fmt: skip
             self._server = NetraHTTPServer((self.host, self.port), self._app)
         except BaseException:
             store.close()

@@ -79,6 +79,10 @@ class NetraApp:
         Page-size limits.
     faults : FaultInjector
         Fault decisions for API routes.
+    inclusive_end : bool
+        List the traces of ``[startTime, endTime]``, the end included, as a server may
+        read a window such as the seed's ``...T23:59:59.000Z`` (the documented API is
+        half-open: off by default).
 
     Examples
     --------
@@ -95,6 +99,7 @@ class NetraApp:
     max_page_size: int
     default_page_size: int
     faults: FaultInjector
+    inclusive_end: bool = False
     stats: ServerStats = field(default_factory=ServerStats)
     errors: list[BaseException] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -203,6 +208,8 @@ class NetraApp:
         if not isinstance(req, dict):
             raise ApiError(400, "request body must be a JSON object")
         window = check_window(req.get("startTime"), req.get("endTime"))
+        if self.inclusive_end:
+            window = (window[0], window[1] + 1)  # milliseconds: the end's own included
         filters = check_filters(req.get("filters"))
         page = req.get("pagination")
         if page is None:

@@ -50,6 +50,10 @@ Kinds (:attr:`FaultPlan.kind`, and the keys of ``ServerStats.faults``):
 ``rate_limit``    per-key token bucket (``rate_limit_rps``/``rate_limit_burst``) is empty: 429
 ``fail_after``    every API request after the first ``fail_after_requests`` answers 503
 
+and the faults in a page's rows (:mod:`netra_frames.server.page_faults`), for the
+schedule and ``every`` only: ``stray_row``, ``stray_last``, ``replay``, ``foreign_span``,
+``string_list``, ``dup_row``, ``null_id``, ``nan_cost``.
+
 The ``error`` status of a scheduled or drawn fault is drawn from ``error_statuses`` by the
 request's own draws, so it too depends only on the seed and the request's number. Scheduled
 and drawn 429s send ``Retry-After: <retry_after>`` (default 0, so retries stay fast).
@@ -74,6 +78,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from netra_frames.server._fault_specs import describe, read_value
+from netra_frames.server.page_faults import PAGE_FAULTS
 
 __all__ = ["FAULT_KINDS", "FAULT_ROUTES", "FaultConfig", "FaultPlan", "fault_kind"]
 
@@ -83,7 +88,7 @@ FAULT_ROUTES = ("/sdk/", "/usage/")
 #: The per-request kinds that can be scheduled, drawn at a rate, or put on every Nth request.
 FAULT_KINDS = (
     "reset_before", "error", "429", "reset_mid", "truncate", "malformed", "slow", "stall",
-    "repeat_cursor", "drop_cursor", "no_envelope",
+    "repeat_cursor", "drop_cursor", "no_envelope", *PAGE_FAULTS,
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from netra_frames.server.app import NetraApp
 from netra_frames.server.faults import FaultPlan
+from netra_frames.server.page_faults import PAGE_FAULTS, PageFaults
 from netra_frames.server.protocol import ApiError, Response
 
 __all__ = ["MAX_BODY_BYTES", "NetraHTTPServer"]
@@ -87,6 +88,8 @@ class NetraHTTPServer(ThreadingHTTPServer):
         self.app = app
         #: Set when the server closes: injected waits end at once.
         self.stopping = threading.Event()
+        #: The faults in a page's rows, and the last listing page served (``replay``).
+        self.page_faults = PageFaults()
         self._open: set[socket.socket] = set()
         self._handlers: set[threading.Thread] = set()
         self._accepted = 0
@@ -266,6 +269,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = body[: len(body) // 2] + b"\x00<html>"
         elif kind in ("drop_cursor", "no_envelope") and resp.status == 200:
             body = _break_page(body, kind)
+        listing = resp.status == 200 and self.path.startswith("/sdk/traces")
+        if listing:
+            clean = body
+            if kind in PAGE_FAULTS:
+                body = self.server.page_faults.apply(body, kind)
+            self.server.page_faults.served(clean)
         self.server.app.count(status=resp.status)
         self.log_request(resp.status)
         lines = [
