@@ -7,12 +7,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ._defaults import resolve_backend
+from ._warn import warn
 from .errors import EmptyResultWarning
 from .times import format_time
 
@@ -34,12 +34,10 @@ def warn_empty(
     what: str,
     window: tuple[datetime, datetime],
     detail: str = "",
-    stacklevel: int = 3,
     *,
     hint: str = IDS_HINT,
 ) -> None:
-    """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
-    here, so the warning points at the user's call).
+    """Warn that ``what`` came back empty over ``window``, at the user's line.
 
     Examples
     --------
@@ -50,10 +48,9 @@ def warn_empty(
     >>> str(seen[0].message)
     'no traces in [2026-02-01T00:00:00.000Z, 2026-02-01T00:00:00.000Z); ids are case-sensitive: ...'
     """
-    warnings.warn(
+    warn(
         f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
         EmptyResultWarning,
-        stacklevel=stacklevel,
     )
 
 

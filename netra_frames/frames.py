@@ -10,7 +10,6 @@ engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
@@ -28,6 +27,7 @@ from ._engine import (
 )
 from ._progress import Progress, want_progress
 from ._validate import check_max_rows
+from ._warn import warn
 from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from .cache import (
     CacheLike,
@@ -371,11 +371,10 @@ def spans_frame(
     if parse_json:
         frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)
     if len(frame) == 0 and span_name is not None and ids:
-        warnings.warn(
+        warn(
             f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
             "matched as the API does (name contains it or kind equals it, ignoring case).",
             EmptyResultWarning,
-            stacklevel=2,
         )
     return frame
 

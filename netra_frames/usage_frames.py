@@ -79,7 +79,7 @@ def _usage_frame(
     unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
     if unused:
         shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")
-        warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}", 4)
+        warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}")
     return frame
 
 
