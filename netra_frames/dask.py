@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -49,7 +48,7 @@ from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
 from .frames import _traces_frame_of
-from .query import TraceFilters, TraceQuery, filter_keywords
+from .query import TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, split_window
 
@@ -57,9 +56,6 @@ try:
     import dask.dataframe as dd
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError('netra_frames.dask needs Dask: pip install "netra-frames[dask]"') from exc
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 __all__ = ["ClientConfig", "Shard", "load_shard", "traces_frame", "traces_meta"]
 

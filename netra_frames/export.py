@@ -67,14 +67,12 @@ from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .query import TraceFilters, TraceQuery, filter_keywords
+from .query import TraceFilters, TraceQuery, Unpack, filter_keywords
 from .scan import trace_batches
 from .schema import TRACES
 from .times import TimeLike, floor_day, utc_days
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
     from .transport import Transport
 
 __all__ = [

@@ -11,8 +11,9 @@ engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, overload
 
+import pandas as pd
 import polars as pl
 
 from ._defaults import client_and_workers, resolve_backend
@@ -39,13 +40,9 @@ from .cache import (
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, Backend
 from .errors import EmptyResultWarning
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import SPANS
 from .times import TimeLike
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",

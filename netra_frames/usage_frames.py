@@ -8,8 +8,9 @@ the engine's keyed drain; columns from :data:`netra_frames.schema.SESSION_USAGE`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, overload
 
+import pandas as pd
 import polars as pl
 
 from ._cancel import CancelScope
@@ -20,12 +21,9 @@ from ._progress import Progress, want_progress
 from ._wire.convert import normalise_ids, to_backend
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_WINDOW_DAYS, Backend
+from .query import Unpack
 from .schema import SESSION_USAGE, TENANT_USAGE, polars_schema
 from .times import TimeLike, resolve_window
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
 
 __all__ = ["UsageFrameOptions", "session_usage_frame", "tenant_usage_frame"]
 

@@ -11,27 +11,21 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import pandas as pd
 import polars as pl
 
+from ...cache import CacheLike
+from ...client import NetraClient
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
-from ...times import format_time
+from ...query import TraceFilters, Unpack, filter_keywords
+from ...times import TimeLike, format_time
 from ...usage_frames import session_usage_frame, tenant_usage_frame
 from .._drain import asked, given_spans, given_traces, traces_of
 from ..usage import rollup
 from .figures import Check, Figures, figures_of, reconcile
 from .html import document, fragment
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
-
-    from ...cache import CacheLike
-    from ...client import NetraClient
-    from ...query import TraceFilters
-    from ...times import TimeLike
 
 Window = tuple[datetime, datetime]
 
@@ -112,6 +106,7 @@ class Report:
         return fragment(self.figures)
 
 
+@filter_keywords
 def report(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -156,8 +151,8 @@ def report(
         spans of ``traces`` are drained.
     progress, client, cache:
         As for :func:`netra_frames.traces_frame`.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: the traces filters.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND, as for :func:`netra_frames.traces_frame`.
 
     Returns
     -------
