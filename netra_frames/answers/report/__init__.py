@@ -32,11 +32,12 @@ Window = tuple[datetime, datetime]
 __all__ = ["Report", "report"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """A cost report: its HTML (``str(report)``, ``.html``), its figures, and ``write``.
 
-    In Jupyter it shows inline (``_repr_html_``, its CSS scoped to the report).
+    In Jupyter it shows inline (``_repr_html_``, its CSS scoped to the report); its
+    ``repr`` is one line: what it covers and whether its totals agree.
 
     Examples
     --------
@@ -101,6 +102,16 @@ class Report:
 
     def __str__(self) -> str:
         return self.html
+
+    def __repr__(self) -> str:
+        """``<Report: {summary}>``: one line, where the dataclass's own was 11 KB of frames.
+
+        Examples
+        --------
+        >>> nf.report("2026-01-31", "2026-02-01", tenant_id="Globex", client=client)
+        <Report: report of 3 traces (Globex) in [2026-01-31T00:00:00.000Z, ...): totals agree ...>
+        """
+        return f"<Report: {self.summary()}>"
 
     def _repr_html_(self) -> str:
         return fragment(self.figures)
