@@ -48,7 +48,7 @@ def _usage_frame(
 ) -> pd.DataFrame | pl.DataFrame:
     chosen = backend_following(ids, backend)
     name = f"{kind}_id"
-    keys = normalise_ids(ids, name, column=name)
+    keys = normalise_ids(ids, name, column=name, skip_missing=True)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     cli, workers = client_and_workers(client, max_workers)
     fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
@@ -132,7 +132,9 @@ def session_usage_frame(
     ----------
     session_id:
         One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
+        order, fetched concurrently). Missing values (``None``, ``NA``) are skipped, so
+        a traces frame's ``session_id`` column can be passed as it is (its traces without
+        a session have no session usage to ask for).
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
@@ -202,7 +204,9 @@ def tenant_usage_frame(
     ----------
     tenant_id:
         One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
+        order, fetched concurrently). Missing values (``None``, ``NA``) are skipped, so
+        a traces frame's ``tenant_id`` column can be passed as it is (its traces without
+        a tenant have no tenant usage to ask for).
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
