@@ -65,8 +65,8 @@ class NetraError(Exception):
     def _render_traceback_(self) -> list[str]:
         """How IPython and Jupyter show the error: the lines of the caller's code that led to
         it, then the message, without the frames inside netra_frames (the message says what
-        to do; ``traceback.print_last()`` or ``%debug`` show every frame). Elsewhere Python
-        shows the whole traceback as usual.
+        to do; ``traceback.print_exception(sys.last_value)`` or ``%debug`` show every frame).
+        Elsewhere Python shows the whole traceback as usual.
         """
         frames = traceback.extract_tb(self.__traceback__)
         yours = [f for f in frames if not f.filename.startswith(PACKAGE_DIR)]
@@ -78,7 +78,7 @@ class NetraError(Exception):
         if hidden:
             lines.append(
                 f"  ({hidden} frame(s) inside netra_frames not shown: "
-                "traceback.print_last() shows them)"
+                "traceback.print_exception(sys.last_value) shows them)"
             )
         lines.append(f"{type(self).__name__}: {self}")
         lines += getattr(self, "__notes__", [])
