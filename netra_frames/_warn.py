@@ -38,8 +38,9 @@ __all__ = ["PACKAGE_DIR", "warn"]
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 """The package's folder (with a trailing separator): frames of files under it are skipped."""
 
-_THREAD_STARTS = frozenset({"threading", "concurrent.futures.thread"})
-"""Modules whose frames start a thread: a worker's first frame outside the package."""
+_THREAD_STARTS = frozenset({"threading", "concurrent.futures.thread", "socketserver"})
+"""Modules whose frames start a thread's work (a worker's, a local server handler's): the
+first frame outside the package in such a thread is no caller's line."""
 
 
 def warn(message: str, category: type[Warning]) -> None:
