@@ -12,7 +12,7 @@ down after the test.
 Examples
 --------
 >>> with Kernel(env={"NETRA_API_KEY": key, "NETRA_OTLP_ENDPOINT": url}) as k:  # doctest: +SKIP
-...     cell = k.run("import netra_frames as nf; nf.traces_frame(max_rows=3).shape")
+...     cell = k.run("import netra_frames as nf; nf.traces_frame(max_rows=3, progress=False).shape")
 ...     cell.result, cell.stderr
 ('(3, 27)', '')
 >>> k.run("import time; time.sleep(60)", interrupt_after=1).error["ename"]  # doctest: +SKIP
@@ -113,7 +113,6 @@ class _Client(NotebookClient):  # type: ignore[misc,valid-type]
         super().__init__(*args, **kwargs)
         self.seen: list[Message] = []
         self.interrupt_when: Callable[[Message], bool] | None = None
-        self.reply: Message | None = None
 
     def process_message(self, msg: Message, cell: Any, cell_index: int) -> Any:
         self.seen.append(msg)
