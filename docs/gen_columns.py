@@ -127,6 +127,37 @@ def _how(function: str, column: schema.Column) -> str:
     return "the group" if column.dtype == schema.STRING else "sum"
 
 
+SAVING = """\
+## Saving a pandas frame and reading it back
+
+The list columns (`models`, `pii_entities`, `violations`, `user_ids`, ...) are
+`list<item: string>[pyarrow]` in pandas: typed lists, which pickling, DuckDB and Dask keep
+as lists (Dask would turn an `object` column of lists into strings). pandas writes them to
+Parquet but cannot yet read its own file back
+([pandas#57411](https://github.com/pandas-dev/pandas/issues/57411)); with
+`dtype_backend="pyarrow"` it can, and the schema's dtypes then give the frame back exactly:
+
+```python
+>>> import pandas as pd
+>>> import netra_frames as nf
+>>> df = nf.traces_frame("2026-01-01", "2026-02-01", tenant_id="AceTech")
+>>> df.to_parquet("traces.parquet")
+>>> pd.read_parquet("traces.parquet")
+TypeError: data type 'list<item: string>[pyarrow]' not understood
+>>> back = pd.read_parquet("traces.parquet", dtype_backend="pyarrow")
+>>> back.astype(nf.schema.pandas_dtypes(nf.schema.TRACES)).equals(df)
+True
+```
+
+Dask's files read back the same way: `dd.read_parquet(path, dtype_backend="pyarrow")`
+([scale-out](scale-out.md)). The files of `nf.write_frame(df, "traces.parquet")` and
+`nf.export_traces` need nothing: a plain `pd.read_parquet` reads them (lists as arrays,
+numbers as NumPy dtypes), as do Polars and DuckDB. `df.to_csv` writes a list as
+pandas prints it (`['gpt-4o' 'gpt-4o-mini']`); `nf.write_frame(df, "traces.csv")` joins it
+with `"; "` for a spreadsheet. `tests/doors/test_round_trips.py` checks each of these.
+"""
+
+
 def render() -> str:
     """Return the text of docs/columns.md."""
     lines = [
@@ -168,7 +199,7 @@ def render() -> str:
                 f"| `{c.name}` | `{_polars(c.dtype)}` | `{_pandas(c)}` | {_how(function, c)} |"
             )
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + SAVING
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,13 +7,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ._defaults import resolve_backend
+from ._warn import warn
 from .errors import EmptyResultWarning
 from .times import format_time
 
@@ -35,12 +35,10 @@ def warn_empty(
     what: str,
     window: tuple[datetime, datetime],
     detail: str = "",
-    stacklevel: int = 3,
     *,
     hint: str = IDS_HINT,
 ) -> None:
-    """Warn that ``what`` came back empty over ``window`` (``stacklevel``: as seen from
-    here, so the warning points at the user's call).
+    """Warn that ``what`` came back empty over ``window``, at the user's line.
 
     Examples
     --------
@@ -51,16 +49,13 @@ def warn_empty(
     >>> str(seen[0].message)
     'no traces in [2026-02-01T00:00:00.000Z, 2026-02-01T00:00:00.000Z); ids are case-sensitive: ...'
     """
-    warnings.warn(
+    warn(
         f"{what} in [{format_time(window[0])}, {format_time(window[1])}){detail}; {hint}.",
         EmptyResultWarning,
-        stacklevel=stacklevel,
     )
 
 
-def warn_no_traces(
-    filters: Mapping[str, str], window: tuple[datetime, datetime], stacklevel: int = 4
-) -> None:
+def warn_no_traces(filters: Mapping[str, str], window: tuple[datetime, datetime]) -> None:
     """Warn that a traces listing (any door) found nothing: which filters, which window.
 
     Examples
@@ -73,9 +68,9 @@ def warn_no_traces(
     "no traces matched {'tenant_id': 'Nope'}"
     """
     if filters:
-        warn_empty(f"no traces matched {dict(filters)}", window, stacklevel=stacklevel)
+        warn_empty(f"no traces matched {dict(filters)}", window)
     else:
-        warn_empty("no traces", window, hint=EMPTY_WINDOW_HINT, stacklevel=stacklevel)
+        warn_empty("no traces", window, hint=EMPTY_WINDOW_HINT)
 
 
 def backend_following(given: object, backend: Backend | None) -> Backend:

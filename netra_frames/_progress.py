@@ -35,6 +35,21 @@ def want_progress(progress: bool | None) -> bool:
         return False
 
 
+def _bar_class() -> Any:
+    """``tqdm.auto``'s bar, without its ``TqdmWarning: IProgress not found`` in a notebook
+    without ipywidgets: there the text bar ``tqdm.auto`` falls back to, silently."""
+    if "ipykernel.zmqshell" in sys.modules:
+        from tqdm import notebook
+
+        if getattr(notebook, "IProgress", True) is None:  # what tqdm.auto checks
+            from tqdm.std import tqdm as text_bar
+
+            return text_bar
+    from tqdm.auto import tqdm as auto_bar
+
+    return auto_bar
+
+
 class Progress:
     """A guarded tqdm bar; a no-op when disabled or after any tqdm failure.
 
@@ -60,9 +75,7 @@ class Progress:
         if not enabled:
             return
         try:
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(
+            self._bar = _bar_class()(
                 total=total, desc=f"netra_frames: {desc}", unit=f" {unit}", leave=False
             )
         except Exception:  # a bar must never fail a read

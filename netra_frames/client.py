@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import TracebackType
+from typing import Any, TypeVar
 
 import requests
 
@@ -35,14 +36,17 @@ from .config import (
     Settings,
     resolve_settings,
 )
-from .query import Direction, SortOrder, SpanQuery, TraceFilters, TraceQuery
+from .query import (
+    Direction,
+    SortOrder,
+    SpanQuery,
+    TraceFilters,
+    TraceQuery,
+    Unpack,
+    filter_keywords,
+)
 from .times import TimeLike, format_time
 from .transport import Transport
-
-if TYPE_CHECKING:
-    from types import TracebackType
-
-    from typing_extensions import Unpack
 
 __all__ = ["NetraClient", "SessionUsage", "SpansPage", "TenantUsage", "TracesPage"]
 
@@ -227,6 +231,7 @@ class NetraClient:
             total_cost=float(usage_field(data, "totalCost", (int, float), 0.0)),
         )
 
+    @filter_keywords
     def list_traces(
         self,
         start_time: TimeLike,
@@ -256,6 +261,7 @@ class NetraClient:
         page = query.request(cursor=_cursor(cursor))
         return self._transport.send(page, parse_traces_page)
 
+    @filter_keywords
     def iter_traces(
         self,
         start_time: TimeLike,

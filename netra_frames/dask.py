@@ -31,7 +31,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import pandas as pd
 
@@ -51,7 +51,7 @@ from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import ConfigurationError, InvalidParameterError, NetraError
 from .frames import _traces_frame_of
-from .query import TraceFilters, TraceQuery, filter_keywords
+from .query import TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, split_window
 
@@ -59,9 +59,6 @@ try:
     import dask.dataframe as dd
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError('netra_frames.dask needs Dask: pip install "netra-frames[dask]"') from exc
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 logger = logging.getLogger("netra_frames")
 
@@ -192,7 +189,7 @@ def _warn_if_nothing_matches(config: ClientConfig, query: TraceQuery) -> None:
         logger.debug("netra_frames: the Dask frame's check request failed: %s", exc)
         return
     if not page.traces:
-        warn_no_traces(query.filters, (query.start, query.end), stacklevel=5)
+        warn_no_traces(query.filters, (query.start, query.end))
 
 
 @filter_keywords

@@ -25,12 +25,19 @@ Warnings: :class:`NetraWarning` (a ``UserWarning``), and :class:`EmptyResultWarn
 traces listing or usage call that found nothing (ids are case-sensitive), with the window.
 
 No message, attribute or ``repr`` of these ever contains the API key.
+
+In IPython and Jupyter an error shows the caller's lines and its message, without the frames
+inside the package (:meth:`NetraError._render_traceback_`); elsewhere the traceback is whole.
 """
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Callable
 from typing import Any
+
+from ._warn import PACKAGE_DIR
 
 __all__ = [
     "APIError",
@@ -54,6 +61,28 @@ __all__ = [
 
 class NetraError(Exception):
     """Base class of every error raised by netra_frames."""
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython and Jupyter show the error: the lines of the caller's code that led to
+        it, then the message, without the frames inside netra_frames (the message says what
+        to do; ``traceback.print_exception(sys.last_value)`` or ``%debug`` show every frame).
+        Elsewhere Python shows the whole traceback as usual.
+        """
+        frames = traceback.extract_tb(self.__traceback__)
+        yours = [f for f in frames if not f.filename.startswith(PACKAGE_DIR)]
+        if yours and f"{os.sep}IPython{os.sep}" in yours[0].filename:
+            yours = yours[1:]  # IPython's own frame that ran the cell
+        lines = ["Traceback (most recent call last):"]
+        lines += "".join(traceback.format_list(yours)).rstrip("\n").split("\n") if yours else []
+        hidden = sum(f.filename.startswith(PACKAGE_DIR) for f in frames)
+        if hidden:
+            lines.append(
+                f"  ({hidden} frame(s) inside netra_frames not shown: "
+                "traceback.print_exception(sys.last_value) shows them)"
+            )
+        lines.append(f"{type(self).__name__}: {self}")
+        lines += getattr(self, "__notes__", [])
+        return lines
 
 
 class ConfigurationError(NetraError, ValueError):

@@ -49,7 +49,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -72,13 +72,9 @@ from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_BUFFER_MB, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .errors import InvalidParameterError
-from .query import TraceFilters, TraceQuery, filter_keywords
+from .query import TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, floor_day, utc_days
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
 
 __all__ = [
     "EXPORT_FORMATS",

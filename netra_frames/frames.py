@@ -10,10 +10,10 @@ engine (:mod:`netra_frames._engine`). Columns and dtypes are those of
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, overload
 
+import pandas as pd
 import polars as pl
 
 from ._defaults import client_and_workers, resolve_backend
@@ -21,6 +21,7 @@ from ._doors import backend_following, warn_no_traces
 from ._engine import Shards, choose_shards, drain_spans, drain_traces
 from ._progress import Progress, want_progress
 from ._validate import check_max_rows
+from ._warn import warn
 from ._wire.convert import as_polars, expand_attributes_polars, normalise_ids, to_backend
 from .cache import (
     CacheLike,
@@ -32,12 +33,8 @@ from .cache import (
 from .client import NetraClient
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE, Backend
 from .errors import EmptyResultWarning
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, Unpack, filter_keywords
 from .times import TimeLike
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
 
 __all__ = [
     "TracesFrameOptions",
@@ -363,11 +360,10 @@ def spans_frame(
     if parse_json:
         frame = to_backend(expand_attributes_polars(as_polars(frame)), chosen)
     if len(frame) == 0 and span_name is not None and ids:
-        warnings.warn(
+        warn(
             f"no span of the {len(ids)} trace(s) matched span_name={span_name!r}; names are "
             "matched as the API does (name contains it or kind equals it, ignoring case).",
             EmptyResultWarning,
-            stacklevel=2,
         )
     return frame
 

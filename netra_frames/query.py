@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -44,6 +45,11 @@ from .config import DEFAULT_WINDOW_DAYS
 from .errors import InvalidParameterError
 from .times import TimeLike, format_time, parse_time, resolve_window
 
+if sys.version_info >= (3, 11):
+    from typing import Unpack
+else:  # a dependency on Python 3.10 (pyproject.toml)
+    from typing_extensions import Unpack
+
 __all__ = [
     "FILTERS",
     "Direction",
@@ -52,6 +58,7 @@ __all__ = [
     "SpanQuery",
     "TraceFilters",
     "TraceQuery",
+    "Unpack",
     "check_filters",
     "filter_keywords",
 ]
@@ -81,21 +88,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def filter_keywords(func: F) -> F:
-    """Show :class:`TraceFilters` as keyword-only parameters in ``func``'s signature.
+    """Show :class:`TraceFilters` as keyword-only parameters of ``func``, to every reader.
 
-    A front door takes the filters as ``**filters: Unpack[TraceFilters]`` (type checkers and
-    IDEs expand that to the names); this decorator replaces the ``**filters`` that
-    :func:`help` and :func:`inspect.signature` would show with one ``name: str | None =
-    None`` per filter, after the positional parameters, read from :class:`TraceFilters`, so
-    a new filter appears on every front door at once.
+    The one way every public function that takes the filters spells them: it is declared
+    with ``**filters: Unpack[TraceFilters]`` (what type checkers and IDEs read from the
+    source) and decorated with this, which gives :func:`help`, :func:`inspect.signature`
+    (Shift-Tab and completion in Jupyter) and :func:`typing.get_type_hints` one
+    ``name: str | None = None`` per filter instead of ``**filters``, after the positional
+    parameters, read from :class:`TraceFilters`: a new filter appears on every door at once.
 
     Examples
     --------
     >>> @filter_keywords
-    ... def listing(start=None, *, page_size=100, **filters): ...
+    ... def listing(start=None, *, page_size=100, **filters: Unpack[TraceFilters]): ...
     >>> str(inspect.signature(listing))
     "(start=None, *, trace_id: 'str | None' = None, session_id: 'str | None' = None, \
 user_id: 'str | None' = None, tenant_id: 'str | None' = None, page_size=100)"
+    >>> list(listing.__annotations__)
+    ['trace_id', 'session_id', 'user_id', 'tenant_id']
     """
     signature = inspect.signature(func)
     kept = list(signature.parameters.values())
@@ -113,6 +123,11 @@ user_id: 'str | None' = None, tenant_id: 'str | None' = None, page_size=100)"
     )
     parameters = kept[:first_keyword] + named + kept[first_keyword:]
     func.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    declared = func.__annotations__
+    func.__annotations__ = {
+        **{p.name: p.annotation for p in parameters if p.name in declared or p.name in FILTERS},
+        **({"return": declared["return"]} if "return" in declared else {}),
+    }
     return func
 
 

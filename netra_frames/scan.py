@@ -56,13 +56,11 @@ from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, se
 from .client import NetraClient
 from .config import DEFAULT_BUFFER_MB, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
 from .pushdown import PUSHABLE_FIELDS, Pushdown, narrowed, pushdown_of
-from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, filter_keywords
+from .query import SortOrder, SpanQuery, TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import SPANS, TRACES, Column, polars_schema
 from .times import TimeLike
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
     from .transport import Transport
 
 # The pushdown's public names stay importable from here (``nf.scan.pushdown_of``).

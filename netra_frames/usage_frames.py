@@ -8,8 +8,9 @@ the engine's keyed drain; columns from :data:`netra_frames.schema.SESSION_USAGE`
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import Any, Literal, TypedDict, overload
 
+import pandas as pd
 import polars as pl
 
 from ._cancel import CancelScope
@@ -20,12 +21,9 @@ from ._progress import Progress, want_progress
 from ._wire.convert import normalise_ids, to_backend
 from .client import NetraClient, SessionUsage, TenantUsage
 from .config import DEFAULT_MAX_WORKERS, DEFAULT_WINDOW_DAYS, Backend
+from .query import Unpack
 from .schema import SESSION_USAGE, TENANT_USAGE, polars_schema
 from .times import TimeLike, resolve_window
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
 
 __all__ = ["UsageFrameOptions", "session_usage_frame", "tenant_usage_frame"]
 
@@ -50,7 +48,7 @@ def _usage_frame(
 ) -> pd.DataFrame | pl.DataFrame:
     chosen = backend_following(ids, backend)
     name = f"{kind}_id"
-    keys = normalise_ids(ids, name, column=name)
+    keys = normalise_ids(ids, name, column=name, skip_missing=True)
     window = resolve_window(start, end, default_days=DEFAULT_WINDOW_DAYS)
     cli, workers = client_and_workers(client, max_workers)
     fetch: Callable[[str, CancelScope], SessionUsage | TenantUsage]
@@ -75,7 +73,7 @@ def _usage_frame(
     unused = [k for k, n in zip(keys, frame["request_count"], strict=True) if n == 0]
     if unused:
         shown = ", ".join(map(repr, unused[:5])) + (" ..." if len(unused) > 5 else "")
-        warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}", 4)
+        warn_empty(f"{len(unused)} {kind} id(s) had no usage", window, f": {shown}")
     return frame
 
 
@@ -130,7 +128,9 @@ def session_usage_frame(
     ----------
     session_id:
         One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
+        order, fetched concurrently). Missing values (``None``, ``NA``) are skipped, so
+        a traces frame's ``session_id`` column can be passed as it is (its traces without
+        a session have no session usage to ask for).
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:
@@ -200,7 +200,9 @@ def tenant_usage_frame(
     ----------
     tenant_id:
         One id (one row) or an iterable / Series of ids (one row per distinct id, input
-        order, fetched concurrently).
+        order, fetched concurrently). Missing values (``None``, ``NA``) are skipped, so
+        a traces frame's ``tenant_id`` column can be passed as it is (its traces without
+        a tenant have no tenant usage to ask for).
     start, end:
         The window, as for :func:`traces_frame` (default: the last 7 days).
     backend, progress, max_workers, client:

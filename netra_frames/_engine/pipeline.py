@@ -238,10 +238,10 @@ class Pipeline:
 
     def __iter__(self) -> Iterator[Batch | None]:
         """Yield the batches in result order (``None`` between them: see ``heartbeat``)."""
-        self._start()
-        seen = interrupts_seen() if self.heartbeat else 0
         finished = False
-        try:
+        try:  # the thread starts inside: a Ctrl-C at any point leaves none behind
+            self._start()
+            seen = interrupts_seen() if self.heartbeat else 0
             while True:
                 self._outlet._want()
                 try:

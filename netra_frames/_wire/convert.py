@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,11 +27,20 @@ __all__ = [
 ]
 
 
-def normalise_ids(value: object, name: str, *, column: str | None = None) -> list[str]:
+def normalise_ids(
+    value: object, name: str, *, column: str | None = None, skip_missing: bool = False
+) -> list[str]:
     """Turn one id, an iterable of ids, a Series or a frame into unique ids in input order.
 
     Duplicates are dropped (first occurrence kept). Every id is validated here, before any
-    request; a frame must have the column ``column``.
+    request; a frame must have the column ``column``. With ``skip_missing``, missing values
+    of an iterable or Series (``None``, ``pd.NA``, NaN: a trace without a session) are
+    left out instead of refused.
+
+    Examples
+    --------
+    >>> normalise_ids(pd.Series(["s1", None, "s2", "s1"]), "session_id", skip_missing=True)
+    ['s1', 's2']
     """
     if isinstance(value, str):
         return [check_id(value, name)]
@@ -48,8 +58,13 @@ def normalise_ids(value: object, name: str, *, column: str | None = None) -> lis
             f"{name} must be an id (str), an iterable of ids, a Series or a frame, got "
             f"{type(value).__name__}."
         )
-    ids = [check_id(v, name) for v in value]
+    ids = [check_id(v, name) for v in value if not (skip_missing and _is_missing(v))]
     return list(dict.fromkeys(ids))
+
+
+def _is_missing(value: object) -> bool:
+    """``None``, ``pd.NA`` or a float NaN: how pandas and Polars hold a missing id."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def to_backend(frame: pl.DataFrame, backend: Backend) -> pd.DataFrame | pl.DataFrame:

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, overload
+from typing import Literal, overload
 
+import pandas as pd
 import polars as pl
 
 from .._defaults import resolve_backend
 from .._wire.convert import to_backend
+from ..cache import CacheLike
+from ..client import NetraClient
+from ..config import Backend
 from ..errors import InvalidParameterError
 from ..frames import spans_frame
+from ..query import TraceFilters, Unpack, filter_keywords
 from ..schema import USAGE, USAGE_KEYS, polars_schema
+from ..times import TimeLike
 from ._drain import DrainOptions, traces_of
-
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
-
-    from ..cache import CacheLike
-    from ..client import NetraClient
-    from ..config import Backend
-    from ..query import TraceFilters
-    from ..times import TimeLike
 
 __all__ = ["BY", "FREQS", "check_grouping", "model_rollup", "rollup", "usage_frame"]
 
@@ -95,6 +91,7 @@ def usage_frame(
     backend: Backend | None = ...,
     **options: Unpack[DrainOptions],
 ) -> pd.DataFrame | pl.DataFrame: ...
+@filter_keywords
 def usage_frame(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -133,8 +130,8 @@ def usage_frame(
         period's start.
     backend, progress, client, cache:
         As for :func:`netra_frames.traces_frame`.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: the traces filters.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND, as for :func:`netra_frames.traces_frame`.
 
     Returns
     -------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from .._files import PartWriter, make_private_dirs, write_atomic, write_marker
+from .._warn import warn
 from ..errors import CacheWarning
 from ..times import format_time
 from .settings import GRACE_SECONDS, CacheSettings, key_fingerprint, public_url
@@ -153,4 +153,4 @@ def warn_once(key: str, message: str) -> None:
         if key in _warned:
             return
         _warned.add(key)
-    warnings.warn(message, CacheWarning, stacklevel=3)
+    warn(message, CacheWarning)

@@ -13,8 +13,8 @@ from polars.testing import assert_frame_equal
 import netra_frames as nf
 from netra_frames import NetraClient
 from netra_frames._engine import batch
-from netra_frames._engine.traces import capacity
 from netra_frames._engine.shards import choose_shards
+from netra_frames._engine.traces import capacity
 from netra_frames._engine.walks import WalkSet
 from netra_frames._limiter import INITIAL_WINDOW
 from netra_frames.server import LocalNetra

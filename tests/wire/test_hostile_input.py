@@ -164,12 +164,16 @@ def test_bad_ids(c: NetraClient, bad: Any) -> None:
         ):
             refused(call)
     # one bad id among good ones refuses the whole call, before the good ones are fetched
-    for call in (
-        lambda: nf.spans_frame(["a" * 32, bad], client=c),
-        lambda: nf.session_usage_frame(["s1", bad, "s2"], START, END, client=c),
-        lambda: nf.tenant_usage_frame(pd.Series(["t1", bad], dtype=object), START, END, client=c),
-    ):
-        refused(call)
+    # (the usage frames skip a missing id, None: tests/doors/test_usage_missing_ids.py)
+    refused(lambda: nf.spans_frame(["a" * 32, bad], client=c))
+    if bad is not None:
+        for call in (
+            lambda: nf.session_usage_frame(["s1", bad, "s2"], START, END, client=c),
+            lambda: nf.tenant_usage_frame(
+                pd.Series(["t1", bad], dtype=object), START, END, client=c
+            ),
+        ):
+            refused(call)
 
 
 @pytest.mark.parametrize(

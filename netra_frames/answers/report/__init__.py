@@ -11,38 +11,33 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import pandas as pd
 import polars as pl
 
+from ...cache import CacheLike
+from ...client import NetraClient
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
-from ...times import format_time
+from ...query import TraceFilters, Unpack, filter_keywords
+from ...times import TimeLike, format_time
 from ...usage_frames import session_usage_frame, tenant_usage_frame
 from .._drain import asked, given_spans, given_traces, traces_of
 from ..usage import rollup
 from .figures import Check, Figures, figures_of, reconcile
 from .html import document, fragment
 
-if TYPE_CHECKING:
-    import pandas as pd
-    from typing_extensions import Unpack
-
-    from ...cache import CacheLike
-    from ...client import NetraClient
-    from ...query import TraceFilters
-    from ...times import TimeLike
-
 Window = tuple[datetime, datetime]
 
 __all__ = ["Report", "report"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """A cost report: its HTML (``str(report)``, ``.html``), its figures, and ``write``.
 
-    In Jupyter it shows inline (``_repr_html_``, its CSS scoped to the report).
+    In Jupyter it shows inline (``_repr_html_``, its CSS scoped to the report); its
+    ``repr`` is one line: what it covers and whether its totals agree.
 
     Examples
     --------
@@ -108,10 +103,21 @@ class Report:
     def __str__(self) -> str:
         return self.html
 
+    def __repr__(self) -> str:
+        """``<Report: {summary}>``: one line, where the dataclass's own was 11 KB of frames.
+
+        Examples
+        --------
+        >>> nf.report("2026-01-31", "2026-02-01", tenant_id="Globex", client=client)
+        <Report: report of 3 traces (Globex) in [2026-01-31T00:00:00.000Z, ...): totals agree ...>
+        """
+        return f"<Report: {self.summary()}>"
+
     def _repr_html_(self) -> str:
         return fragment(self.figures)
 
 
+@filter_keywords
 def report(
     start: TimeLike | None = None,
     end: TimeLike | None = None,
@@ -156,8 +162,8 @@ def report(
         spans of ``traces`` are drained.
     progress, client, cache:
         As for :func:`netra_frames.traces_frame`.
-    **filters:
-        ``tenant_id``, ``user_id``, ``session_id``, ``trace_id``: the traces filters.
+    trace_id, session_id, user_id, tenant_id:
+        Equality filters, combined with AND, as for :func:`netra_frames.traces_frame`.
 
     Returns
     -------
