@@ -52,21 +52,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from ._defaults import get_client
+from ._disk import disk_errno, write_error
 from ._files import MARKER as MARKER  # re-exported: the marker's name, as before
 from ._files import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
-from ._files import (
-    PartWriter,
-    clear,
-    fsync_dir,
-    is_done,
-    partition_key,
-    write_marker,
-)
+from ._files import PartWriter, fsync_dir, is_done, partition_key
+from ._partitions import PartitionWrite, Room, check_folder, sweep
 from ._progress import Progress, want_progress
 from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_PAGE_SIZE
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, NetraError
 from .query import TraceFilters, TraceQuery, filter_keywords
 from .scan import trace_batches
 from .schema import TRACES
@@ -159,9 +154,16 @@ def _marker_key(query: TraceQuery, fmt: ExportFormat) -> dict[str, Any]:
     return partition_key(query, fmt)
 
 
-def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
-    """Create the export's root folder, or say plainly why it cannot be written (no request
-    has been sent yet)."""
+def _check_root(
+    path: str | os.PathLike[str],
+    partitions: list[str],
+    key: dict[str, Any],
+    partition_by: PartitionBy,
+    overwrite: bool,
+) -> Path:
+    """Create the export's root folder, or say plainly why it cannot be written, and refuse
+    a folder holding another export or files no export wrote unless ``overwrite`` (no
+    request has been sent yet)."""
     root = Path(path)
     shown = os.fspath(path)
     if root.exists() and not root.is_dir():
@@ -187,35 +189,26 @@ def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
                 f"{os.fspath(folder)!r} is a file where export_traces writes the {name} "
                 "partition folder; move it away or export to another folder."
             )
+    check_folder(root, key, partition_by, overwrite=overwrite, shown=shown)
     return root
 
 
 def _export_partition(
-    transport: Transport,
-    folder: Path,
-    query: TraceQuery,
-    fmt: ExportFormat,
-    max_rows_per_file: int,
-    csv_safe: bool,
-    bar: Progress,
-    *,
-    is_root: bool,
+    transport: Transport, part: PartitionWrite, query: TraceQuery, bar: Progress
 ) -> tuple[int, int]:
-    folder.mkdir(parents=True, exist_ok=True)
-    clear(folder, EXPORT_FORMATS)
-    writer = PartWriter(folder, fmt, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
-    try:
+    """Fetch one partition's rows into ``part`` (whole, or nothing left of it on failure)."""
+    with part:
         for batch in trace_batches(transport, query):
-            writer.write(batch)
+            part.write(batch)
             bar.update(batch.height)
-        files = writer.finish()
-    except BaseException:  # a failure or Ctrl-C: no partial file, no empty partition folder
-        writer.abort()
-        if not is_root and not any(folder.iterdir()):
-            folder.rmdir()
-        raise
-    write_marker(folder, {**_marker_key(query, fmt), "rows": writer.rows}, files)
-    return writer.rows, len(files)
+    return part.rows, len(part.files)
+
+
+def _is_disk_failure(exc: BaseException) -> bool:
+    """A failure of the disk (full, read-only, ...), not of the server or of our code."""
+    return not isinstance(exc, NetraError) and (
+        isinstance(exc, OSError) or disk_errno(exc) is not None
+    )
 
 
 @filter_keywords
@@ -228,6 +221,7 @@ def export_traces(
     partition_by: PartitionBy = "date",
     max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
     csv_safe: bool = True,
+    overwrite: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     progress: bool | None = None,
     client: NetraClient | None = None,
@@ -256,6 +250,11 @@ def export_traces(
         Start a new ``part-<n>`` file after this many rows.
     csv_safe:
         Prefix CSV cells that start like a spreadsheet formula with ``'``.
+    overwrite:
+        Replace an export of another query (other filters, format or ``partition_by``)
+        found in ``path``, and write beside files that no export wrote; without it such a
+        folder is refused before any request. Files netra_frames did not write are never
+        deleted, even then.
     page_size:
         Traces per request.
     progress:
@@ -276,9 +275,15 @@ def export_traces(
         For a bad argument, before any request; also a ``path`` that is an existing file,
         a folder that cannot be created or written, or a file where a partition folder
         goes.
+    ExportConflictError
+        Before any request, when ``path`` holds an export of another query or files that
+        no export wrote (and ``overwrite`` is off); an :class:`InvalidParameterError`.
+    WriteError
+        When a file cannot be written (a full disk: with the room still needed; a
+        read-only file system; no permission), naming the file.
     NetraError
         When a request fails (after retries); finished partitions stay finished, and the
-        unfinished one leaves no file and no empty folder behind (Ctrl-C too).
+        unfinished one leaves no file and no folder behind (Ctrl-C and a full disk too).
 
     Examples
     --------
@@ -303,27 +308,45 @@ def export_traces(
         raise InvalidParameterError(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
+    if not isinstance(overwrite, bool):
+        raise InvalidParameterError(f"overwrite must be True or False, got {overwrite!r}.")
     base = TraceQuery.for_frames(start, end, filters, page_size=page_size)
     partitions = partition_windows(base.start, base.end, partition_by)
-    root = _check_root(path, [name for name, _, _ in partitions])
+    names = [name for name, _, _ in partitions]
+    root = _check_root(path, names, _marker_key(base, format), partition_by, overwrite)
     transport = (client or get_client()).transport
     written: list[str] = []
     skipped: list[str] = []
     rows = files = 0
+    room = Room(root, base.start, base.end)
+    newest_first = base.sort_order == "desc" if base.sort_field == "start_time" else None
     with Progress(want_progress(progress), "export", "rows") as bar:
         for name, lo, hi in partitions:
             query = base.with_window(lo, hi)
             folder = root / name
             if is_done(folder, _marker_key(query, format)):
                 logger.debug("netra_frames: export skips finished partition %s", name)
+                sweep(folder)  # temporaries of a run killed at the wrong instant
+                room.add_finished(folder, lo, hi)
                 skipped.append(name)
                 continue
-            n, f = _export_partition(
-                transport, folder, query, format, max_rows_per_file, csv_safe, bar,
-                is_root=name == ".",
+            writer = PartWriter(folder, format, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
+            part = PartitionWrite(
+                folder, _marker_key(query, format), writer, window=(lo, hi),
+                newest_first=newest_first, is_root=name == ".",
             )  # fmt: skip
+            try:
+                n, f = _export_partition(transport, part, query, bar)
+            except Exception as exc:
+                if not _is_disk_failure(exc):
+                    raise
+                raise room.error(exc, part) from None
+            room.add(lo, hi, part.bytes)
             logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
             written.append(name)
             rows, files = rows + n, files + f
-    fsync_dir(root)
+    try:
+        fsync_dir(root)
+    except OSError as exc:
+        raise write_error(root, exc) from None
     return ExportResult(root, tuple(written), tuple(skipped), rows, files)
