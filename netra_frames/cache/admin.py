@@ -86,7 +86,7 @@ def is_cache(root: Path) -> bool | None:
 
     Examples
     --------
-    >>> is_cache(Path("no-such-folder")), is_cache(Path("."))  # an empty working folder
+    >>> is_cache(Path("no-such-folder")), is_cache(Path(tmp))  # tmp: an empty folder
     (None, True)
     """
     if not root.exists():
@@ -190,7 +190,7 @@ def cache_info(cache: CacheLike = None) -> CacheInfo:
     >>> info = nf.cache_info(tmp)
     >>> info.trace_slices, str(info.newest_slice)
     (2, '2026-11-02')
-    >>> nf.cache_info(tmp / "missing").exists
+    >>> nf.cache_info("no-cache-here").exists
     False
     """
     root = _root(cache)

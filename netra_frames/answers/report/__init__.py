@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ..._atomic import save
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
 from ...times import format_time
@@ -89,21 +90,18 @@ class Report:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML to ``path`` (folders made, replaced whole, never half-written); return it.
 
+        Raises
+        ------
+        WriteError
+            When it cannot be written there (no permission, a read-only or full disk),
+            naming ``path`` and what to do; no temporary file is left.
+
         Examples
         --------
         >>> nf.report(tenant_id="AceTech").write("report.html")  # doctest: +SKIP
         PosixPath('report.html')
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(f".{target.name}.{os.getpid()}.part")
-        try:
-            part.write_text(self.html, encoding="utf-8", newline="\n")
-            os.replace(part, target)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return target
+        return save(Path(path), self.html.encode("utf-8"))
 
     def __str__(self) -> str:
         return self.html
