@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from ..._atomic import save
+from ..._doors import EMPTY_WINDOW_HINT, IDS_HINT
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
 from ...times import format_time
@@ -81,6 +82,8 @@ class Report:
             False: "totals DIFFER from the usage endpoint (see the report)",
             None: "totals not compared with the usage endpoint",
         }[self.agrees]
+        if fig.empty and self.agrees is not False:
+            verdict = "no trace matched; " + (IDS_HINT if fig.filters else EMPTY_WINDOW_HINT)
         traces = int(fig.totals["requests"][0])
         return (
             f"report of {traces:,} traces ({who}) in [{format_time(fig.start)}, "
