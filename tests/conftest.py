@@ -114,7 +114,8 @@ def clean_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def small_disk(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     """Mount small tmpfs file systems under ``tmp_path``: ``small_disk(size="64k", full=False)``.
 
-    ``full=True`` fills it up first, so the first byte written fails with ``ENOSPC``. The
+    ``full=True`` fills it up first, so the first byte written fails with ``ENOSPC``;
+    ``read_only=True`` mounts it read-only, so every write fails with ``EROFS``. The
     test is skipped, saying why, where nothing can be mounted (not root, no ``mount``);
     every file system is unmounted at teardown. Each test mounts under its own
     ``tmp_path``, so this works under pytest-xdist.
@@ -123,11 +124,12 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[..., Path]]:
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a small tmpfs needs root and mount(8) (CI runs as root); not here")
 
-    def mount(size: str = "64k", *, full: bool = False) -> Path:
+    def mount(size: str = "64k", *, full: bool = False, read_only: bool = False) -> Path:
         point = tmp_path / f"disk{len(mounted)}"
         point.mkdir()
+        options = f"size={size},mode=0755" + (",ro" if read_only else "")
         done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
             capture_output=True,
             text=True,
         )

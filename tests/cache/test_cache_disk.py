@@ -93,6 +93,15 @@ def test_a_full_disk_gives_the_result_and_one_warning(
     assert not temporaries(root.parent)
 
 
+def test_a_read_only_disk_gives_the_result_and_one_warning(
+    client: NetraClient, expected: pl.DataFrame, small_disk: Callable[..., Path]
+) -> None:
+    root = small_disk(read_only=True) / "cache"
+    got, said = cache_warnings(lambda: traces(client, cache=root))
+    assert_frame_equal(got, expected)
+    assert len(said) == 1 and str(root) in said[0] and "Read-only file system" in said[0], said
+
+
 def test_an_atomic_file_on_a_full_disk_aborts_without_an_error(
     small_disk: Callable[..., Path],
 ) -> None:

@@ -192,6 +192,25 @@ def test_a_permission_error_of_the_report_names_the_users_path(
     assert report.write(target).read_text(encoding="utf-8") == report.html
 
 
+def test_a_read_only_disk_is_a_write_error_naming_the_users_path(
+    client: NetraClient, window: Window, small_disk: Callable[..., Path]
+) -> None:
+    disk = small_disk(read_only=True)
+    report = nf.report(*window, tenant_id="AceTech", client=client, progress=False)
+    for write, target in (
+        (lambda t: write_frame(pl.DataFrame({"a": [1]}), t), disk / "x.csv"),
+        (report.write, disk / "out" / "report.html"),
+    ):
+        with pytest.raises(nf.WriteError) as caught:
+            write(target)
+        assert caught.value.errno == errno.EROFS
+        assert str(caught.value) == (
+            f"cannot write {target}: Read-only file system; the file system is read-only: "
+            "write somewhere else."
+        )
+    assert list(disk.iterdir()) == []
+
+
 def test_a_real_read_only_folder_is_a_write_error(tmp_path: Path) -> None:
     import os
 
