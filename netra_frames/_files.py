@@ -61,7 +61,7 @@ from ._atomic import (
     write_atomic,
     write_marker,
 )
-from ._disk import WRITE_STEPS, disk_errno, inject_fault
+from ._disk import disk_errno
 from .output import iso_times, spreadsheet_ready
 from .query import TraceQuery
 from .times import format_time
@@ -75,12 +75,10 @@ __all__ = [
     "MARKER_VERSION",
     "PartWriter",
     "ROW_GROUP_ROWS",
-    "WRITE_STEPS",
     "clear",
     "digest_file",
     "disk_errno",
     "fsync_dir",
-    "inject_fault",
     "is_done",
     "is_export_file",
     "is_temporary",
