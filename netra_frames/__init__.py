@@ -20,6 +20,7 @@ from .errors import (
     ConfigurationError,
     DrainError,
     EmptyResultWarning,
+    ExportConflictError,
     InsecureTransportError,
     InvalidParameterError,
     NetraError,
@@ -28,6 +29,7 @@ from .errors import (
     RateLimitError,
     ServerError,
     TransportError,
+    WriteError,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ __all__ = [
     "ConfigurationError",
     "DrainError",
     "EmptyResultWarning",
+    "ExportConflictError",
     "InsecureTransportError",
     "InvalidParameterError",
     "NetraClient",
@@ -76,6 +79,7 @@ __all__ = [
     "TenantUsage",
     "TracesPage",
     "TransportError",
+    "WriteError",
     "__version__",
     "cache_clear",
     "cache_info",

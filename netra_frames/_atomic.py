@@ -6,6 +6,13 @@ marker (JSON: the files, their sizes and BLAKE2b digests) is written last. Reade
 a folder only through its marker. The cache's housekeeping (``cache info``/``clear``)
 needs nothing more, so it loads no Polars.
 
+A write that fails (a full disk, a read-only file system, no permission) leaves no
+temporary file: :meth:`AtomicFile.abort` never raises, whatever state the file is in.
+:func:`save` writes one whole file at a user's path and turns a failure into a
+:class:`~netra_frames.WriteError` naming that path. Each step of a write passes one
+seam (:func:`netra_frames._disk.inject_fault`), so tests can make any step fail as a
+full disk would, where no small file system can be mounted.
+
 Examples
 --------
 >>> import tempfile
@@ -19,14 +26,18 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
+
+from ._disk import WriteStep, reach, write_error
 
 __all__ = [
     "DIGEST_BYTES",
@@ -37,11 +48,14 @@ __all__ = [
     "digest_file",
     "fsync_dir",
     "is_done",
-    "make_private_dirs",
+    "is_temporary",
+    "make_dirs",
     "matches",
     "read_marker",
     "read_verified",
+    "remove_temporaries",
     "remove_unreferenced",
+    "save",
     "write_atomic",
     "write_marker",
 ]
@@ -54,46 +68,101 @@ DIGEST_BYTES = 16
 """Size of the BLAKE2b digest recorded per data file (an integrity check, not a secret)."""
 _CHUNK = 1 << 20
 
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]+\.tmp")
+"""The name of an :class:`AtomicFile`'s temporary file: ``.<name>.<hex digits>.tmp``."""
+_DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.EBADF, errno.ENOTSUP, errno.EOPNOTSUPP}
+
 
 class CorruptEntry(Exception):
     """A partition's marker or data files are damaged (message: what is wrong)."""
 
 
+# -- atomic files ------------------------------------------------------------------------
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is an :class:`AtomicFile` temporary (``.<name>.<hex>.tmp``).
+
+    Examples
+    --------
+    >>> is_temporary("._SUCCESS.0a1b2c3d.tmp"), is_temporary("notes.tmp")
+    (True, False)
+    """
+    return _TEMPORARY.fullmatch(name) is not None
+
+
 class AtomicFile:
     """A file written under a hidden unique temporary name and renamed into place on commit.
 
-    ``private=True`` creates it readable by its owner only (mode 0600).
+    ``private=True`` creates it readable by its owner only (mode 0600). Writers that write
+    to :attr:`fh` themselves (Parquet, Polars) call :meth:`check` with ``"write"`` first.
     """
 
     def __init__(self, target: Path, *, private: bool = False) -> None:
         self.target = target
         self.tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        reach("open", self.tmp)
         fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
         self.fh: IO[bytes] = os.fdopen(fd, "wb")
 
+    def check(self, step: WriteStep) -> None:
+        """Pass the fault seam of ``step`` (:func:`inject_fault`) for this file."""
+        reach(step, self.tmp)
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+        reach("write", self.tmp)
+        self.fh.write(data)
+
+    def size(self) -> int:
+        """Bytes in the temporary file so far (0 once it is closed)."""
+        try:
+            return os.fstat(self.fh.fileno()).st_size
+        except (OSError, ValueError):
+            return 0
+
     def commit(self) -> None:
         """Flush, fsync and rename the file to its final name."""
+        reach("flush", self.tmp)
         self.fh.flush()
+        reach("fsync", self.tmp)
         os.fsync(self.fh.fileno())
         self.fh.close()
+        reach("rename", self.target)
         os.replace(self.tmp, self.target)
 
     def abort(self) -> None:
-        """Close and remove the temporary file."""
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
+        """Close and remove the temporary file; never raises.
+
+        Closing flushes what is buffered, which fails again on a full disk: the file is
+        closed all the same, and the first error is the one the caller reports.
+        """
+        try:
+            self.fh.close()
+        except (OSError, ValueError):
+            pass
+        try:
+            self.tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def fsync_dir(path: Path) -> None:
-    """Flush a folder's entries (new names) to disk; a no-op where folders cannot be opened."""
+    """Flush a folder's entries (new names) to disk.
+
+    A no-op where folders cannot be opened or synced (Windows, some file systems);
+    any other failure (an I/O error, a full disk) is raised.
+    """
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows cannot open a folder
         return
     try:
+        reach("fsync_dir", path)
         os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
     finally:
         os.close(fd)
 
@@ -102,28 +171,61 @@ def write_atomic(target: Path, data: bytes, *, private: bool = False) -> None:
     """Write ``data`` to ``target`` atomically (temporary file, fsync, rename)."""
     out = AtomicFile(target, private=private)
     try:
-        out.fh.write(data)
+        out.write(data)
         out.commit()
     except BaseException:
         out.abort()
         raise
 
 
-def make_private_dirs(path: Path) -> None:
-    """Create ``path`` and missing parents with mode 0700 (owner only)."""
+def make_dirs(path: Path, *, private: bool = False) -> None:
+    """Create ``path`` and missing parents (``private``: mode 0700, owner only)."""
     missing = []
     probe = path
-    while not probe.exists():
+    while not probe.is_dir():
         missing.append(probe)
         if probe.parent == probe:
             break
         probe = probe.parent
     for folder in reversed(missing):
+        reach("mkdir", folder)
         try:
-            folder.mkdir(mode=0o700)
+            folder.mkdir(mode=0o700 if private else 0o777)
         except FileExistsError:
-            pass
-        os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask
+            if not folder.is_dir():
+                raise
+        if private:
+            os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask
+
+
+# -- whole files at a user's path --------------------------------------------------------
+
+
+def save(target: Path, data: bytes) -> Path:
+    """Write ``data`` as the whole file ``target`` (folders made), atomically; return it.
+
+    Raises
+    ------
+    WriteError
+        When it cannot be written, naming ``target`` (not the temporary file, which is
+        removed) and what to do.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as name:
+    ...     save(Path(name) / "out" / "r.html", b"<p>hi</p>").read_bytes()
+    b'<p>hi</p>'
+    """
+    try:
+        make_dirs(target.parent)
+        write_atomic(target, data)
+    except OSError as exc:
+        raise write_error(target, exc) from None
+    return target
+
+
+# -- markers and checked reads -----------------------------------------------------------
 
 
 def digest_file(path: Path) -> tuple[int, str]:
@@ -154,6 +256,7 @@ def write_marker(
     ``fields`` come first (the partition's identity and ``rows``), then ``files``,
     ``sizes`` and ``blake2b`` (read back from the files), then ``extra``.
     """
+    reach("marker", folder / MARKER)
     sizes, digests = [], []
     for name in files:
         size, digest = digest_file(folder / name)
@@ -247,6 +350,22 @@ def read_verified(folder: Path, marker: Mapping[str, Any]) -> list[bytes]:
     return out
 
 
+# -- housekeeping ------------------------------------------------------------------------
+
+
+def _remove_old(doomed: Iterable[Path], grace: float) -> int:
+    limit = time.time() - grace
+    removed = 0
+    for path in doomed:
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def remove_unreferenced(folder: Path, keep: Iterable[str], *, grace: float) -> None:
     """Remove data and temporary files of ``folder`` not in ``keep`` and older than ``grace`` s.
 
@@ -254,18 +373,26 @@ def remove_unreferenced(folder: Path, keep: Iterable[str], *, grace: float) -> N
     yet; a reader that read an older marker just before its files go re-reads it.
     """
     kept = set(keep) | {MARKER}
-    limit = time.time() - grace
     try:
         paths = list(folder.iterdir())
     except OSError:
         return
-    for path in paths:
-        name = path.name
-        ours = name.startswith("part-") or (name.startswith(".") and name.endswith(".tmp"))
-        if name in kept or not ours:
-            continue
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-        except OSError:
-            pass
+    doomed = [
+        p
+        for p in paths
+        if p.name not in kept and (p.name.startswith("part-") or is_temporary(p.name))
+    ]
+    _remove_old(doomed, grace)
+
+
+def remove_temporaries(folder: Path, *, grace: float) -> int:
+    """Remove the temporary files (:func:`is_temporary`) of ``folder`` older than ``grace`` s.
+
+    What a writer killed before its rename left behind; the grace period spares those of
+    a writer still at work. Returns how many were removed.
+    """
+    try:
+        paths = [p for p in folder.iterdir() if is_temporary(p.name)]
+    except OSError:
+        return 0
+    return _remove_old(paths, grace)

@@ -51,8 +51,9 @@ def configure(
         As for :class:`~netra_frames.NetraClient`.
     cache, settle:
         The local cache of every call that does not say otherwise (see
-        ``docs/caching.md``): ``True`` (the user cache directory), a directory, or
-        ``False``; ``settle`` as a number of seconds, a ``timedelta`` or ``"90m"``.
+        ``docs/caching.md``): ``True`` (on, in ``NETRA_FRAMES_CACHE``'s directory, else
+        the user cache directory), a directory, or ``False``; ``settle`` as a number of
+        seconds, a ``timedelta`` or ``"90m"``.
         ``None``: from the environment (``NETRA_FRAMES_CACHE``, ``NETRA_FRAMES_SETTLE``).
     **client_kwargs:
         Any other :class:`~netra_frames.NetraClient` keyword (``timeout=``, ...).

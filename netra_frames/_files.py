@@ -33,7 +33,9 @@ Examples
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,14 +51,17 @@ from ._atomic import (
     digest_file,
     fsync_dir,
     is_done,
-    make_private_dirs,
+    is_temporary,
+    make_dirs,
     matches,
     read_marker,
     read_verified,
+    remove_temporaries,
     remove_unreferenced,
     write_atomic,
     write_marker,
 )
+from ._disk import disk_errno
 from .output import iso_times, spreadsheet_ready
 from .query import TraceQuery
 from .times import format_time
@@ -72,15 +77,19 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "clear",
     "digest_file",
+    "disk_errno",
     "fsync_dir",
     "is_done",
+    "is_export_file",
+    "is_temporary",
     "load_parquet_entry",
-    "make_private_dirs",
+    "make_dirs",
     "matches",
     "parse_parquet",
     "partition_key",
     "read_marker",
     "read_verified",
+    "remove_temporaries",
     "remove_unreferenced",
     "write_atomic",
     "write_marker",
@@ -93,7 +102,21 @@ ROW_GROUP_ROWS = 20_000
 """Rows buffered before a Parquet row group (or a text chunk) is written: the memory bound."""
 
 
-# -- atomic files ----------------------------------------------------------------------
+_EXPORT_NAME = r"(_SUCCESS|part-\d+\.(parquet|ndjson|csv))"
+_EXPORT_FILE = re.compile(rf"{_EXPORT_NAME}|\.{_EXPORT_NAME}\.[0-9a-f]+\.tmp")
+"""The names an export writes in a partition folder: its marker, its ``part-<n>`` files, and
+their temporaries. Nothing else in the folder is ever removed."""
+
+
+def is_export_file(name: str) -> bool:
+    """Whether ``name`` is one an export writes (:data:`_EXPORT_FILE`).
+
+    Examples
+    --------
+    >>> [is_export_file(n) for n in ("part-0.csv", "._SUCCESS.0a1b2c3d.tmp", "part-0-x.csv")]
+    [True, True, False]
+    """
+    return _EXPORT_FILE.fullmatch(name) is not None
 
 
 # -- data files ------------------------------------------------------------------------
@@ -140,6 +163,7 @@ class PartWriter:
         self.schema, self.tag, self.keep_empty, self.private = schema, tag, keep_empty, private
         self.files: list[str] = []
         self.rows = 0
+        self.committed_bytes = 0
         self._file: AtomicFile | None = None
         self._parquet: pq.ParquetWriter | None = None
         self._in_file = 0
@@ -170,18 +194,36 @@ class PartWriter:
             self._close()
         return self.files
 
+    @property
+    def current(self) -> Path:
+        """The file being written (its final name), else the folder."""
+        return self._file.target if self._file is not None else self.folder
+
+    def size(self) -> int:
+        """Bytes written so far: the files closed and the one being written."""
+        return self.committed_bytes + (self._file.size() if self._file is not None else 0)
+
     def abort(self) -> None:
-        """Drop the file being written (files already closed stay)."""
+        """Drop the file being written (files already closed stay); never raises."""
         self._buffer, self._buffered = [], 0
         if self._parquet is not None:
             try:
                 self._parquet.close()
-            except (OSError, pa.ArrowException):  # pragma: no cover
+            except (OSError, pa.ArrowException):  # its footer could not be written
                 pass
             self._parquet = None
         if self._file is not None:
             self._file.abort()
             self._file = None
+
+    def discard(self) -> None:
+        """Drop every file of this writer, those closed too (a write that failed); never raises."""
+        self.abort()
+        for name in self.files:
+            try:
+                (self.folder / name).unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def _open(self) -> None:
         tag = f"-{self.tag}" if self.tag else ""
@@ -201,6 +243,7 @@ class PartWriter:
         )
         self._buffer, self._buffered = [], 0
         assert self._file is not None
+        self._file.check("write")
         if self._parquet is not None:
             self._parquet.write_table(frame.to_arrow().cast(self.schema))
         elif self.fmt == "ndjson":
@@ -214,6 +257,7 @@ class PartWriter:
     def _close(self) -> None:
         self._flush()
         assert self._file is not None
+        self._file.check("write")
         if self.fmt == "csv" and self._in_file == 0 and self.schema is not None:
             empty = pl.from_arrow(self.schema.empty_table())
             assert isinstance(empty, pl.DataFrame)
@@ -222,6 +266,7 @@ class PartWriter:
             self._parquet.close()
             self._parquet = None
         self._file.commit()
+        self.committed_bytes += os.stat(self._file.target).st_size
         self._file = None
 
 
@@ -248,14 +293,12 @@ def partition_key(query: TraceQuery, fmt: str, /, **extra: Any) -> dict[str, Any
     }
 
 
-def clear(folder: Path, formats: Iterable[str] = FORMATS) -> None:
-    """Remove the marker, data files and temporaries of an unfinished partition."""
+def clear(folder: Path) -> None:
+    """Remove what an export wrote in ``folder`` (:func:`is_export_file`): the marker first,
+    then data files and temporaries (of a run killed at any instant). Nothing else."""
     (folder / MARKER).unlink(missing_ok=True)
-    exts = set(formats)
     for path in folder.iterdir():
-        name = path.name
-        is_part = name.startswith("part-") and name.rsplit(".", 1)[-1] in exts
-        if path.is_file() and (is_part or (name.startswith(".part-") and name.endswith(".tmp"))):
+        if is_export_file(path.name) and path.is_file():
             path.unlink()
 
 

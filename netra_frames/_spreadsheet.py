@@ -1,24 +1,28 @@
-"""Frames made ready for spreadsheets: plain decimals, joined lists, ISO times, no formulas.
+"""Frames made ready for files and spreadsheets: what a user sees, plain decimals, joined
+lists, ISO times, no formulas.
 
-What CSV, TSV and Excel files get from :mod:`netra_frames.output` (and the files of
-:mod:`netra_frames.export`): :func:`spreadsheet_ready` for CSV and TSV, :func:`excel_ready`
-for Excel, :func:`iso_times` for JSON and NDJSON too.
+What the files of :mod:`netra_frames.output` (and of :mod:`netra_frames.export`) get:
+:func:`writable` for every format (a pandas index or Series as the columns a user sees),
+:func:`spreadsheet_ready` for CSV and TSV, :func:`excel_ready` for Excel, :func:`iso_times`
+for JSON and NDJSON too.
 """
 
 from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import cast
 
+import pandas as pd
 import polars as pl
 
-from ._wire.convert import as_polars
 from .errors import InvalidParameterError
 
 __all__ = [
     "EXCEL_MAX_ROWS",
     "FORMULA_PREFIXES",
     "LIST_SEPARATOR",
+    "SERIES_VALUES",
     "SIGNIFICANT_DIGITS",
     "excel_ready",
     "iso_times",
@@ -26,6 +30,7 @@ __all__ = [
     "neutralise_formulas",
     "rounded",
     "spreadsheet_ready",
+    "writable",
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -36,6 +41,88 @@ SIGNIFICANT_DIGITS = 15
 """Significant digits of floats in CSV, TSV and tables (a spreadsheet keeps 15): no float noise."""
 EXCEL_MAX_ROWS = 1_048_575
 """Data rows an Excel sheet holds below its header row."""
+SERIES_VALUES = "value"
+"""The column of a pandas or Polars Series' values when the Series has no name."""
+
+
+def writable(frame: object) -> pl.DataFrame:
+    """Return what a file of ``frame`` holds, as Polars: every column a user sees.
+
+    * a Polars frame as it is; a Polars Series as one column (its name, else ``value``);
+    * a pandas Series as a frame: its values as a column (its name, else ``value``);
+    * a pandas index that holds data (a ``MultiIndex``, a named index, or labels that are
+      not row numbers: what ``groupby``, ``pivot_table`` or ``set_index`` make) as
+      columns before the others, named as ``reset_index()`` names them (``level_0``,
+      ``index``, ...); an unnamed index of integers is row numbers and is not written;
+    * column names that are not text (dates of a pivot) as their text.
+
+    Raises
+    ------
+    InvalidParameterError
+        For what a file cannot hold faithfully, saying why: columns on several levels,
+        two columns of one name (an index named like a column counts, unless it holds the
+        same values), or anything that is not a frame or a Series.
+
+    Examples
+    --------
+    >>> s = pd.Series([3.5, 1.25], index=pd.Index(["ann", "bob"], name="user_id"), name="cost")
+    >>> writable(s).columns
+    ['user_id', 'cost']
+    """
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if isinstance(frame, pl.Series):
+        return frame.to_frame(frame.name or SERIES_VALUES)
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame(SERIES_VALUES if frame.name is None else frame.name)
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterError(
+            f"expected a pandas or Polars DataFrame or Series, got {type(frame).__name__}."
+        )
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise InvalidParameterError(
+            f"the frame's columns have {frame.columns.nlevels} levels, which one header row "
+            "cannot hold; flatten them first, e.g. frame.columns = ['_'.join(map(str, c)) "
+            "for c in frame.columns]."
+        )
+    frame = _with_index(frame)
+    names = [str(c) for c in frame.columns]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidParameterError(
+            f"the column name(s) {', '.join(map(repr, twice))} appear more than once, and a "
+            "file's columns need distinct names; rename them first."
+        )
+    if any(not isinstance(c, str) for c in frame.columns):
+        frame = frame.set_axis(names, axis="columns")
+    written: pl.DataFrame = pl.from_pandas(cast("pd.DataFrame", frame))
+    return written
+
+
+def _keeps_index(index: pd.Index) -> bool:
+    """Whether ``index`` holds data (else it is row numbers, which a file does not need)."""
+    if isinstance(index, pd.MultiIndex) or index.name is not None:
+        return True
+    return not pd.api.types.is_integer_dtype(index.dtype)
+
+
+def _with_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its index as columns when it holds data (``reset_index()``)."""
+    index = frame.index
+    if not _keeps_index(index):
+        return frame
+    same = index.nlevels == 1 and index.name in frame.columns
+    if same and pd.Index(frame[index.name]).equals(index):
+        dropped: pd.DataFrame = frame.reset_index(drop=True)  # set_index(drop=False): once
+        return dropped
+    try:
+        flat: pd.DataFrame = frame.reset_index()
+    except ValueError as exc:  # an index named like a column, or a MultiIndex level
+        raise InvalidParameterError(
+            f"the frame's index would be written as a column, but {exc}; rename the index "
+            "or the column first (frame.rename_axis(...), series.rename(...))."
+        ) from None
+    return flat
 
 
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
@@ -162,7 +249,7 @@ def spreadsheet_ready(frame: object, *, csv_safe: bool = True) -> pl.DataFrame:
     >>> out.write_csv()
     'cost,models\\n0.0000243,a; b\\n'
     """
-    flat = iso_times(joined_lists(as_polars(frame)))
+    flat = iso_times(joined_lists(writable(frame)))
     return _floats_as_text(neutralise_formulas(flat) if csv_safe else flat)
 
 

@@ -6,13 +6,15 @@ The tree::
     ├── ConfigurationError (also ValueError)       missing key or base URL, bad settings
     │   └── InsecureTransportError                 API key over plain http to a remote host
     ├── InvalidParameterError (also ValueError)    bad argument, raised before any request
+    │   └── ExportConflictError                    the folder holds another export, or no export
     ├── APIError                                   the server answered with an error status
     │   ├── AuthenticationError                    401 / 403
     │   ├── NotFoundError                          404
     │   ├── RateLimitError                         429, carries ``retry_after``
     │   └── ServerError                            5xx
     ├── TransportError                             connection, timeout, unreadable body
-    └── DrainError                                 a multi-page drain failed part way
+    ├── DrainError                                 a multi-page drain failed part way
+    └── WriteError (also OSError)                  a file of ours could not be written
 
 
     CacheWarning (a UserWarning, not an error)     a cache file was damaged or unwritable
@@ -46,6 +48,7 @@ __all__ = [
     "ConfigurationError",
     "DrainError",
     "EmptyResultWarning",
+    "ExportConflictError",
     "InsecureTransportError",
     "InvalidParameterError",
     "NetraError",
@@ -54,6 +57,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "TransportError",
+    "WriteError",
     "drain_error",
     "status_hint",
 ]
@@ -95,6 +99,14 @@ class InsecureTransportError(ConfigurationError):
 
 class InvalidParameterError(NetraError, ValueError):
     """An argument is invalid; raised before any request is sent."""
+
+
+class ExportConflictError(InvalidParameterError):
+    """The export folder holds an export of another query, or files that are no export.
+
+    Raised before any request; ``overwrite=True`` (``--overwrite``) replaces such an
+    export. Files netra_frames did not write are never deleted.
+    """
 
 
 class APIError(NetraError):
@@ -158,6 +170,26 @@ class TransportError(NetraError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         super().__init__(message)
         self.url = url
+
+
+class WriteError(NetraError, OSError):
+    """A file could not be written (disk full, read-only, no permission), naming the user's path.
+
+    Also an :class:`OSError`, with the ``errno`` of the cause (``errno.ENOSPC``, ...), so an
+    ``except OSError`` written for the plain error still catches it. No temporary file is
+    left behind.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), self.args, {"errno": self.errno, "filename": self.filename}
 
 
 class DrainError(NetraError):

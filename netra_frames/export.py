@@ -54,24 +54,19 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from ._defaults import client_and_workers
+from ._disk import disk_errno, write_error
 from ._doors import warn_no_traces
 from ._engine import traces_pipeline
 from ._files import MARKER as MARKER  # re-exported: the marker's name, as before
 from ._files import ROW_GROUP_ROWS as ROW_GROUP_ROWS  # re-exported: the memory bound
-from ._files import (
-    PartWriter,
-    clear,
-    fsync_dir,
-    is_done,
-    partition_key,
-    write_marker,
-)
+from ._files import PartWriter, fsync_dir, is_done, partition_key
+from ._partitions import PartitionWrite, Room, check_folder, sweep
 from ._progress import Progress, want_progress
 from ._validate import check_buffer_mb
 from ._wire.decode import finish
 from .client import NetraClient
 from .config import DEFAULT_BUFFER_MB, DEFAULT_MAX_WORKERS, DEFAULT_PAGE_SIZE
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, NetraError
 from .query import TraceFilters, TraceQuery, Unpack, filter_keywords
 from .schema import TRACES
 from .times import TimeLike, floor_day, utc_days
@@ -158,9 +153,16 @@ def _marker_key(query: TraceQuery, fmt: ExportFormat) -> dict[str, Any]:
     return partition_key(query, fmt)
 
 
-def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
-    """Create the export's root folder, or say plainly why it cannot be written (no request
-    has been sent yet)."""
+def _check_root(
+    path: str | os.PathLike[str],
+    partitions: list[str],
+    key: dict[str, Any],
+    partition_by: PartitionBy,
+    overwrite: bool,
+) -> Path:
+    """Create the export's root folder, or say plainly why it cannot be written, and refuse
+    a folder holding another export or files no export wrote unless ``overwrite`` (no
+    request has been sent yet)."""
     root = Path(path)
     shown = os.fspath(path)
     if root.exists() and not root.is_dir():
@@ -186,39 +188,15 @@ def _check_root(path: str | os.PathLike[str], partitions: list[str]) -> Path:
                 f"{os.fspath(folder)!r} is a file where export_traces writes the {name} "
                 "partition folder; move it away or export to another folder."
             )
+    check_folder(root, key, partition_by, overwrite=overwrite, shown=shown)
     return root
 
 
-class _Partition:
-    """The partition being written: its folder and writer (one at a time, in order)."""
-
-    def __init__(
-        self,
-        folder: Path,
-        query: TraceQuery,
-        fmt: ExportFormat,
-        max_rows_per_file: int,
-        csv_safe: bool,
-        *,
-        is_root: bool,
-    ) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        clear(folder, EXPORT_FORMATS)
-        self.folder, self.query, self.fmt, self.is_root = folder, query, fmt, is_root
-        self.writer = PartWriter(folder, fmt, max_rows_per_file, csv_safe, schema=_ARROW_SCHEMA)
-
-    def finish(self) -> tuple[int, int]:
-        """Close the files and write the marker last; return rows and files written."""
-        files = self.writer.finish()
-        write_marker(self.folder, {**_marker_key(self.query, self.fmt), "rows": self.writer.rows},
-                     files)  # fmt: skip
-        return self.writer.rows, len(files)
-
-    def abort(self) -> None:
-        """A failure or Ctrl-C: no partial file, no empty partition folder."""
-        self.writer.abort()
-        if not self.is_root and not any(self.folder.iterdir()):
-            self.folder.rmdir()
+def _is_disk_failure(exc: BaseException) -> bool:
+    """A failure of the disk (full, read-only, ...), not of the server or of our code."""
+    return not isinstance(exc, NetraError) and (
+        isinstance(exc, OSError) or disk_errno(exc) is not None
+    )
 
 
 @filter_keywords
@@ -231,6 +209,7 @@ def export_traces(
     partition_by: PartitionBy = "date",
     max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
     csv_safe: bool = True,
+    overwrite: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_workers: int = DEFAULT_MAX_WORKERS,
     buffer_mb: float = DEFAULT_BUFFER_MB,
@@ -264,6 +243,11 @@ def export_traces(
         Start a new ``part-<n>`` file after this many rows.
     csv_safe:
         Prefix CSV cells that start like a spreadsheet formula with ``'``.
+    overwrite:
+        Replace an export of another query (other filters, format or ``partition_by``)
+        found in ``path``, and write beside files that no export wrote; without it such a
+        folder is refused before any request. Files netra_frames did not write are never
+        deleted, even then.
     page_size:
         Traces per request.
     max_workers:
@@ -290,9 +274,15 @@ def export_traces(
         For a bad argument, before any request; also a ``path`` that is an existing file,
         a folder that cannot be created or written, or a file where a partition folder
         goes.
+    ExportConflictError
+        Before any request, when ``path`` holds an export of another query or files that
+        no export wrote (and ``overwrite`` is off); an :class:`InvalidParameterError`.
+    WriteError
+        When a file cannot be written (a full disk: with the room still needed; a
+        read-only file system; no permission), naming the file.
     NetraError
         When a request fails (after retries); finished partitions stay finished, and the
-        unfinished one leaves no file and no empty folder behind (Ctrl-C too).
+        unfinished one leaves no file and no folder behind (Ctrl-C and a full disk too).
 
     Examples
     --------
@@ -317,48 +307,73 @@ def export_traces(
         raise InvalidParameterError(
             f"max_rows_per_file must be an int >= 1, got {max_rows_per_file!r}."
         )
+    if not isinstance(overwrite, bool):
+        raise InvalidParameterError(f"overwrite must be True or False, got {overwrite!r}.")
     base = TraceQuery.for_frames(start, end, filters, page_size=page_size)
     partitions = partition_windows(base.start, base.end, partition_by)
-    root = _check_root(path, [name for name, _, _ in partitions])
+    names = [name for name, _, _ in partitions]
+    root = _check_root(path, names, _marker_key(base, format), partition_by, overwrite)
     chosen, workers = client_and_workers(client, max_workers)
     budget = check_buffer_mb(buffer_mb)
     written: list[str] = []
     skipped: list[str] = []
+    rows = files = 0
+    room = Room(root, base.start, base.end)
+    newest_first = base.sort_order == "desc" if base.sort_field == "start_time" else None
     todo: list[tuple[str, TraceQuery]] = []
     for name, lo, hi in partitions:
         query = base.with_window(lo, hi)
-        if is_done(root / name, _marker_key(query, format)):
+        folder = root / name
+        if is_done(folder, _marker_key(query, format)):
             logger.debug("netra_frames: export skips finished partition %s", name)
+            sweep(folder)  # temporaries of a run killed at the wrong instant
+            room.add_finished(folder, lo, hi)
             skipped.append(name)
         else:
             todo.append((name, query))
-    rows = files = 0
     with Progress(want_progress(progress), "export", "rows") as bar:
         pipe = traces_pipeline(
             chosen.transport, base, [(q.start, q.end) for _, q in todo], backend="polars",
             workers=workers, bar=bar, budget=budget,
         )  # fmt: skip
-        current: _Partition | None = None
+        part: PartitionWrite | None = None  # the partition being written (one at a time)
+        last: PartitionWrite | None = None  # the partition a disk failure is about
         try:
             for batch in pipe if todo else ():
                 assert batch is not None  # no heartbeat asked
                 name, query = todo[batch.group]
-                if current is None:
-                    current = _Partition(root / name, query, format, max_rows_per_file,
-                                         csv_safe, is_root=name == ".")  # fmt: skip
+                if part is None:
+                    writer = PartWriter(root / name, format, max_rows_per_file, csv_safe,
+                                        schema=_ARROW_SCHEMA)  # fmt: skip
+                    last = PartitionWrite(
+                        root / name, _marker_key(query, format), writer,
+                        window=(query.start, query.end), newest_first=newest_first,
+                        is_root=name == ".",
+                    )  # fmt: skip
+                    part = last.__enter__()  # a failure here leaves nothing of it
                 if batch.part is not None:
-                    current.writer.write(batch.part)
+                    part.write(batch.part)
                 if batch.last:
-                    n, f = current.finish()
-                    current = None
+                    done, part = part, None
+                    done.__exit__(None, None, None)  # files closed, the marker written last
+                    room.add(query.start, query.end, done.bytes)
+                    n, f = done.rows, len(done.files)
                     logger.debug("netra_frames: export wrote %s: %d rows in %d file(s)", name, n, f)
                     written.append(name)
                     rows, files = rows + n, files + f
-        except BaseException:
-            if current is not None:
-                current.abort()
+        except BaseException as exc:
+            failed, part = part, None
+            if failed is not None:
+                failed.__exit__(type(exc), exc, exc.__traceback__)  # nothing left of it
+            if isinstance(exc, Exception) and _is_disk_failure(exc):
+                if last is None:
+                    raise write_error(root, exc) from None
+                raise room.error(exc, last) from None
             raise
-    fsync_dir(root)
+    try:
+        fsync_dir(root)
+    except OSError as exc:
+        raise write_error(root, exc) from None
     if todo and rows == 0 and not skipped:
         warn_no_traces(base.filters, (base.start, base.end))
     return ExportResult(root, tuple(written), tuple(skipped), rows, files)

@@ -8,6 +8,10 @@ Used by the CLI and the demo; usable on its own::
 CSV and TSV are written for spreadsheets (see :func:`spreadsheet_ready`): plain decimals,
 list cells joined with :data:`LIST_SEPARATOR`, times as ``2026-11-01T12:00:00.123Z`` (the
 same style as in JSON and NDJSON) and formula-like cells neutralised.
+
+A file keeps what a user sees (:func:`writable`): a pandas Series, or a frame whose index
+holds data (a ``groupby``, a ``pivot_table``, a ``MultiIndex``), is written with its index
+as columns, named as ``reset_index()`` names them, and a Series' values as a column.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -24,16 +27,18 @@ from typing import IO, Any, Literal, overload
 
 import polars as pl
 
+from ._atomic import save
 from ._spreadsheet import (
     LIST_SEPARATOR,
+    SERIES_VALUES,
     excel_ready,
     iso_times,
     joined_lists,
     neutralise_formulas,
     rounded,
     spreadsheet_ready,
+    writable,
 )
-from ._wire.convert import as_polars
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -43,6 +48,7 @@ __all__ = [
     "LIST_SEPARATOR",
     "FileFormat",
     "Format",
+    "SERIES_VALUES",
     "check_columns",
     "check_format",
     "check_target",
@@ -52,6 +58,7 @@ __all__ = [
     "render",
     "select_columns",
     "spreadsheet_ready",
+    "writable",
     "write_frame",
 ]
 
@@ -205,7 +212,7 @@ def select_columns(frame: object, columns: Sequence[str]) -> pl.DataFrame:
     >>> select_columns(pl.DataFrame({"a": [1], "b": [2]}), ["b"]).columns
     ['b']
     """
-    polars_frame = as_polars(frame)
+    polars_frame = writable(frame)
     return polars_frame.select(check_columns(columns, polars_frame.columns))
 
 
@@ -306,9 +313,12 @@ def write_frame(
     csv_safe: bool = True,
     stream: IO[bytes] | None = None,
 ) -> Path | None:
-    """Write a pandas or polars frame to ``path`` (atomically) or to a byte stream.
+    """Write a pandas or polars frame (or Series) to ``path`` (atomically) or to a byte stream.
 
-    A file gets every row and column: its format is ``format``, else the path's extension
+    A file gets every row and column, and what a user sees of a pandas frame: an index
+    that holds data (``groupby``, ``pivot_table``, ``MultiIndex``) becomes columns named as
+    ``reset_index()`` names them, a Series' values a column of its name (see
+    :func:`writable`). Its format is ``format``, else the path's extension
     (:data:`FILE_EXTENSIONS`; a path without an extension is CSV), and ``"table"`` or an
     unknown extension (``.txt``, ...) is refused before anything is written. CSV and
     TSV are ready for spreadsheets (:func:`spreadsheet_ready`): plain decimals, lists
@@ -325,39 +335,31 @@ def write_frame(
     Raises
     ------
     InvalidParameterError
-        For an unknown format or extension, ``format="table"`` with a ``path``, or a
-        ``path`` that is a folder; nothing is written.
+        For an unknown format or extension, ``format="table"`` with a ``path``, a
+        ``path`` that is a folder, or a frame a file cannot hold faithfully (columns on
+        several levels, two columns of one name); nothing is written.
+    WriteError
+        When the file cannot be written (a full disk, a read-only place, no permission),
+        naming ``path``; no temporary file is left.
     ImportError
         For Excel without XlsxWriter.
 
     Examples
     --------
-    >>> write_frame(pl.DataFrame({"a": [1]}), "out.parquet")  # doctest: +SKIP
+    >>> write_frame(pl.DataFrame({"a": [1]}), "out.parquet")
     PosixPath('out.parquet')
+    >>> top = pd.DataFrame({"user_id": ["a", "b", "a"], "cost": [1.0, 2.0, 3.0]})
+    >>> path = write_frame(top.groupby("user_id")["cost"].sum(), "top.csv")
+    >>> path.read_text()
+    'user_id,cost\\na,4.0\\nb,2.0\\n'
     """
     if path is None:
         fmt = check_format(format or "csv")
-        data = render(as_polars(frame), fmt, csv_safe=csv_safe)
+        data = render(writable(frame), fmt, csv_safe=csv_safe)
         out = stream if stream is not None else sys.stdout.buffer
         out.write(data)
         out.flush()
         return None
     fmt = check_format(format or format_for_path(path), to_file=True)
     target = check_target(path)
-    data = render(as_polars(frame), fmt, csv_safe=csv_safe)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
-    try:
-        # os.open with 0o666 honours the umask (mkstemp would leave the file 0600).
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp, flags, 0o666)
-    except OSError as exc:  # name the user's path, not the temporary one
-        raise type(exc)(exc.errno, exc.strerror, os.fspath(target)) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return save(target, render(writable(frame), fmt, csv_safe=csv_safe))

@@ -8,10 +8,15 @@ test's faults leak into the next one whatever the order (the suite runs in rando
 
 from __future__ import annotations
 
+import errno
+import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +108,55 @@ def clean_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _defaults.reset()
     yield
     _defaults.reset()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Mount small tmpfs file systems under ``tmp_path``: ``small_disk(size="64k", full=False)``.
+
+    ``full=True`` fills it up first, so the first byte written fails with ``ENOSPC``;
+    ``read_only=True`` mounts it read-only, so every write fails with ``EROFS``. The
+    test is skipped, saying why, where nothing can be mounted (not root, no ``mount``);
+    every file system is unmounted at teardown. Each test mounts under its own
+    ``tmp_path``, so this works under pytest-xdist.
+    """
+    mounted: list[Path] = []
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a small tmpfs needs root and mount(8) (CI runs as root); not here")
+
+    def mount(size: str = "64k", *, full: bool = False, read_only: bool = False) -> Path:
+        point = tmp_path / f"disk{len(mounted)}"
+        point.mkdir()
+        options = f"size={size},mode=0755" + (",ro" if read_only else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+        mounted.append(point)
+        if full:
+            _fill(point / ".filler")
+        return point
+
+    yield mount
+    for point in reversed(mounted):
+        if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until its file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+    finally:
+        os.close(fd)
 
 
 def pytest_configure(config: pytest.Config) -> None:

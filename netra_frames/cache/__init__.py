@@ -1,9 +1,11 @@
 """A local cache of traces and spans that refetches only what can still change.
 
-Turn it on per call (``cache=True`` for the platform's user cache directory, or a
-directory), for every call (``nf.configure(cache=...)``, which calls
-:func:`set_default_cache`) or from the environment (``NETRA_FRAMES_CACHE=DIR``). It is off
-unless asked for.
+Turn it on per call (``cache=True``, or a directory), for every call
+(``nf.configure(cache=...)``, which calls :func:`set_default_cache`) or from the
+environment (``NETRA_FRAMES_CACHE=DIR``). It is off unless asked for. Where it lives is one
+rule for every function and command (:func:`~netra_frames.cache.settings.cache_dir`): the
+first directory named by the call, ``configure`` or ``NETRA_FRAMES_CACHE``, else the
+platform's user cache directory.
 
 * **What is final.** A UTC day of a traces query is final once it ended more than
   ``settle`` ago (default 1 hour; ``settle=`` per call, in ``configure`` or

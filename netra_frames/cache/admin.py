@@ -1,6 +1,9 @@
 """Cache housekeeping: what a cache directory holds, and removing entries from it.
 
 Re-exported by :mod:`netra_frames.cache` (and ``nf.cache_info`` / ``nf.cache_clear``).
+Both look only at the cache's own files, and refuse a directory that is not a cache
+(:func:`is_cache`): a folder given by mistake is neither measured nor touched. A missing
+directory is no cache yet: zeros, and ``CacheInfo.exists`` is ``False``.
 """
 
 from __future__ import annotations
@@ -13,17 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .._atomic import MARKER, remove_unreferenced
-from .settings import (
-    GRACE_SECONDS,
-    CacheLike,
-    SettleLike,
-    default_cache_dir,
-    parse_duration,
-    resolve_root,
-)
+from .._atomic import MARKER, is_temporary, remove_unreferenced
+from ..errors import InvalidParameterError
+from .settings import GRACE_SECONDS, CacheLike, SettleLike, cache_dir, parse_duration
 
-__all__ = ["CacheInfo", "cache_clear", "cache_info"]
+__all__ = ["CacheInfo", "cache_clear", "cache_info", "is_cache"]
+
+KINDS = ("traces", "spans")
+"""The folders of a cache's queries, one per kind."""
+TAG = "CACHEDIR.TAG"
+_OURS = {TAG, *KINDS}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class CacheInfo:
         Distinct queries (server, key, filters and sort; or span name).
     newest_slice, oldest_slice:
         The newest and oldest UTC day stored (``None`` when there is none).
+    exists:
+        ``False`` when the directory does not exist: no cache here (yet).
 
     Examples
     --------
@@ -61,6 +65,7 @@ class CacheInfo:
     queries: int = 0
     newest_slice: date | None = None
     oldest_slice: date | None = None
+    exists: bool = True
 
     @property
     def entries(self) -> int:
@@ -68,14 +73,71 @@ class CacheInfo:
         return self.trace_slices + self.span_packs
 
 
-def _root(cache: CacheLike) -> Path:
-    root = resolve_root(cache)
-    return root if root is not None else default_cache_dir()
+def is_cache(root: Path) -> bool | None:
+    """Whether ``root`` is a netra_frames cache (``None``: it does not exist).
+
+    A cache is a folder that is empty, carries the cache's ``CACHEDIR.TAG`` or a query
+    folder (``traces/<id>/_QUERY.json``), or holds only names the cache writes.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``root`` cannot be read.
+
+    Examples
+    --------
+    >>> is_cache(Path("no-such-folder")), is_cache(Path(tmp))  # tmp: an empty folder
+    (None, True)
+    """
+    if not root.exists():
+        return None
+    if not root.is_dir():
+        return False
+    try:
+        names = [p.name for p in root.iterdir()]
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"cannot read the cache directory {root}: {exc.strerror or exc}."
+        ) from None
+    if all(name in _OURS or is_temporary(name) for name in names):
+        return True
+    try:
+        if b"netra-frames" in (root / TAG).read_bytes():
+            return True
+    except OSError:
+        pass
+    return any(
+        (root / kind).is_dir() and any((root / kind).glob("*/_QUERY.json")) for kind in KINDS
+    )
+
+
+def _root(cache: CacheLike) -> Path | None:
+    """The cache directory of ``cache`` (:func:`cache_dir`); ``None``: it does not exist.
+
+    Raises
+    ------
+    InvalidParameterError
+        When it exists and is not a cache.
+    """
+    root = cache_dir(cache)
+    state = is_cache(root)
+    if state is False and not root.is_dir():
+        raise InvalidParameterError(
+            f"{root} is a file, not a netra_frames cache; name the cache's directory (a new "
+            "or empty one is fine)."
+        )
+    if state is False:
+        raise InvalidParameterError(
+            f"{root} is not a netra_frames cache: it holds files the cache did not write, and "
+            "no cache of netra-frames; name the cache's directory (a new or empty one is "
+            "fine)."
+        )
+    return None if state is None else root
 
 
 def _entries(root: Path) -> Iterator[tuple[str, Path, Path]]:
     """``(kind, query folder, entry folder)`` of every entry folder, marker or not."""
-    for kind, prefix in (("traces", "date="), ("spans", "pack=")):
+    for kind, prefix in zip(KINDS, ("date=", "pack="), strict=True):
         try:
             queries = sorted(p for p in (root / kind).iterdir() if p.is_dir())
         except OSError:
@@ -100,16 +162,27 @@ def _pack_traces(entry: Path) -> int:
 def cache_info(cache: CacheLike = None) -> CacheInfo:
     """Describe a cache directory: its size, its entries and the newest day stored.
 
+    Only the cache's own files are counted (a directory given as the cache may hold
+    others).
+
     Parameters
     ----------
     cache:
         ``True`` or ``None`` (the configured directory: :func:`set_default_cache`, else
-        ``NETRA_FRAMES_CACHE``, else the platform's user cache directory) or a directory.
+        ``NETRA_FRAMES_CACHE``, else the platform's user cache directory, as for
+        ``cache=True``; see :func:`~netra_frames.cache.settings.cache_dir`) or a directory.
 
     Returns
     -------
     CacheInfo
-        Sizes and counts; a missing directory gives zeros.
+        Sizes and counts; a missing directory gives zeros and ``exists=False`` (no cache
+        here yet).
+
+    Raises
+    ------
+    InvalidParameterError
+        When the directory exists but is not a netra_frames cache (a folder of other
+        files, or a file), or cannot be read.
 
     Examples
     --------
@@ -117,16 +190,19 @@ def cache_info(cache: CacheLike = None) -> CacheInfo:
     >>> info = nf.cache_info(tmp)
     >>> info.trace_slices, str(info.newest_slice)
     (2, '2026-11-02')
+    >>> nf.cache_info("no-cache-here").exists
+    False
     """
     root = _root(cache)
+    if root is None:
+        return CacheInfo(cache_dir(cache), exists=False)
     size = files = 0
-    for folder, _, names in os.walk(root):
-        for name in names:
-            try:
-                size += os.stat(os.path.join(folder, name)).st_size
-                files += 1
-            except OSError:
-                continue
+    for path in _own_files(root):
+        try:
+            size += path.stat().st_size
+            files += 1
+        except OSError:
+            continue
     slices: list[date] = []
     packs = traced = 0
     queries: set[Path] = set()
@@ -152,6 +228,17 @@ def cache_info(cache: CacheLike = None) -> CacheInfo:
     )
 
 
+def _own_files(root: Path) -> Iterator[Path]:
+    """The cache's files under ``root``: its tag, its temporaries, and all under its kinds."""
+    for path in (root / TAG, *(p for p in root.glob(".*") if is_temporary(p.name))):
+        if path.is_file():
+            yield path
+    for kind in KINDS:
+        for folder, _, names in os.walk(root / kind):
+            for name in names:
+                yield Path(folder, name)
+
+
 def cache_clear(older_than: SettleLike = None, *, cache: CacheLike = None) -> int:
     """Remove cached entries: all of them, or those stored more than ``older_than`` ago.
 
@@ -175,7 +262,8 @@ def cache_clear(older_than: SettleLike = None, *, cache: CacheLike = None) -> in
     Raises
     ------
     InvalidParameterError
-        For a bad ``older_than`` or ``cache``.
+        For a bad ``older_than`` or ``cache``, or a directory that is not a netra_frames
+        cache (nothing is removed from it).
 
     Examples
     --------
@@ -186,6 +274,8 @@ def cache_clear(older_than: SettleLike = None, *, cache: CacheLike = None) -> in
     """
     limit = None if older_than is None else parse_duration(older_than, "older_than")
     root = _root(cache)
+    if root is None:
+        return 0
     cutoff = None if limit is None else time.time() - limit.total_seconds()
     removed = 0
     for _, _query, entry in list(_entries(root)):
@@ -204,7 +294,7 @@ def cache_clear(older_than: SettleLike = None, *, cache: CacheLike = None) -> in
             if path.name.startswith("part-") or path.name.endswith(".tmp"):
                 path.unlink(missing_ok=True)
         _rmdir(entry)
-    for kind in ("traces", "spans"):
+    for kind in KINDS:
         _prune(root / kind)
     return removed
 

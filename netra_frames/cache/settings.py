@@ -1,10 +1,13 @@
 """Cache settings, durations, key fingerprints and the cache's warnings.
 
-Which cache a call uses, in order: its ``cache=`` argument, else
+Whether a call uses the cache, in order: its ``cache=`` argument, else
 :func:`set_default_cache` (``nf.configure(cache=...)``), else ``NETRA_FRAMES_CACHE``,
-else none (off). ``settle`` likewise: argument, :func:`set_default_cache`,
-``NETRA_FRAMES_SETTLE``, then :data:`DEFAULT_SETTLE`. Nothing reads the environment at
-import time.
+else off. *Where* is one rule for every function and command (:func:`cache_dir`): the
+first directory named by the argument, :func:`set_default_cache` or
+``NETRA_FRAMES_CACHE``, else the platform's user cache directory; ``True`` (``--cache``)
+turns the cache on and names no directory. ``settle`` likewise: argument,
+:func:`set_default_cache`, ``NETRA_FRAMES_SETTLE``, then :data:`DEFAULT_SETTLE`.
+Nothing reads the environment at import time.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = [
     "ENV_CACHE",
     "ENV_SETTLE",
     "SettleLike",
+    "cache_dir",
     "default_cache_dir",
     "key_fingerprint",
     "parse_duration",
@@ -196,13 +200,43 @@ def set_default_cache(cache: CacheLike = None, settle: SettleLike = None) -> Non
         _default_cache, _default_settle = cache, chosen
 
 
+def cache_dir(cache: CacheLike = None) -> Path:
+    """The one rule for where the cache is, on or off: what every function and command uses.
+
+    The first directory named by ``cache``, then :func:`set_default_cache`
+    (``nf.configure(cache=...)``), then ``NETRA_FRAMES_CACHE``; else the platform's user
+    cache directory (:func:`default_cache_dir`). ``True`` and ``False`` name no directory:
+    ``cache=True`` (``--cache``) writes where ``cache_info()`` (``cache info``) looks.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a ``cache`` of the wrong kind.
+
+    Examples
+    --------
+    >>> cache_dir("/tmp/nf-cache")
+    PosixPath('/tmp/nf-cache')
+    >>> cache_dir(True) == cache_dir() == default_cache_dir()  # nothing configured
+    True
+    """
+    _root_of(cache, "cache")  # checks its kind
+    for value in (cache, _default_cache, _env_cache()):
+        if value is not None and not isinstance(value, bool):
+            root = _root_of(value, "cache")
+            assert root is not None  # a directory named: never off
+            return root
+    return default_cache_dir()
+
+
 def resolve_root(cache: CacheLike = None) -> Path | None:
     """The directory a call with ``cache=`` uses (``None``: caching is off)."""
-    if cache is None:
-        cache = _default_cache
-    if cache is None:
-        cache = _env_cache()
-    return _root_of(cache, "cache")
+    chosen = cache
+    if chosen is None:
+        chosen = _default_cache
+    if chosen is None:
+        chosen = _env_cache()
+    return None if _root_of(chosen, "cache") is None else cache_dir(cache)
 
 
 def resolve_cache(cache: CacheLike, settle: SettleLike, refresh: object) -> CacheSettings | None:

@@ -45,6 +45,7 @@ _PYTHON_WORDS = {
     "pass api_key= instead": "put the key in NETRA_API_KEY (or --api-key-env NAME) instead",
     "pass api_key=": "pass --api-key-env NAME",
     "pass allow_insecure_http=True": "pass --allow-insecure-http",
+    "pass overwrite=True": "pass --overwrite",
     "max_retries": "--max-retries",
     "sort_field": "--sort-field",
     "sort_order": "--sort-order",

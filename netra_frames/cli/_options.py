@@ -209,8 +209,9 @@ def add_cache(p: Container) -> None:
         dest="cache",
         action="store_const",
         const=True,
-        help="keep fetched days in the local cache and reuse them (default: on only when "
-        "NETRA_FRAMES_CACHE is set; 'netra-frames cache info' shows it)",
+        help="keep fetched days in the local cache and reuse them, in $NETRA_FRAMES_CACHE's "
+        "directory, else the user cache dir (default: on only when NETRA_FRAMES_CACHE is set; "
+        "'netra-frames cache info' shows it)",
     )
     g.add_argument(
         "--no-cache", dest="cache", action="store_const", const=False, help="never use the cache"

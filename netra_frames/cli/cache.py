@@ -1,40 +1,39 @@
-"""``netra-frames cache info`` and ``cache clear``: what the local cache holds, and removing it."""
+"""``netra-frames cache info`` and ``cache clear``: what the local cache holds, and removing it.
+
+Both look where ``--cache`` writes (``--cache-dir``, else ``$NETRA_FRAMES_CACHE``, else the
+user cache directory). A directory that does not exist is "no cache here" (exit 0); one
+that is not a cache is refused (exit 2) and left alone.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from .._disk import human_size
 from ..cache import cache_clear, cache_info
 from ._parser import Configure, rows
 
 __all__ = ["COMMANDS"]
 
 
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("kB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}"
-
-
 def _cache(args: argparse.Namespace) -> int:
     where = args.cache_dir or None
+    before = cache_info(where)  # refuses a directory that is not a cache: exit 2
+    if not before.exists:
+        nothing = "; nothing removed" if args.action == "clear" else ""
+        print(f"no cache here: {before.path} does not exist (nothing was cached there){nothing}")
+        return 0
     if args.action == "clear":
-        before = cache_info(where)
         removed = cache_clear(args.older_than, cache=where)
         freed = before.size - cache_info(where).size
         entries = "entry" if removed == 1 else "entries"
-        print(f"removed {removed} {entries} ({_size(freed)}) from {before.path}")
+        print(f"removed {removed} {entries} ({human_size(freed)}) from {before.path}")
         return 0
-    info = cache_info(where)
+    info = before
     newest = info.newest_slice.isoformat() if info.newest_slice else "-"
     oldest = info.oldest_slice.isoformat() if info.oldest_slice else "-"
     print(f"path          {info.path}")
-    print(f"size          {_size(info.size)} in {rows(info.files, 'file')}")
+    print(f"size          {human_size(info.size)} in {rows(info.files, 'file')}")
     kinds = f"{info.trace_slices} trace days, {info.span_packs} span packs"
     print(f"entries       {info.entries} ({kinds})")
     print(f"queries       {info.queries}")
@@ -68,7 +67,8 @@ def _configure_cache(p: argparse.ArgumentParser) -> None:
         a.add_argument(
             "--cache-dir",
             metavar="DIR",
-            help="the cache directory (default: $NETRA_FRAMES_CACHE, else the user cache dir)",
+            help="the cache directory (default: where --cache writes: $NETRA_FRAMES_CACHE, "
+            "else the user cache dir)",
         )
         a.set_defaults(handler=_cache)
 

@@ -138,6 +138,7 @@ def _export(args: argparse.Namespace) -> int:
             partition_by=args.partition_by,
             max_rows_per_file=args.max_rows_per_file,
             csv_safe=not args.no_csv_safe,
+            overwrite=args.overwrite,
             progress=o.progress(args),
             client=client,
             **o.filters(args),
@@ -259,6 +260,13 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_ROWS_PER_FILE,
         metavar="N",
         help=f"start a new part file after N rows (default {DEFAULT_MAX_ROWS_PER_FILE})",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an export of another query (other filters, format or --partition-by) "
+        "in PATH, and write beside files no export wrote (default: refuse such a folder, "
+        "exit 2, before any request); files netra-frames did not write are never deleted",
     )
     o.add_csv_safe(p)
     o.add_progress(p)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import polars as pl
@@ -231,3 +232,33 @@ def test_the_chart_draws_one_rect_per_value_and_round_ticks() -> None:
     assert nice_ticks(2.6) == [0.0, 1.0, 2.0, 3.0]
     assert nice_ticks(0.43) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
     assert nice_ticks(0) == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("filters", "said"),
+    [
+        ({"tenant_id": "Nope"}, "No trace matched tenant_id 'Nope' in the window ["),
+        ({"tenant_id": "acetech"}, "No trace matched tenant_id 'acetech' in the window ["),
+        ({}, "No trace in the window ["),
+    ],
+    ids=["unknown-tenant", "wrong-case", "empty-window"],
+)
+def test_an_empty_report_says_so_on_the_page(
+    client: nf.NetraClient, window: tuple[datetime, datetime], filters: dict[str, str], said: str
+) -> None:
+    empty_window = (window[0] - timedelta(days=400), window[0] - timedelta(days=370))
+    span = window if filters else empty_window
+    with pytest.warns(nf.EmptyResultWarning) as warned:
+        report = nf.report(*span, client=client, progress=False, **filters)
+    hint = str(warned[0].message).split("; ", 1)[1]  # the traces' own hint, on the page too
+    assert report.figures.empty and report.agrees is not False
+    html = unescape(report.html)
+    assert said in html and hint in html
+    assert 'data-metric="empty"' in html
+    assert "agree with the usage endpoint" not in html and 'class="verdict agree"' not in html
+    assert "no trace matched" in report.summary()
+    assert "agree" not in report.summary()
+
+
+def test_a_report_with_traces_has_no_empty_banner(acetech: nf.Report) -> None:
+    assert not acetech.figures.empty and 'data-metric="empty"' not in acetech.html

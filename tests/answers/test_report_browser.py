@@ -214,3 +214,35 @@ def test_a_screenshot_is_taken(
     page, _, _, _ = shown
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_empty_report_says_so_where_a_reader_looks_first(
+    browser: Any,
+    client: nf.NetraClient,
+    window: tuple[datetime, datetime],
+    tmp_path: Path,
+) -> None:
+    with pytest.warns(nf.EmptyResultWarning):
+        report = nf.report(*window, tenant_id="Nope", client=client, progress=False)
+    path = report.write(tmp_path / "nope.html")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        banner = page.locator('[data-metric="empty"]')
+        assert banner.is_visible()
+        said = banner.inner_text()
+        assert said.startswith("No trace matched tenant_id 'Nope' in the window [")
+        assert said.endswith("ids are case-sensitive: check the spelling and the window.")
+        cards = page.locator(".cards").bounding_box()
+        assert banner.bounding_box()["y"] < cards["y"]  # above the zeros, in the first view
+        assert banner.bounding_box()["y"] < 900
+        verdict = page.locator('[data-metric="reconciliation"]')
+        assert verdict.inner_text().startswith("Nothing to compare: no trace matched")
+        green = "rgb(26, 127, 55)"  # --ok
+        for shown in (banner, verdict):
+            assert shown.evaluate("e => getComputedStyle(e).color") != green
+        assert "agree with the usage endpoint" not in page.inner_text("body")
+        assert page.locator(".verdict.agree").count() == 0
+        page.screenshot(path=str(tmp_path / "nope.png"), full_page=True)
+    finally:
+        page.close()

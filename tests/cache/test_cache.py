@@ -613,5 +613,6 @@ def test_cache_info_clear_and_cli(
     assert nf.cache_info(tmp_path).entries == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     (tmp_path / "mine.txt").write_text("not the cache's")
-    nf.cache_clear(cache=tmp_path)
+    with pytest.raises(nf.InvalidParameterError, match="not a netra_frames cache"):
+        nf.cache_clear(cache=tmp_path)  # no cache left: a folder of other files
     assert (tmp_path / "mine.txt").exists()

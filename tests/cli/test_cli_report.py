@@ -42,3 +42,20 @@ def test_report_refuses_a_file_that_is_not_html_before_any_request(
 def test_report_needs_an_output(server: LocalNetra) -> None:
     proc = cli("report", "--tenant", "AceTech", env=clean_env(server), code=2)
     assert_one_line_error(proc, "--output")
+
+
+def test_report_of_a_tenant_with_no_traces_says_so_on_the_page_and_exits_0(
+    server: LocalNetra, window: Window, tmp_path: Path
+) -> None:
+    target = tmp_path / "nope.html"
+    proc = cli(
+        "report", "--tenant", "Nope", *span(window), "-o", str(target), "--no-progress",
+        env=clean_env(server),
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert "no traces matched" in err and "case-sensitive" in err  # the traces' warning
+    assert "no trace matched; ids are case-sensitive" in err  # the summary line
+    page = target.read_text(encoding="utf-8")
+    assert "No trace matched tenant_id &#x27;Nope&#x27; in the window" in page
+    assert "ids are case-sensitive: check the spelling and the window." in page
+    assert "The totals agree with the usage endpoint" not in page

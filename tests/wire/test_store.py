@@ -21,7 +21,7 @@ from netra_frames._files import (
     digest_file,
     is_done,
     load_parquet_entry,
-    make_private_dirs,
+    make_dirs,
     read_marker,
     remove_unreferenced,
     write_marker,
@@ -107,7 +107,7 @@ def test_atomic_files_and_private_dirs(tmp_path: Path) -> None:
     aborted.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.bin"]
     deep = tmp_path / "a" / "b" / "c"
-    make_private_dirs(deep)
+    make_dirs(deep, private=True)
     for folder in (tmp_path / "a", tmp_path / "a" / "b", deep):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 

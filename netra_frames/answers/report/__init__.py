@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
+from ..._atomic import save
+from ..._doors import EMPTY_WINDOW_HINT, IDS_HINT
 from ...cache import CacheLike
 from ...client import NetraClient
 from ...errors import EmptyResultWarning, InvalidParameterError
@@ -75,6 +77,8 @@ class Report:
             False: "totals DIFFER from the usage endpoint (see the report)",
             None: "totals not compared with the usage endpoint",
         }[self.agrees]
+        if fig.empty and self.agrees is not False:
+            verdict = "no trace matched; " + (IDS_HINT if fig.filters else EMPTY_WINDOW_HINT)
         traces = int(fig.totals["requests"][0])
         return (
             f"report of {traces:,} traces ({who}) in [{format_time(fig.start)}, "
@@ -84,21 +88,18 @@ class Report:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML to ``path`` (folders made, replaced whole, never half-written); return it.
 
+        Raises
+        ------
+        WriteError
+            When it cannot be written there (no permission, a read-only or full disk),
+            naming ``path`` and what to do; no temporary file is left.
+
         Examples
         --------
         >>> nf.report(tenant_id="AceTech").write("report.html")  # doctest: +SKIP
         PosixPath('report.html')
         """
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(f".{target.name}.{os.getpid()}.part")
-        try:
-            part.write_text(self.html, encoding="utf-8", newline="\n")
-            os.replace(part, target)
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
-        return target
+        return save(Path(path), self.html.encode("utf-8"))
 
     def __str__(self) -> str:
         return self.html

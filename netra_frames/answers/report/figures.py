@@ -8,6 +8,8 @@ from datetime import datetime
 
 import polars as pl
 
+from ..._doors import EMPTY_WINDOW_HINT, IDS_HINT
+from ...times import format_time
 from ..sessions import sessions_of
 from ..usage import model_rollup, rollup
 
@@ -60,6 +62,30 @@ class Figures:
     checks: tuple[Check, ...]
     unreconciled: str | None
     """Why the totals could not be compared with the usage endpoint, if they could not."""
+
+    @property
+    def empty(self) -> bool:
+        """No trace matched the filters in the window."""
+        return int(self.totals["requests"][0] or 0) == 0
+
+    def nothing_matched(self) -> str:
+        """What an empty report says, with the hint the traces' empty warning gives.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings():  # the traces' own EmptyResultWarning
+        ...     warnings.simplefilter("ignore")
+        ...     r = nf.report("2026-01-01", "2026-02-01", tenant_id="Nope", client=client)
+        >>> print(r.figures.nothing_matched())
+        No trace matched tenant_id 'Nope' in the window [2026-01-01T00:00:00.000Z, ...); ids
+        are case-sensitive: check the spelling and the window.
+        """
+        window = f"[{format_time(self.start)}, {format_time(self.end)})"
+        if not self.filters:
+            return f"No trace in the window {window}; {EMPTY_WINDOW_HINT}."
+        said = " and ".join(f"{name} {value!r}" for name, value in self.filters.items())
+        return f"No trace matched {said} in the window {window}; {IDS_HINT}."
 
 
 def figures_of(

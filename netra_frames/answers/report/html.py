@@ -43,6 +43,7 @@ CSS = """
 .nf-report .verdict{font-weight:600;padding:8px 12px;border-radius:6px;border:1px solid var(--line)}
 .nf-report .verdict.agree{color:var(--ok)}
 .nf-report .verdict.differ{color:var(--bad)}
+.nf-report .verdict.empty{color:var(--ink);background:var(--soft);border-color:var(--muted)}
 .nf-report .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
 .nf-report table{border-collapse:collapse;width:100%;font-size:.92em}
 .nf-report th,.nf-report td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;
@@ -105,6 +106,7 @@ def fragment(fig: Figures) -> str:
         f'<p class="meta" data-metric="window">Window: [{format_time(fig.start)}, '
         f"{format_time(fig.end)}) UTC, traces by start time</p>",
         f'<p class="meta" data-metric="filters">Filters: {escape(_filters(fig))}</p></header>',
+        _nothing_matched(fig),
         _totals(fig),
         _reconciliation(fig),
         "<section><h2>Cost by model per day</h2>",
@@ -142,6 +144,16 @@ def _count(fig: Figures) -> str:
     return f"{int(fig.totals['requests'][0]):,}"
 
 
+def _nothing_matched(fig: Figures) -> str:
+    """The banner of an empty report: no trace matched (and the case-sensitivity hint)."""
+    if not fig.empty:
+        return ""
+    return (
+        '<p class="verdict empty" data-metric="empty" role="status">'
+        f"{escape(fig.nothing_matched())}</p>"
+    )
+
+
 CARDS: tuple[tuple[str, str], ...] = (
     ("total_cost", "Cost"),
     ("requests", "Traces (requests)"),
@@ -172,6 +184,12 @@ def _reconciliation(fig: Figures) -> str:
             f"Not compared: {escape(fig.unreconciled)}</p></section>"
         )
     agree = all(c.agrees for c in fig.checks)
+    if agree and fig.empty:  # zeros on both sides: nothing to agree about
+        return (
+            f'{head}<p class="verdict empty" data-metric="reconciliation" data-value="empty">'
+            "Nothing to compare: no trace matched, and the usage endpoint counts none either."
+            "</p></section>"
+        )
     verdict = (
         "The totals agree with the usage endpoint."
         if agree
