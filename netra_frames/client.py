@@ -82,7 +82,9 @@ class NetraClient:
         Defaults to ``NETRA_OTLP_ENDPOINT`` (fallback ``OTEL_EXPORTER_OTLP_ENDPOINT``); a
         trailing ``/telemetry`` is stripped. May carry a path prefix.
     timeout:
-        Seconds per request; defaults to ``NETRA_USAGE_TIMEOUT``, else 10.
+        Seconds for the whole of one attempt: connecting, the headers and the body (a body
+        that drips in slowly fails when its time is up); each retry has its own. Defaults
+        to ``NETRA_USAGE_TIMEOUT``, else 10.
     headers:
         Extra headers, merged over ``NETRA_HEADERS``.
     session:
