@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
-from ._validate import check_id, check_limit
+from ._validate import check_id, check_limit, keywords_checked
 from ._wire.pages import (
     PageWalk,
     SpansPage,
@@ -96,6 +96,9 @@ class NetraClient:
         exponential backoff; ``Retry-After`` honoured up to ``max_backoff`` seconds).
     allow_insecure_http:
         Allow plain ``http://`` to a non-loopback host (refused by default).
+
+    A misspelt keyword is an :class:`~netra_frames.InvalidParameterError` naming the
+    closest one (``NetraClient(timeuot=3)``: "did you mean 'timeout'?").
     pool_size:
         Connections kept alive per host; size it to the number of concurrent workers.
     max_requests_per_second:
@@ -115,6 +118,7 @@ class NetraClient:
     5
     """
 
+    @keywords_checked("NetraClient")
     def __init__(
         self,
         api_key: str | None = None,
