@@ -78,8 +78,9 @@ T = TypeVar("T")
 _BROKEN = (HTTPError, OSError, requests.exceptions.RequestException)
 """What a failed exchange raises: urllib3's and ``requests``' errors, and socket errors."""
 
-_SECRET_HEADERS = ("authorization", "proxy-authorization")
-"""Extra headers (``headers=``, ``NETRA_HEADERS``) whose values are secrets, as the key is."""
+_SECRET_HEADERS = (API_KEY_HEADER, "authorization", "proxy-authorization")
+"""Headers whose values are secrets: the key's, and those a caller may add (``headers=``,
+``NETRA_HEADERS``, a session's own headers)."""
 
 
 class Transport:
@@ -140,16 +141,13 @@ class Transport:
             API_KEY_HEADER: settings.api_key,
         }
         self._post_headers = {**self._headers, "Content-Type": "application/json"}
-        # connect, then the headers, within the attempt's time (the body: _read_body)
+        # connect, then the headers, within the attempt's time (the body: read_body)
         self._timeout = Timeout(total=settings.timeout)
         self.redact = Redactor(
-            [settings.api_key]
-            + [
-                part
-                for name, value in settings.headers.items()
-                if name.lower() in _SECRET_HEADERS
-                for part in (value, value.split()[-1] if value.split() else "")
-            ]
+            part
+            for name, value in self._headers.items()
+            if name.lower() in _SECRET_HEADERS
+            for part in (value, *value.split()[1:])  # "Bearer <token>": the token too
         )
         """Removes the key (and secret headers) from the server's text: see the module doc."""
         self.retry_log = RetryLog(logger)
@@ -197,7 +195,7 @@ class Transport:
             When no usable response came: connection, timeout, a body that never decoded.
         """
         scope = scope or current_scope()
-        said = set() if scope is NEVER else self.retry_log.said_in(scope)
+        said: set[str] = set()  # the failures told in this call (a drain's: its scope's)
         throttled_since: float | None = None
         throttles = 0
         attempt = 0
@@ -263,13 +261,16 @@ class Transport:
         """Wait before the next attempt as the policy says; or return the error to raise.
 
         The wait is logged through :attr:`retry_log`: a warning for the first failure of
-        its kind in the drain (``said``: the kinds already told), DEBUG for the others.
+        its kind in the drain (its ``scope``'s; outside a drain, ``said``: this call's),
+        DEBUG for the others.
         """
         delay = self.policy.delay(attempt, loopback=self._loopback, **outcome)
         if delay is None:
             if isinstance(failure, NetraError):
                 return failure
             return self._transport_error(method, url, failure)
+        if scope is not NEVER:
+            said = self.retry_log.said_in(scope)
         if isinstance(failure, NetraError):
             status = getattr(failure, "status", None)
             kind, why = (f"HTTP {status}" if status else "unusable body"), str(failure)
