@@ -44,15 +44,6 @@ SUITE = ("-m", "not slow")
 # What the wheel's demo writes (the PNG chart needs the plot extra, which the wheel run omits).
 DEMO_FILES = ("traces.parquet", "spans.parquet", "cost_by_user.csv", "cost_by_model_day.csv")
 
-# Tests that fail intermittently on one interpreter only, deselected there with a printed line
-# (never silently) until fixed. On CPython 3.13.0, under a load of ~11 on 2 cores, a cancelled
-# pool hung past its 120 s timeout once; it passes on 3.10 and 3.11 and alone on 3.13. (A drain
-# interrupted by SIGINT that died with SIGSEGV there is no longer deselected: LocalNetra.stop()
-# now joins its handler threads and never closes a database connection under a query.)
-KNOWN_FLAKY = {
-    HIGHEST_PYTHON: ("tests/engine/test_cancel.py::test_an_error_stops_the_other_workers_at_once",),
-}
-
 nox.options.default_venv_backend = "uv|virtualenv"
 # uv may otherwise download a Python it cannot find; only the machine's own Pythons count here.
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
@@ -138,10 +129,7 @@ def tests(session: nox.Session) -> None:
     else:
         session.install("-e", ".[dev]")
     session.run("python", "-c", "import netra_frames, sys; print('imported on', sys.version)")
-    flaky = KNOWN_FLAKY.get(str(session.python), ())
-    for test in flaky:
-        session.warn(f"DESELECTED on Python {session.python} (known flaky, see noxfile.py): {test}")
-    _pytest(session, *SUITE, *(f"--deselect={test}" for test in flaky))
+    _pytest(session, *SUITE)
 
 
 _CHECK_FLOORS = """\

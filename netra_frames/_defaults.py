@@ -9,11 +9,13 @@ first use (``NETRA_API_KEY``, ``NETRA_OTLP_ENDPOINT``, ...) and replaced by
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import threading
 from typing import Any
 
 from ._engine import plan_workers
+from ._validate import check_keywords
 from .cache.settings import CacheLike, SettleLike, set_default_cache
 from .client import NetraClient
 from .config import DEFAULT_BACKEND, ENV_BACKEND, Backend
@@ -67,6 +69,9 @@ def configure(
     ------
     ConfigurationError
         When the key or base URL is missing or invalid.
+    InvalidParameterError
+        For a keyword neither this nor :class:`~netra_frames.NetraClient` takes, naming
+        the closest one (``configure(timeuot=3)``: "did you mean 'timeout'?").
 
     Examples
     --------
@@ -76,6 +81,9 @@ def configure(
     True
     """
     global _client
+    known = dict.fromkeys([*inspect.signature(configure).parameters,
+                           *inspect.signature(NetraClient).parameters])  # fmt: skip
+    check_keywords("configure", client_kwargs, [k for k in known if k != "client_kwargs"])
     new = NetraClient(api_key, base_url, **client_kwargs)
     set_default_cache(cache, settle)
     with _lock:

@@ -17,17 +17,24 @@ Never retried: 400, 401, 403, 404 and other 4xx, redirects, and a refused connec
 loopback address (nothing is listening there: five retries would only delay the message).
 429 is not a failure: the transport waits it out through the client's shared rate limiter
 (:mod:`netra_frames._limiter`), without using up this budget.
+
+:class:`RetryLog` says each kind of failure once per drain (a warning), and its later
+retries at DEBUG: sixteen workers retrying an unknown host five times print one line.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 __all__ = [
     "RETRY_STATUSES",
+    "RetryLog",
     "RetryPolicy",
     "backoff_delay",
     "is_refused",
@@ -151,3 +158,47 @@ class RetryPolicy:
             if hint is not None:
                 return min(self.max_backoff, hint)
         return backoff_delay(attempt, self.backoff_factor, self.max_backoff)
+
+
+class RetryLog:
+    """Log a retry: the first of its kind in a drain as a warning, the others at DEBUG.
+
+    A drain is what its workers share, their :class:`~netra_frames._cancel.CancelScope`
+    (:meth:`said_in`); a plain client call, outside any drain, is a drain of its own (it
+    passes a fresh set).
+
+    Examples
+    --------
+    >>> log, said = RetryLog(logging.getLogger("x")), set()
+    >>> log.first(said, "HTTP 503"), log.first(said, "HTTP 503"), log.first(said, "HTTP 502")
+    (True, False, True)
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._lock = threading.Lock()
+        self._drains: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
+
+    def said_in(self, drain: object) -> set[str]:
+        """The kinds already said in ``drain`` (a scope; kept only as long as it lives)."""
+        with self._lock:
+            said = self._drains.get(drain)
+            if said is None:
+                said = self._drains[drain] = set()
+            return said
+
+    def first(self, said: set[str], kind: str) -> bool:
+        """Whether ``kind`` is new to ``said`` (and remember it)."""
+        with self._lock:
+            if kind in said:
+                return False
+            said.add(kind)
+            return True
+
+    def retrying(self, said: set[str], kind: str, text: str, *args: object) -> None:
+        """Log ``text % args``: a warning the first time ``kind`` fails in the drain."""
+        first = self.first(said, kind)
+        level = logging.WARNING if first else logging.DEBUG
+        if self._logger.isEnabledFor(level):
+            more = " (later retries for the same reason are logged at DEBUG)" if first else ""
+            self._logger.log(level, text + more, *args)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import ParamSpec, TypeVar
 
 from .config import MAX_PAGE_SIZE
 from .errors import InvalidParameterError
@@ -13,6 +17,9 @@ __all__ = [
     "SORT_ORDERS",
     "check_buffer_mb",
     "check_count",
+    "check_keywords",
+    "closest",
+    "keywords_checked",
     "check_direction",
     "check_id",
     "check_limit",
@@ -30,6 +37,83 @@ SORT_FIELDS = ("start_time", "end_time", "latency_ms", "total_cost", "total_toke
 any other."""
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def closest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word`` (a likely typo of it), else ``None``.
+
+    The one "did you mean" of the package: filters, keywords and the command line's
+    options and choices all ask it.
+
+    Examples
+    --------
+    >>> closest("timeuot", ["timeout", "max_retries"])
+    'timeout'
+    >>> closest("colour", ["timeout"]) is None
+    True
+    """
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def check_keywords(where: str, given: Iterable[str], known: Iterable[str]) -> None:
+    """Raise for the first keyword of ``given`` that ``where`` does not take, with the closest.
+
+    Examples
+    --------
+    >>> try:
+    ...     check_keywords("configure", ["timeuot"], ["timeout", "cache"])
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    configure() got an unexpected keyword 'timeuot'; did you mean 'timeout'?
+    """
+    names = list(known)
+    for name in given:
+        if name not in names:
+            close = closest(name, names)
+            hint = f"did you mean {close!r}?" if close else f"its keywords are {', '.join(names)}."
+            raise InvalidParameterError(f"{where}() got an unexpected keyword {name!r}; {hint}")
+
+
+def keywords_checked(where: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
+    """Make a function (or ``__init__``) refuse an unknown keyword with "did you mean".
+
+    Python's own ``TypeError`` for a misspelt keyword names no alternative; this raises
+    :class:`~netra_frames.errors.InvalidParameterError` naming the closest keyword instead.
+    The signature is kept (``inspect.signature`` and type checkers see the original).
+
+    Examples
+    --------
+    >>> @keywords_checked("connect")
+    ... def connect(*, timeout: float = 1.0) -> float:
+    ...     return timeout
+    >>> try:
+    ...     connect(timeuot=3)
+    ... except InvalidParameterError as error:
+    ...     print(error)
+    connect() got an unexpected keyword 'timeuot'; did you mean 'timeout'?
+    """
+
+    def decorate(func: Callable[P, T]) -> Callable[P, T]:
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names = [
+            p.name
+            for p in inspect.signature(func).parameters.values()
+            if p.kind in kinds and p.name != "self"
+        ]
+        known = frozenset(names)
+
+        @functools.wraps(func)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> T:
+            if not known.issuperset(kwargs):
+                check_keywords(where, kwargs, names)
+            return func(*args, **kwargs)
+
+        return checked
+
+    return decorate
+
 
 MIN_BUFFER_MB = 8.0
 """The smallest ``buffer_mb``: two batches of about 4 MB."""

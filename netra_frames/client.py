@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from ._validate import check_id, check_limit
+from ._validate import check_id, check_limit, keywords_checked
 from ._wire.pages import (
     PageWalk,
     SpansPage,
@@ -86,7 +86,9 @@ class NetraClient:
         Defaults to ``NETRA_OTLP_ENDPOINT`` (fallback ``OTEL_EXPORTER_OTLP_ENDPOINT``); a
         trailing ``/telemetry`` is stripped. May carry a path prefix.
     timeout:
-        Seconds per request; defaults to ``NETRA_USAGE_TIMEOUT``, else 10.
+        Seconds for the whole of one attempt: connecting, the headers and the body (a body
+        that drips in slowly fails when its time is up); each retry has its own. Defaults
+        to ``NETRA_USAGE_TIMEOUT``, else 10.
     headers:
         Extra headers, merged over ``NETRA_HEADERS``.
     session:
@@ -98,6 +100,9 @@ class NetraClient:
         exponential backoff; ``Retry-After`` honoured up to ``max_backoff`` seconds).
     allow_insecure_http:
         Allow plain ``http://`` to a non-loopback host (refused by default).
+
+    A misspelt keyword is an :class:`~netra_frames.InvalidParameterError` naming the
+    closest one (``NetraClient(timeuot=3)``: "did you mean 'timeout'?").
     pool_size:
         Connections kept alive per host; size it to the number of concurrent workers.
     max_requests_per_second:
@@ -117,6 +122,7 @@ class NetraClient:
     5
     """
 
+    @keywords_checked("NetraClient")
     def __init__(
         self,
         api_key: str | None = None,

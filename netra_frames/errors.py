@@ -165,11 +165,24 @@ class ServerError(APIError):
 
 
 class TransportError(NetraError):
-    """The request did not produce a usable response: connection, timeout, bad body."""
+    """The request did not produce a usable response: connection, timeout, bad body.
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    Attributes
+    ----------
+    url:
+        The request URL (never contains the key: it travels in a header).
+    cause:
+        What failed underneath (urllib3's or the socket's error, or why the body did not
+        decode), kept here rather than chained, so that a traceback shows one clear error
+        instead of pages of library internals. Its text never holds the API key.
+    """
+
+    def __init__(
+        self, message: str, *, url: str | None = None, cause: BaseException | None = None
+    ) -> None:
         super().__init__(message)
         self.url = url
+        self.cause = cause
 
 
 class WriteError(NetraError, OSError):

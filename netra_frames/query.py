@@ -19,7 +19,6 @@ b'{"startTime":"2026-01-01T00:00:00.000Z",...
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import json
 import sys
@@ -39,6 +38,7 @@ from ._validate import (
     check_page_size,
     check_sort_field,
     check_sort_order,
+    closest,
 )
 from ._wire.request import Request, segment, with_query
 from .config import DEFAULT_WINDOW_DAYS
@@ -146,8 +146,8 @@ def check_filters(filters: Mapping[str, object]) -> dict[str, str]:
     """
     for name in filters:
         if name not in FILTERS:
-            close = difflib.get_close_matches(str(name), FILTERS, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
+            close = closest(str(name), FILTERS)
+            hint = f"did you mean {close!r}? " if close else ""
             raise InvalidParameterError(
                 f"{name!r} is not a traces filter; {hint}the filters are {', '.join(FILTERS)}."
             )

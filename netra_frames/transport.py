@@ -12,17 +12,29 @@ proxy, goes through ``Session.send`` with the settings read at build time instea
 Every request waits its turn at the client's :class:`~netra_frames._limiter.RateLimiter`,
 which also reads the rate-limit headers of every answer. One loop (:meth:`Transport.send`)
 applies the one :class:`~netra_frames._retry.RetryPolicy` to connection errors, broken or
-timed-out bodies, 5xx and bodies that do not decode, with one budget (``max_retries``) and
-one log line per retry, on both paths (urllib3 and ``requests`` retry nothing themselves);
-a 429 is waited out here (its ``Retry-After``, capped at ``max_backoff``) without using up
-that budget, for at most ``rate_limit_patience`` seconds.
+timed-out bodies, 5xx and bodies that do not decode, with one budget (``max_retries``), on
+both paths (urllib3 and ``requests`` retry nothing themselves); the first retry of each kind
+of failure in a drain is a warning, the others are DEBUG lines
+(:class:`~netra_frames._retry.RetryLog`). A 429 is waited out here (its ``Retry-After``,
+capped at ``max_backoff``) without using up that budget, for at most
+``rate_limit_patience`` seconds.
+
+**An attempt has a deadline**: ``timeout`` bounds the whole of it, connecting, the headers
+and the body. The body is read a chunk at a time (:func:`~netra_frames._http.read_body`),
+each socket read bounded by the time left, so a server that drips its answer a byte a
+second fails the attempt when its time is up instead of holding it for as long as it drips.
 
 An error reply becomes its exception through :func:`~netra_frames._wire.reply.error_from_reply`
-(re-exported here, with :class:`~netra_frames._wire.reply.Reply`).
+(re-exported here, with :class:`~netra_frames._wire.reply.Reply`). Whatever text of the
+server's reaches a message, an attribute or a log line goes through the client's
+:class:`~netra_frames._wire.reply.Redactor` first, so an API key echoed back never shows.
+An error of ours raised here carries what failed underneath as ``.cause``, not as a chained
+exception: a traceback shows one clear error, not urllib3's internals.
 
-Cancellation: the sockets of the transport's own pool are registered while a response is
-awaited (:func:`~netra_frames._cancel.track_socket`), so cancelling a drain cuts its
-in-flight requests at once.
+Cancellation: the socket a request is waiting on is registered
+(:func:`~netra_frames._cancel.track_socket`: by the transport's own pool while the headers
+are awaited, then by :func:`~netra_frames._http.read_body` on both paths while the body is read), so
+cancelling a drain cuts its in-flight requests at once.
 """
 
 from __future__ import annotations
@@ -34,9 +46,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3 import HTTPConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -49,10 +59,11 @@ from urllib3.exceptions import (
 from urllib3.util import Timeout
 
 from .__about__ import __version__
-from ._cancel import CancelScope, current_scope, track_socket, untrack_socket
+from ._cancel import NEVER, CancelScope, current_scope
+from ._http import Adapter, read_body
 from ._limiter import RateLimiter
-from ._retry import RetryPolicy, backoff_delay, is_refused, parse_retry_after
-from ._wire.reply import Reply, error_from_reply, short
+from ._retry import RetryLog, RetryPolicy, backoff_delay, is_refused, parse_retry_after
+from ._wire.reply import Redactor, Reply, error_from_reply, short
 from ._wire.request import Request
 from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings, is_loopback_host
 from .errors import NetraError, RateLimitError, TransportError
@@ -67,42 +78,9 @@ T = TypeVar("T")
 _BROKEN = (HTTPError, OSError, requests.exceptions.RequestException)
 """What a failed exchange raises: urllib3's and ``requests``' errors, and socket errors."""
 
-
-class _Tracked:
-    """A connection mixin that registers its socket while its response is awaited."""
-
-    sock: Any
-
-    def getresponse(self) -> Any:  # noqa: D102 - see the class docstring
-        track_socket(self.sock)
-        try:
-            return super().getresponse()  # type: ignore[misc]
-        finally:
-            untrack_socket()
-
-
-class _TrackedHTTPConnection(_Tracked, HTTPConnection):
-    """:class:`_Tracked` over plain TCP."""
-
-
-class _TrackedHTTPSConnection(_Tracked, HTTPSConnection):
-    """:class:`_Tracked` over TLS."""
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _TrackedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _TrackedHTTPSConnection
-
-
-class _Adapter(HTTPAdapter):
-    """The client's own adapter: pools whose connections can be cut by a cancel."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:  # noqa: D102
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+_SECRET_HEADERS = (API_KEY_HEADER, "authorization", "proxy-authorization")
+"""Headers whose values are secrets: the key's, and those a caller may add (``headers=``,
+``NETRA_HEADERS``, a session's own headers)."""
 
 
 class Transport:
@@ -136,7 +114,7 @@ class Transport:
         self.pool_size: int | None = max(1, pool_size) if session is None else None
         if session is None:
             session = requests.Session()
-            adapter = _Adapter(
+            adapter = Adapter(
                 pool_connections=4,
                 pool_maxsize=self.pool_size or 1,
                 max_retries=0,  # retries are the transport's (one loop, one budget)
@@ -163,7 +141,16 @@ class Transport:
             API_KEY_HEADER: settings.api_key,
         }
         self._post_headers = {**self._headers, "Content-Type": "application/json"}
-        self._timeout = Timeout(connect=settings.timeout, read=settings.timeout)
+        # connect, then the headers, within the attempt's time (the body: read_body)
+        self._timeout = Timeout(total=settings.timeout)
+        self.redact = Redactor(
+            part
+            for name, value in self._headers.items()
+            if name.lower() in _SECRET_HEADERS
+            for part in (value, *value.split()[1:])  # "Bearer <token>": the token too
+        )
+        """Removes the key (and secret headers) from the server's text: see the module doc."""
+        self.retry_log = RetryLog(logger)
         env = session.merge_environment_settings(settings.base_url, {}, None, None, None)
         self._proxies: dict[str, str] = dict(env.get("proxies") or {})
         self._verify: Any = env.get("verify", True)
@@ -173,7 +160,7 @@ class Transport:
     def _fast_pool(self, session: requests.Session) -> HTTPConnectionPool | None:
         """The urllib3 pool to send on directly, or ``None`` when ``Session.send`` must."""
         adapter = session.get_adapter(self.settings.base_url)
-        if type(adapter) is not _Adapter or session.auth or session.hooks.get("response"):
+        if type(adapter) is not Adapter or session.auth or session.hooks.get("response"):
             return None
         if requests.utils.select_proxy(self.settings.base_url, self._proxies):
             return None
@@ -208,17 +195,26 @@ class Transport:
             When no usable response came: connection, timeout, a body that never decoded.
         """
         scope = scope or current_scope()
+        said: set[str] = set()  # the failures told in this call (a drain's: its scope's)
         throttled_since: float | None = None
         throttles = 0
         attempt = 0
         while True:
             scope.check()
+            # errors are raised outside the ``except`` blocks: nothing of urllib3 is chained
             try:
                 reply, sent_at = self._exchange(request, scope)
             except _BROKEN as exc:
+                broken: BaseException | None = exc
+            else:
+                broken = None
+            if broken is not None:
                 scope.check()  # a cancelled drain cut this request: unwind quietly
                 url = self._origin + self._prefix + request.target
-                self._retry(request.method, url, attempt, scope, exc, error=exc)
+                failure = self._retry(request.method, url, attempt, scope, said, broken,
+                                      error=broken)  # fmt: skip
+                if failure is not None:
+                    raise failure from None
                 attempt += 1
                 continue
             if reply.status == 429:
@@ -228,22 +224,29 @@ class Transport:
                 continue
             self.limiter.granted(reply.headers, sent_at)
             if reply.status >= 300:
-                error = error_from_reply(request.method, reply)
+                error = error_from_reply(request.method, reply, self.redact)
                 retry_after = reply.headers.get("Retry-After")
-                self._retry(request.method, reply.url, attempt, scope, error,
-                            status=reply.status, retry_after=retry_after)  # fmt: skip
+                failure = self._retry(request.method, reply.url, attempt, scope, said, error,
+                                      status=reply.status, retry_after=retry_after)  # fmt: skip
+                if failure is not None:
+                    raise failure from None
                 attempt += 1
                 continue
             try:
                 return decode(reply.body)
             except ValueError as exc:
-                unusable = TransportError(
-                    f"{request.method} {reply.url} returned an unusable body after "
-                    f"{attempt + 1} attempt(s): {exc}.",
-                    url=reply.url,
-                )
-                self._retry(request.method, reply.url, attempt, scope, unusable, error=exc)
-                attempt += 1
+                undecodable = exc
+            unusable = TransportError(
+                f"{request.method} {reply.url} returned an unusable body after "
+                f"{attempt + 1} attempt(s): {self.redact(short(undecodable))}.",
+                url=reply.url,
+                cause=self.redact.error(undecodable),
+            )
+            failure = self._retry(request.method, reply.url, attempt, scope, said, unusable,
+                                  error=undecodable)  # fmt: skip
+            if failure is not None:
+                raise failure from None
+            attempt += 1
 
     def _retry(
         self,
@@ -251,20 +254,34 @@ class Transport:
         url: str,
         attempt: int,
         scope: CancelScope,
+        said: set[str],
         failure: BaseException,
         **outcome: Any,
-    ) -> None:
-        """Wait before the next attempt as the policy says, or raise what failed."""
+    ) -> NetraError | None:
+        """Wait before the next attempt as the policy says; or return the error to raise.
+
+        The wait is logged through :attr:`retry_log`: a warning for the first failure of
+        its kind in the drain (its ``scope``'s; outside a drain, ``said``: this call's),
+        DEBUG for the others.
+        """
         delay = self.policy.delay(attempt, loopback=self._loopback, **outcome)
         if delay is None:
             if isinstance(failure, NetraError):
-                raise failure
-            raise self._transport_error(method, url, failure) from failure
-        logger.warning(
-            "netra_frames: retrying %s %s in %.2f s (retry %d of %d): %s",
-            method, url, delay, attempt + 1, self.policy.max_retries, short(failure),
+                return failure
+            return self._transport_error(method, url, failure)
+        if scope is not NEVER:
+            said = self.retry_log.said_in(scope)
+        if isinstance(failure, NetraError):
+            status = getattr(failure, "status", None)
+            kind, why = (f"HTTP {status}" if status else "unusable body"), str(failure)
+        else:
+            kind, why = self._failed(method, url, failure)
+        self.retry_log.retrying(
+            said, kind, "netra_frames: retrying in %.2f s (retry %d of %d): %s",
+            delay, attempt + 1, self.policy.max_retries, why,
         )  # fmt: skip
         scope.sleep(delay)
+        return None
 
     def _wait_out_429(
         self,
@@ -288,7 +305,7 @@ class Transport:
         if hint is None and not before:
             delay = backoff_delay(0, s.backoff_factor, s.max_backoff)
         if time.monotonic() + delay - since > s.rate_limit_patience:
-            error = error_from_reply(request.method, reply)
+            error = error_from_reply(request.method, reply, self.redact)
             raise RateLimitError(
                 f"{error} The server kept answering 429 for {s.rate_limit_patience:g} s "
                 "(rate_limit_patience); lower max_requests_per_second= or raise "
@@ -303,11 +320,12 @@ class Transport:
         scope.sleep(delay)
 
     def _exchange(self, request: Request, scope: CancelScope) -> tuple[Reply, float]:
-        """One attempt: wait for the limiter, send, read the whole answer (no retry)."""
+        """One attempt: wait for the limiter, send, read the whole answer by the deadline."""
         path = self._prefix + request.target
         headers = self._headers if request.body is None else self._post_headers
         sent_at = self.limiter.acquire(scope)
-        started = time.perf_counter()
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
         try:
             if self._pool is not None:
                 response = self._pool.urlopen(
@@ -319,22 +337,25 @@ class Transport:
                     redirect=False,
                     assert_same_host=False,
                     timeout=self._timeout,
-                    preload_content=True,
+                    preload_content=False,
                 )
-                reply = Reply(response.status, response.headers, response.data, self._origin + path)
+                body = read_body(response, deadline, registered=True)
+                reply = Reply(response.status, response.headers, body, self._origin + path)
             else:
-                reply = self._send_with_session(request, path, headers)
+                reply = self._send_with_session(request, path, headers, deadline)
         finally:
             self.limiter.answered()
         if logger.isEnabledFor(logging.DEBUG):
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed = (time.monotonic() - started) * 1000
             logger.debug(
                 "netra_frames: %s %s -> %s in %.1f ms", request.method, reply.url, reply.status,
                 elapsed,
             )  # fmt: skip
         return reply, sent_at
 
-    def _send_with_session(self, request: Request, path: str, headers: Mapping[str, str]) -> Reply:
+    def _send_with_session(
+        self, request: Request, path: str, headers: Mapping[str, str], deadline: float
+    ) -> Reply:
         """The path for a caller's session or a proxy: ``Session.send``, settings read once."""
         url = self._origin + path
         prepared = self.session.prepare_request(
@@ -342,45 +363,57 @@ class Transport:
         )
         response = self.session.send(
             prepared,
-            timeout=self.settings.timeout,
+            timeout=self._timeout,  # type: ignore[arg-type]  # requests takes urllib3's Timeout
             allow_redirects=False,
             proxies=self._proxies,
             verify=self._verify,
             cert=self._cert,
+            stream=True,
         )
-        return Reply(response.status_code, response.headers, response.content, url)
+        raw = response.raw
+        if getattr(response, "_content_consumed", False) or not hasattr(raw, "read1"):
+            body = response.content  # a hook read it, or an adapter that is not urllib3's
+        else:
+            body = read_body(raw, deadline, registered=False)
+        return Reply(response.status_code, response.headers, body, url)
 
-    def _transport_error(self, method: str, url: str, exc: BaseException) -> TransportError:
-        """Say what went wrong: refused, unknown host, timeout, TLS, a broken connection."""
+    def _failed(self, method: str, url: str, exc: BaseException) -> tuple[str, str]:
+        """Say what went wrong, as ``(kind, sentence)``: refused, unknown host, timeout, ..."""
         reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
         if isinstance(exc, requests.exceptions.RequestException) and exc.args:
             inner = exc.args[0]
             reason = inner.reason if isinstance(inner, MaxRetryError) and inner.reason else inner
         where = f"{self._host}:{self._port}"
         check = f"check base_url= / {ENV_BASE_URL}"
+        timeout = self.settings.timeout
         if isinstance(reason, NameResolutionError) or "Name or service not known" in str(reason):
-            text = f"the host name {self._host!r} did not resolve (DNS); {check}."
-        elif isinstance(reason, NewConnectionError) or is_refused(reason):
-            cause = "connection refused" if is_refused(reason) else short(reason)
-            text = (
+            return "dns", f"the host name {self._host!r} did not resolve (DNS); {check}."
+        if isinstance(reason, NewConnectionError) or is_refused(reason):
+            cause = "connection refused" if is_refused(reason) else self.redact(short(reason))
+            return "connect", (
                 f"could not connect to {where} ({cause}); is the server running, and is "
                 f"{ENV_BASE_URL} (base_url=) right?"
             )
-        elif isinstance(reason, ConnectTimeoutError):
-            text = (
-                f"timed out connecting to {where} after {self.settings.timeout:g}s (and "
-                f"retries); {check}, or raise timeout= / {ENV_TIMEOUT} on a slow network."
+        if isinstance(reason, ConnectTimeoutError):
+            return "connect timeout", (
+                f"timed out connecting to {where} after {timeout:g}s; {check}, or raise "
+                f"timeout= / {ENV_TIMEOUT} on a slow network."
             )
-        elif isinstance(reason, ReadTimeoutError | TimeoutError):
-            text = (
-                f"{method} {url} timed out after {self.settings.timeout:g}s waiting for the "
-                f"server (and retries); raise timeout= or {ENV_TIMEOUT} if the server is slow."
+        if isinstance(reason, ReadTimeoutError | TimeoutError):
+            return "timeout", (
+                f"{method} {url} timed out: no complete answer within timeout={timeout:g}s; "
+                f"raise timeout= or {ENV_TIMEOUT} if the server is slow."
             )
-        elif isinstance(reason, SSLError):
-            text = f"the TLS handshake with {where} failed ({short(reason)})."
-        else:
-            text = (
-                f"{method} {url} failed: the connection broke ({short(reason)}), after "
-                f"{self.settings.max_retries} retries."
-            )
-        return TransportError(text, url=url)
+        if isinstance(reason, SSLError):
+            return "tls", f"the TLS handshake with {where} failed ({self.redact(short(reason))})."
+        return "broken", (
+            f"{method} {url} failed: the connection broke ({self.redact(short(reason))})."
+        )
+
+    def _transport_error(self, method: str, url: str, exc: BaseException) -> TransportError:
+        """The error of an exchange that failed for the last time (see :meth:`_failed`)."""
+        _, text = self._failed(method, url, exc)
+        attempts = self.policy.max_retries + 1
+        if not (self._loopback and is_refused(exc)) and attempts > 1:
+            text = f"after {attempts} attempts, {text}"
+        return TransportError(text, url=url, cause=self.redact.error(exc))

@@ -206,6 +206,8 @@ class Pipeline:
                     self.producer.run(pool, self._outlet)
             except Cancelled:
                 pass  # the consumer stopped: nobody waits for an answer
+            except NetraError as exc:  # its message says it all: this thread's frames go
+                error = exc.with_traceback(None)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                 error = exc
         self._outlet._end(error)

@@ -23,6 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from .._cancel import WAIT_SLICE, CancelScope
 from .._validate import check_count
+from ..errors import NetraError
 
 __all__ = ["JOIN_SECONDS", "Workers", "ordered", "plan_workers", "pooled_workers"]
 
@@ -117,6 +118,8 @@ class Workers(Generic[K]):
                 try:
                     self.scope.check()  # a task queued before a cancel never starts
                     result: tuple[K, bool, Any] = (key, True, task())
+                except NetraError as exc:  # its message says it all: the worker's frames go
+                    result = (key, False, exc.with_traceback(None))
                 except BaseException as exc:  # noqa: BLE001 - handed to the calling thread
                     result = (key, False, exc)
                 with self._lock:

@@ -9,5 +9,6 @@ From the top down (imports only point down, see ``docs/architecture.md``):
 * :mod:`.pages` -- one page's envelope, and the one walk from page to page;
 * :mod:`.usage` -- the data object of a usage answer and its typed fields;
 * :mod:`.request` -- the HTTP request value the transport sends;
-* :mod:`.reply` -- the reply value, and its status to an exception class (``error_from_reply``).
+* :mod:`.reply` -- the reply value, its status to an exception class (``error_from_reply``),
+  and the key scrubbed from whatever the server sends back (``Redactor``).
 """

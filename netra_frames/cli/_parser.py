@@ -8,11 +8,12 @@ frame library.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
+
+from .._validate import closest
 
 __all__ = [
     "CommandFailed",
@@ -45,8 +46,8 @@ def suggest(word: str, candidates: Sequence[str]) -> str:
     >>> suggest("--no-progres", ["--no-progress", "--output"])
     ' (did you mean --no-progress?)'
     """
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    close = closest(word, candidates)
+    return f" (did you mean {close}?)" if close else ""
 
 
 _INVALID_CHOICE = re.compile(r"invalid choice: '?([^' ]+)'?")

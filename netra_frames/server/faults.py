@@ -43,7 +43,13 @@ Kinds (:attr:`FaultPlan.kind`, and the keys of ``ServerStats.faults``):
 ``truncate``      send headers (full Content-Length) and half the body, then close
 ``malformed``     send 200 with a body that is not valid JSON (Content-Length matches)
 ``slow``          send the headers, then the body in 10 chunks, one every ``slow_body_ms / 10``
+``drip``          send the headers, then the body a byte every ``drip_ms``; with
+                  ``drip_endless``, a ``Content-Length`` never reached and bytes (the body,
+                  then spaces) until the client hangs up or the server stops
 ``stall``         wait ``stall_ms`` before sending anything (a read timeout before headers)
+``echo_key``      answer ``error_status`` with a JSON error whose message echoes the request's
+                  key as a gateway or WAF may: raw, percent-encoded in a URL, and as
+                  ``x-api-key:`` and ``Authorization: Bearer`` lines
 ``repeat_cursor`` ignore the request's cursor and serve the first page again (a stuck cursor)
 ``drop_cursor``   send 200 with the page's items stripped of their ``cursor`` fields
 ``no_envelope``   send 200 with a JSON body that lacks the ``{"data": {"data", "pageInfo"}}``
@@ -88,7 +94,7 @@ FAULT_ROUTES = ("/sdk/", "/usage/")
 #: The per-request kinds that can be scheduled, drawn at a rate, or put on every Nth request.
 FAULT_KINDS = (
     "reset_before", "error", "429", "reset_mid", "truncate", "malformed", "slow", "stall",
-    "repeat_cursor", "drop_cursor", "no_envelope", *PAGE_FAULTS,
+    "repeat_cursor", "drop_cursor", "no_envelope", "drip", "echo_key", *PAGE_FAULTS,
 )  # fmt: skip
 
 
@@ -120,6 +126,12 @@ class FaultConfig:
         Share of requests answered only after ``stall_ms``.
     stall_ms : float
         How long a ``stall`` fault waits before sending anything.
+    drip_rate, drip_ms : float
+        Share of bodies sent a byte at a time, and the wait before each byte.
+    drip_endless : bool
+        A ``drip`` body never ends: bytes keep coming until the client hangs up.
+    echo_key_rate : float
+        Share of requests answered with an error that echoes their API key.
     rate_limit_rps : float or None
         Per-API-key token bucket refill rate; ``None`` disables rate limiting.
     rate_limit_burst : int
@@ -162,6 +174,10 @@ class FaultConfig:
     slow_body_ms: float = 0.0
     stall_rate: float = 0.0
     stall_ms: float = 0.0
+    drip_rate: float = 0.0
+    drip_ms: float = 0.0
+    drip_endless: bool = False
+    echo_key_rate: float = 0.0
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 10
     rate_limit_initial_tokens: float | None = None
@@ -194,6 +210,8 @@ class FaultConfig:
             ("drop_cursor", self.drop_cursor_rate),
             ("no_envelope", self.missing_envelope_rate),
             ("stall", self.stall_rate),
+            ("drip", self.drip_rate),
+            ("echo_key", self.echo_key_rate),
         ]
 
     @classmethod
@@ -254,8 +272,10 @@ class FaultConfig:
             total += rate
         if total > 1 + 1e-9:
             raise ValueError(f"fault rates must sum to at most 1, got {total}")
-        if min(self.latency_ms, self.jitter_ms, self.slow_body_ms, self.stall_ms) < 0:
-            raise ValueError("latency_ms, jitter_ms, slow_body_ms and stall_ms must be >= 0")
+        if min(self.latency_ms, self.jitter_ms, self.slow_body_ms, self.stall_ms, self.drip_ms) < 0:
+            raise ValueError(
+                "latency_ms, jitter_ms, slow_body_ms, stall_ms and drip_ms must be >= 0"
+            )
         if not self.error_statuses:
             raise ValueError("error_statuses must not be empty")
         if self.rate_limit_rps is not None and (
@@ -304,6 +324,9 @@ def fault_kind(text: str) -> tuple[str, int]:
 class FaultPlan:
     """What to do to one request: sleep ``delay_s``, then apply ``kind`` (``None`` = nothing).
 
+    ``slow_s`` is a ``slow`` body's whole duration, ``drip_s`` the wait before each byte of
+    a ``drip`` body (``endless``: one that never ends).
+
     Examples
     --------
     >>> FaultPlan(0.0, None).kind is None
@@ -316,3 +339,5 @@ class FaultPlan:
     retry_after: str = ""
     slow_s: float = 0.0
     headers: tuple[tuple[str, str], ...] = ()
+    drip_s: float = 0.0
+    endless: bool = False

@@ -16,7 +16,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from netra_frames.server.app import NetraApp
 from netra_frames.server.faults import FaultPlan
@@ -44,6 +44,14 @@ def _without_cursor(query: str, body: bytes) -> tuple[str, bytes]:
         req["pagination"].pop("cursor", None)
         body = json.dumps(req).encode()
     return urlencode(pairs), body
+
+
+def _echo(method: str, path: str, api_key: str) -> str:
+    """An ``echo_key`` error message: the request's key as gateways and WAFs echo it."""
+    return (
+        f"injected fault: echo_key. Request: {method} {path}?api_key={quote(api_key, safe='')}"
+        f"\nx-api-key: {api_key}\nAuthorization: Bearer {api_key}\nkey: {api_key}"
+    )
 
 
 def _break_page(body: bytes, kind: str) -> bytes:
@@ -194,6 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
             if plan.kind == "reset_before":
                 self._reset()
                 return
+            if plan.kind == "echo_key":
+                message = _echo(self.command, path, self.headers.get("x-api-key", ""))
+                self._send(Response.error(plan.status, message), plan)
+                return
             if plan.kind in ("error", "429", "rate_limit", "fail_after"):
                 headers = {"Retry-After": plan.retry_after} if plan.status == 429 else {}
                 self._send(
@@ -277,12 +289,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.page_faults.served(clean)
         self.server.app.count(status=resp.status)
         self.log_request(resp.status)
+        endless = kind == "drip" and plan is not None and plan.endless
+        length = len(body) + (1 << 40 if endless else 0)  # an endless drip never gets there
         lines = [
             f"{self.protocol_version} {resp.status} {self.responses.get(resp.status, ('',))[0]}",
             f"Server: {self.version_string()}",
             f"Date: {self.date_time_string()}",
             "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
+            f"Content-Length: {length}",
             *(f"{name}: {value}" for name, value in resp.headers.items()),
             *(f"{name}: {value}" for name, value in (plan.headers if plan is not None else ())),
         ]
@@ -305,7 +319,21 @@ class _Handler(BaseHTTPRequestHandler):
                         self.close_connection = True
                         return
                     self.wfile.write(body[i : i + step])
+            elif kind == "drip" and plan is not None:
+                self.wfile.write(head)
+                self._drip(body, plan)
             else:
                 self.wfile.write(head + body)
         except OSError:
             self.close_connection = True
+
+    def _drip(self, body: bytes, plan: FaultPlan) -> None:
+        """Send ``body`` a byte every ``plan.drip_s`` (then spaces, if endless) until the client
+        hangs up or the server stops."""
+        sent = 0
+        while sent < len(body) or plan.endless:
+            if not self._wait(plan.drip_s):
+                self.close_connection = True
+                return
+            self.wfile.write(body[sent : sent + 1] if sent < len(body) else b" ")
+            sent += 1

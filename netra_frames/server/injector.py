@@ -68,7 +68,7 @@ class FaultInjector:
         Examples
         --------
         >>> FaultInjector(FaultConfig()).plan("/usage/sessions/x", "k")
-        FaultPlan(delay_s=0.0, kind=None, status=0, retry_after='', slow_s=0.0, headers=())
+        FaultPlan(delay_s=0.0, kind=None, status=0, retry_after='', slow_s=0.0, headers=(), ...)
         """
         if not path.startswith(FAULT_ROUTES):
             return None
@@ -112,7 +112,7 @@ class FaultInjector:
         cfg = self.config
         if kind == "stall":
             return FaultPlan(delay + cfg.stall_ms / 1000, kind)
-        status = pick if kind in ("error", "429") else 0
+        status = pick if kind in ("error", "429", "echo_key") else 0
         retry_after = ""
         if status == 429:
             retry_after = (
@@ -120,6 +120,8 @@ class FaultInjector:
                 if cfg.retry_after_http_date
                 else _seconds(cfg.retry_after)
             )
+        if kind == "drip":
+            return FaultPlan(delay, kind, drip_s=cfg.drip_ms / 1000, endless=cfg.drip_endless)
         return FaultPlan(delay, kind, status, retry_after, cfg.slow_body_ms / 1000)
 
     def _take_token(

@@ -390,3 +390,37 @@ def test_a_missing_trace_is_a_not_found_error_keeping_the_others(
     assert err.partial["trace_id"].unique().to_list() == [good]
     with pytest.raises(NotFoundError):  # nothing fetched first: the error itself
         nf.spans_frame([unknown], client=client)
+
+
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [
+        (lambda: nf.configure(timeuot=3), "configure()"),
+        (lambda: NetraClient("k", "http://127.0.0.1:1", timeuot=3), "NetraClient()"),
+        (
+            lambda: nf.configure(api_key="k", base_url="http://127.0.0.1:1", max_retires=2),
+            "configure()",
+        ),  # fmt: skip
+    ],
+)
+def test_a_misspelt_keyword_says_did_you_mean(call: Any, where: str, clean_defaults: None) -> None:
+    """Python's own TypeError names no alternative; ours names the closest keyword."""
+    with pytest.raises(InvalidParameterError) as info:
+        call()
+    text = str(info.value)
+    assert text.startswith(f"{where} got an unexpected keyword")
+    assert "did you mean 'timeout'?" in text or "did you mean 'max_retries'?" in text
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+def test_a_keyword_unlike_any_lists_them_and_signatures_stay(clean_defaults: None) -> None:
+    import inspect
+    import typing
+
+    with pytest.raises(InvalidParameterError, match="its keywords are .*cache, settle.*timeout"):
+        nf.configure(colour="blue")
+    parameters = inspect.signature(NetraClient).parameters
+    assert "timeout" in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    assert typing.get_type_hints(NetraClient.__init__)["timeout"] == float | None
+    with NetraClient("k", "http://127.0.0.1:1", timeout=3) as client:  # right keywords pass
+        assert client.settings.timeout == 3.0

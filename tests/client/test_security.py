@@ -2,17 +2,25 @@
 
 Leaks are looked for everywhere a key could surface: reprs, DEBUG logs (ours, urllib3's and
 the server's), stderr with a progress bar, every exception of a failing call (str, repr,
-args, attributes, its whole cause chain) and a DrainError's partial frame.
+args, attributes, ``.cause``, its whole cause chain) and a DrainError's partial frame; also
+when the server echoes the key back in an error (the ``echo_key`` fault: raw, percent-encoded,
+as ``x-api-key:`` and ``Authorization: Bearer`` lines), where the command line's stderr is
+searched too, for every spelling of the key.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import polars as pl
 import pytest
@@ -26,6 +34,7 @@ from netra_frames import (
     NetraClient,
     NetraError,
 )
+from netra_frames._wire.reply import Redacted, Redactor
 from netra_frames.server import LocalNetra
 
 Window = tuple[datetime, datetime]
@@ -58,6 +67,9 @@ def _texts_of_error(exc: BaseException) -> list[str]:
         seen.add(id(current))
         texts += [str(current), repr(current), repr(current.args)]
         texts += [repr(v) for v in vars(current).values()]
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, BaseException) and cause is not current:
+            texts += _texts_of_error(cause)
         if isinstance(current, DrainError):
             partial = current.partial
             frame = partial if isinstance(partial, pl.DataFrame) else pl.from_pandas(partial)
@@ -147,6 +159,103 @@ def test_wrong_key_is_not_echoed(srv: LocalNetra, window: Window) -> None:
     with NetraClient(wrong, srv.base_url, max_retries=0) as c:
         texts = _error_texts(lambda: c.list_traces(*window))
     assert not [t for t in texts if wrong in t]
+
+
+# -- a key the server echoes back is scrubbed before it becomes ours -------------------------
+
+#: A key whose percent-encoded spellings differ from it (faults come before the key is checked)
+ODD_KEY = "sk-live/Ab+Cd=Ef_0123456789"
+
+
+def _spellings(key: str) -> set[str]:
+    return {key, quote(key, safe=""), quote(key), quote_plus(key)}
+
+
+def _leaks(texts: list[str], key: str) -> list[str]:
+    return [t for t in texts if any(spelling in t for spelling in _spellings(key))]
+
+
+def test_an_echoed_key_never_shows(
+    srv: LocalNetra, window: Window, caplog: pytest.LogCaptureFixture
+) -> None:
+    """401, 403, 404, 429 and 5xx (retried: their log lines too) echoing the key."""
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    with NetraClient(ODD_KEY, srv.base_url, max_retries=2, backoff_factor=0.001,
+                     rate_limit_patience=0.2) as c:  # fmt: skip
+        for status, error in [(401, nf.AuthenticationError), (403, nf.AuthenticationError),
+                              (404, nf.NotFoundError), (429, nf.RateLimitError),
+                              (503, nf.ServerError), (400, APIError)]:  # fmt: skip
+            srv.set_faults(every={"echo_key": 1}, error_statuses=(status,))
+            with pytest.raises(error) as info:
+                c.list_traces(*window)
+            assert info.value.status == status and "[secure]" in str(info.value)
+            assert "Bearer [secure]" in (info.value.server_message or "")
+            texts += _texts_of_error(info.value)
+    assert srv.stats.faults["echo_key"] >= 8  # the 503 was retried twice
+    retried = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retried) == 2 and "x-api-key: [secure]" in retried[0]
+    texts += [caplog.text, *(repr(vars(r)) for r in caplog.records)]
+    leaks = _leaks(texts, ODD_KEY)
+    assert not leaks, leaks[:1]
+
+
+def test_an_echoed_key_never_shows_in_a_drain_error(srv: LocalNetra, window: Window) -> None:
+    """A DrainError after some progress: its message, cause, attributes and partial."""
+    srv.set_faults(schedule={2: "echo_key"}, error_statuses=(403,))
+    with NetraClient(srv.api_key, srv.base_url, max_retries=0) as c:
+        with pytest.raises(DrainError) as info:
+            nf.traces_frame(*window, shards=1, page_size=20, backend="polars", client=c)
+    assert isinstance(info.value, nf.AuthenticationError) and len(info.value.partial) == 20
+    texts = _texts_of_error(info.value)
+    assert any("x-api-key: [secure]" in t for t in texts)
+    leaks = _leaks(texts, srv.api_key)
+    assert not leaks, leaks[:1]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("status", [401, 503])
+def test_an_echoed_key_never_shows_on_the_command_lines_stderr(
+    srv: LocalNetra, window: Window, status: int
+) -> None:
+    srv.set_faults(every={"echo_key": 1}, error_statuses=(status,))
+    env = {**os.environ, "NETRA_API_KEY": ODD_KEY, "NETRA_OTLP_ENDPOINT": srv.base_url}
+    args = ["traces", "--start", "2025-12-01", "--end", "2026-01-01", "--max-retries", "1"]
+    proc = subprocess.run([sys.executable, "-m", "netra_frames", *args], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1 and f"HTTP {status}" in proc.stderr
+    assert "[secure]" in proc.stderr
+    leaks = _leaks([proc.stdout, proc.stderr], ODD_KEY)
+    assert not leaks, leaks[:1]
+
+
+def test_the_redactor_removes_every_spelling_and_any_echoed_credential() -> None:
+    redact = Redactor([ODD_KEY])
+    for spelling in _spellings(ODD_KEY) | {json.dumps(ODD_KEY)[1:-1]}:
+        assert redact(f"key={spelling};") == "key=[secure];"
+    assert redact("X-API-Key: someone-elses") == "X-API-Key: [secure]"
+    assert (
+        redact('{"authorization": "Basic dXNlcjpwYXNz"}') == '{"authorization": "Basic [secure]"}'
+    )
+    assert redact("proxy-authorization=tok123&x=1") == "proxy-authorization=[secure]&x=1"
+    assert redact("nothing secret here") == "nothing secret here"
+    short = Redactor(["k1"])  # a short key is only removed as a word of its own
+    assert short("check k1, not k10 or ak1") == "check [secure], not k10 or ak1"
+    try:  # a cause holding the key anywhere (a JSONDecodeError keeps the whole body)
+        json.loads(f'{{"echo": "{ODD_KEY}" oops')
+    except ValueError as exc:
+        decode_error = exc
+    kept = redact.error(decode_error)
+    assert isinstance(kept, Redacted) and not _leaks(_texts_of_error(kept), ODD_KEY)
+    clean = ValueError("not JSON")
+    assert redact.error(clean) is clean
+
+
+def test_a_secret_header_of_the_caller_is_scrubbed_too(srv: LocalNetra) -> None:
+    with NetraClient(
+        srv.api_key, srv.base_url, headers={"Authorization": "Bearer tok-0123456789"}
+    ) as c:
+        assert c.transport.redact("gateway saw tok-0123456789") == "gateway saw [secure]"
 
 
 # -- plain http to a remote host is refused before any connection --------------------------

@@ -1,10 +1,12 @@
 """A child process for Ctrl-C tests and the cancellation benchmark (not collected by pytest).
 
-Usage: ``python tests/engine/_interrupt_child.py KIND [STALLS] [LATENCY_MS]``.
+Usage: ``python tests/engine/_interrupt_child.py KIND [STALLS] [LATENCY_MS] [FAULT]``.
 
 It starts a ``LocalNetra`` (fixed data), makes every API request wait ``LATENCY_MS`` (a
 stall: nothing is sent until then; default 10 minutes), runs the drain ``KIND`` (one of
 :data:`KINDS`), and prints ``stalled`` once the server holds ``STALLS`` waiting requests.
+With ``FAULT`` ``drip``, every answer is an endless body instead, a byte every
+``LATENCY_MS`` (the client's timeout is an hour: only the interrupt can end it).
 The parent then sends SIGINT. The child prints one JSON line: what was raised, the
 worker threads still alive right then (``alive_at_raise``) and after up to 10 s
 (``alive_after``, with their ``stacks``), and exits 130.
@@ -50,6 +52,7 @@ def main() -> int:
     kind = sys.argv[1]
     stalls = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     latency_ms = float(sys.argv[3]) if len(sys.argv) > 3 else 600_000.0
+    fault = sys.argv[4] if len(sys.argv) > 4 else "stall"
     with LocalNetra(seed=0, traces=2000, anchor=ANCHOR) as srv, TemporaryDirectory() as tmp:
         client = nf.NetraClient(srv.api_key, srv.base_url, timeout=3600)
         ids = nf.traces_frame(START, END, max_rows=60, backend="polars", progress=False,
@@ -67,10 +70,13 @@ def main() -> int:
             ),
             "iter_traces": lambda: list(client.iter_traces(START, END)),
         }
-        srv.set_faults(every={"stall": 1}, stall_ms=latency_ms)
+        if fault == "drip":
+            srv.set_faults(every={"drip": 1}, drip_ms=latency_ms, drip_endless=True)
+        else:
+            srv.set_faults(every={"stall": 1}, stall_ms=latency_ms)
 
         def announce() -> None:
-            while srv.stats.faults.get("stall", 0) < stalls:
+            while srv.stats.faults.get(fault, 0) < stalls:
                 time.sleep(0.005)
             print("stalled", flush=True)
 
