@@ -113,9 +113,7 @@ def test_floors_named_in_the_docs_are_the_declared_ones() -> None:
     assert {n: floors.get(n) for n in named} == named
 
 
-def test_known_flaky_deselections_name_real_tests() -> None:
-    for python, tests in noxfile.KNOWN_FLAKY.items():
-        assert python in noxfile.PYTHONS
-        for test in tests:
-            path, name = test.split("::")
-            assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.MULTILINE), test
+def test_no_session_deselects_a_test() -> None:
+    """Every promise runs in every suite on every Python: nothing is deselected."""
+    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert "--deselect" not in source and "KNOWN_FLAKY" not in source
