@@ -13,6 +13,7 @@ The tree::
     │   ├── RateLimitError                         429, carries ``retry_after``
     │   └── ServerError                            5xx
     ├── TransportError                             connection, timeout, unreadable body
+    │   └── PageMismatchError                      a page's rows do not answer its request
     ├── DrainError                                 a multi-page drain failed part way
     └── WriteError (also OSError)                  a file of ours could not be written
 
@@ -54,6 +55,7 @@ __all__ = [
     "NetraError",
     "NetraWarning",
     "NotFoundError",
+    "PageMismatchError",
     "RateLimitError",
     "ServerError",
     "TransportError",
@@ -183,6 +185,40 @@ class TransportError(NetraError):
         super().__init__(message)
         self.url = url
         self.cause = cause
+
+
+class PageMismatchError(TransportError):
+    """A page's rows do not answer the request that asked for them, twice in a row.
+
+    A row outside the window or the walk's range, a row that fails an equality filter, a
+    span of another trace, an id seen twice, a required field missing: the page is not
+    trusted, fetched once more, and when the second answer is as wrong, this is raised
+    (no row of it is kept, none is dropped quietly). A buggy server, or a cache or load
+    balancer in front of it that replays another request's body, answers like that.
+
+    Attributes
+    ----------
+    field:
+        The column whose value is wrong (``start_time``, ``tenant_id``, ``trace_id``, ...).
+    value:
+        The value found, as text.
+    request:
+        What was asked, as text: method, path, window, filters, cursor (never the key).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str = "",
+        value: str = "",
+        request: str = "",
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, url=url)
+        self.field = field
+        self.value = value
+        self.request = request
 
 
 class WriteError(NetraError, OSError):

@@ -18,16 +18,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 
+from .._wire.checks import Mismatch, check_batch, describe_request
 from .._wire.convert import concat_frames, pandas_ready, tables_to_pandas
 from .._wire.decode import DecodedPage, finish, page_weight
+from ..errors import PageMismatchError, TransportError
 from ..schema import Column
+
+if TYPE_CHECKING:
+    from ..transport import Transport
 
 __all__ = [
     "BATCH_BYTES",
@@ -39,7 +44,9 @@ __all__ = [
     "pandas_sink",
     "part_bytes",
     "polars_sink",
+    "refetch",
     "sink_for",
+    "untrusted",
 ]
 
 BATCH_BYTES = 4 << 20
@@ -48,13 +55,111 @@ BATCH_BYTES = 4 << 20
 Part = TypeVar("Part", pl.DataFrame, pa.Table)
 
 
+Repair = Callable[[DecodedPage], DecodedPage]
+"""Fetch a page once more (its request again), for a page whose rows were not trusted."""
+
+
 @dataclass(frozen=True)
 class Sink(Generic[Part]):
-    """How batches are built (``convert``) and put together (``build``)."""
+    """How batches are built (:meth:`convert`: checked, then in the sink's ``form``) and put
+    together (``build``); ``repair`` fetches a page that fails its checks once more."""
 
-    convert: Callable[[Sequence[DecodedPage]], Part]
+    form: Callable[[pl.DataFrame], Part]
     build: Callable[[list[Part]], Any]
     columns: Sequence[Column]
+    repair: Repair | None = None
+
+    def convert(self, pages: Sequence[DecodedPage], *, repair: bool = True) -> Part:
+        """Build ``pages`` into one batch whose rows answer their requests.
+
+        The rows are checked on the built columns (:func:`~netra_frames._wire.checks.
+        check_batch`). When they fail, or a value does not parse, each page that fails on
+        its own is fetched once more (``repair``, unless ``repair=False``); a second
+        answer as wrong raises :class:`~netra_frames.PageMismatchError` (or the
+        :class:`~netra_frames.TransportError` of a value that does not parse).
+        """
+        try:
+            return self.form(_checked(pages, self.columns))
+        except (Mismatch, TransportError) as exc:
+            if self.repair is None or not repair:
+                raise untrusted(exc, pages, again=False) from None
+            fixed = [page if _passes(page, self.columns) else self.repair(page) for page in pages]
+        try:
+            return self.form(_checked(fixed, self.columns))
+        except (Mismatch, TransportError) as exc:
+            raise untrusted(exc, fixed, again=True) from None
+
+    def repairing(self, repair: Repair) -> Sink[Part]:
+        """This sink, fetching a page that fails its checks once more with ``repair``."""
+        return replace(self, repair=repair)
+
+
+def _is_spans(columns: Sequence[Column]) -> bool:
+    return any(c.name == "span_id" for c in columns)
+
+
+def _checked(pages: Sequence[DecodedPage], columns: Sequence[Column]) -> pl.DataFrame:
+    return check_batch(finish(pages, columns), pages, spans=_is_spans(columns))
+
+
+def _passes(page: DecodedPage, columns: Sequence[Column]) -> bool:
+    try:
+        _checked([page], columns)
+    except (Mismatch, TransportError):
+        return False
+    return True
+
+
+def untrusted(
+    exc: Mismatch | TransportError, pages: Sequence[DecodedPage], *, again: bool
+) -> TransportError:
+    """The error of pages whose rows do not answer their requests (or do not parse):
+    a :class:`~netra_frames.PageMismatchError` naming the field, the value and the
+    request (``again``: the page was fetched twice, with the same answer).
+
+    Examples
+    --------
+    >>> from netra_frames._wire.checks import Mismatch
+    >>> untrusted(Mismatch("tenant_id", "Globex", "is not the 'AceTech' filtered on"), [],
+    ...           again=True).field
+    'tenant_id'
+    """
+    if not isinstance(exc, Mismatch):
+        return exc
+    page = pages[exc.page] if exc.page is not None and exc.page < len(pages) else None
+    if page is None:
+        page = next((p for p in pages if getattr(p, "request", None) is not None), None)
+    asked = describe_request(getattr(page, "request", None))
+    twice = "it came back the same when fetched again, so " if again else ""
+    return PageMismatchError(
+        f"the server's answer to {asked} does not answer it: {exc}; {twice}no row of that page "
+        "is kept. A buggy server, or a cache or proxy in front of it replaying another "
+        "request's answer, does this: report it with the request shown.",
+        field=exc.field,
+        value=exc.value,
+        request=asked,
+    )
+
+
+def refetch(
+    transport: Transport, page: DecodedPage, decode: Callable[[bytes], DecodedPage]
+) -> DecodedPage:
+    """``page`` fetched once more (its rows were not trusted), clipped as it was.
+
+    The second answer must lead where the first did (the same next cursor): the pages
+    after it were asked for with that cursor.
+    """
+    if page.request is None:
+        raise ValueError("a page without its request cannot be fetched again")
+    fresh = transport.send(page.request, decode)
+    if (fresh.has_next_page, fresh.next_cursor) != (page.has_next_page, page.next_cursor):
+        raise untrusted(
+            Mismatch("cursor", fresh.next_cursor, "differs from the first answer's"),
+            [page],
+            again=True,
+        )
+    fresh.request = page.request
+    return fresh.marked(page)
 
 
 RECHUNK_BYTES = 16 << 20
@@ -78,7 +183,7 @@ def polars_sink(columns: Sequence[Column]) -> Sink[pl.DataFrame]:
             return frame.rechunk()
         return frame
 
-    return Sink(lambda pages: finish(pages, columns), build, columns)
+    return Sink(lambda frame: frame, build, columns)
 
 
 def pandas_sink(columns: Sequence[Column]) -> Sink[pa.Table]:
@@ -87,7 +192,7 @@ def pandas_sink(columns: Sequence[Column]) -> Sink[pa.Table]:
     def build(parts: list[pa.Table]) -> pd.DataFrame:
         return tables_to_pandas(parts or [pandas_ready(finish([], columns))])
 
-    return Sink(lambda pages: pandas_ready(finish(pages, columns)), build, columns)
+    return Sink(pandas_ready, build, columns)
 
 
 def part_bytes(part: Any) -> int:
@@ -271,13 +376,13 @@ def _build_loose(
     pages = [page for run in runs for page in run]
     runs.clear()
     try:
-        parts.append(sink.convert(pages))
+        parts.append(sink.convert(pages, repair=not partial))
     except Exception:
         if not partial:
             raise
         for page in pages:  # the pages before the first bad one, one batch each
             try:
-                parts.append(sink.convert([page]))
+                parts.append(sink.convert([page], repair=False))
             except Exception:  # noqa: BLE001 - a partial result stops before bad pages
                 return False
     return True

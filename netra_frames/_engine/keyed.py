@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._cancel import NEVER, WAIT_SLICE, CancelScope
 from .._progress import Progress
-from .._wire.decode import DecodedPage, decode_spans_page
-from .._wire.pages import PageWalk, iter_pages
+from .._wire.checks import Expect, Mismatch
+from .._wire.decode import DecodedPage, decode_spans_page, last_trace_id
+from .._wire.pages import PageWalk
 from ..config import Backend
 from ..query import SpanQuery
 from ..schema import SPANS, Column
-from .batch import Batcher, gather, part_bytes, sink_for
+from .batch import Batcher, gather, part_bytes, refetch, sink_for, untrusted
 from .pipeline import Batch, Outlet, Pipeline, Producer
 from .pool import Workers, ordered
 
@@ -217,15 +218,33 @@ class KeyedProducer(Producer, Generic[R]):
 def spans_of(
     transport: Transport, query: SpanQuery, trace_id: str, scope: CancelScope = NEVER
 ) -> list[DecodedPage]:
-    """Every span page of one trace, in the API's order.
+    """Every span page of one trace, in the API's order, each marked with what it answers.
+
+    A page whose last span (where its cursor leads) is of another trace is not trusted:
+    it is asked for once more, and a second such answer raises
+    :class:`~netra_frames.PageMismatchError`. The other rows are checked when built.
 
     Examples
     --------
     >>> pages = spans_of(client.transport, SpanQuery.build("t", page_size=100), trace_id)
     """
     walk = PageWalk(query.for_trace(trace_id), counts_rows=False)
-    send = lambda request: transport.send(request, decode_spans_page, scope=scope)  # noqa: E731
-    return list(iter_pages(send, walk))
+    expect = Expect(trace_id=trace_id)
+    pages: list[DecodedPage] = []
+    while not walk.done:
+        request = walk.next_request()
+        for attempt in (1, 2):
+            page = transport.send(request, decode_spans_page, scope=scope)
+            page.expect, page.request = expect, request
+            last = last_trace_id(page)
+            if last is None or last == trace_id:
+                break
+            if attempt == 2:
+                wrong = Mismatch("trace_id", last, "is not the trace asked for")
+                raise untrusted(wrong, [page], again=True)
+        walk.advance(page)
+        pages.append(page)
+    return pages
 
 
 def spans_pipeline(
@@ -255,7 +274,9 @@ def spans_pipeline(
     >>> [b for b in pipe if b is not None and b.part is not None]
     []
     """
-    sink = sink_for(backend, columns)
+    sink = sink_for(backend, columns).repairing(
+        lambda page: refetch(transport, page, decode_spans_page)
+    )
 
     def fetch(trace_id: str, scope: CancelScope) -> list[DecodedPage]:
         return spans_of(transport, template, trace_id, scope)

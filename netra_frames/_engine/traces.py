@@ -22,14 +22,27 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import polars as pl
+
 from .._cancel import WAIT_SLICE, CancelScope
 from .._progress import Progress
+from .._wire.checks import Mismatch, SeenIds
 from .._wire.convert import to_backend
 from .._wire.decode import DecodedPage, decode_traces_page
 from ..config import Backend
 from ..query import TraceQuery
 from ..schema import TRACES, Column
-from .batch import BATCH_BYTES, Batcher, Sink, gather, part_bytes, polars_sink, sink_for
+from .batch import (
+    BATCH_BYTES,
+    Batcher,
+    Sink,
+    gather,
+    part_bytes,
+    polars_sink,
+    refetch,
+    sink_for,
+    untrusted,
+)
 from .pipeline import Batch, Outlet, Pipeline, Producer
 from .pool import Workers
 from .shards import merge_by_sort
@@ -72,10 +85,13 @@ class _Emitter:
         """The first group not handed over whole."""
         self.run: list[DecodedPage] = []
         self.run_weight = 0
+        self.seen = SeenIds()
+        """The ids handed over: an id twice in a drain is a page not trusted."""
 
     def copy(self, walks: WalkSet) -> _Emitter:
         twin = _Emitter(walks, eager=self.eager)
         twin.group, twin.run, twin.run_weight = self.group, list(self.run), self.run_weight
+        twin.seen = self.seen.copy()
         return twin
 
     def step(self, outlet: Outlet, builds: int | None = 1) -> bool:
@@ -96,7 +112,7 @@ class _Emitter:
                         builds = None if builds is None else builds - 1
                         self._flush(outlet, sink, last=False)
                     for part in walk.batcher.take_built():
-                        _emit(outlet, self.group, part, last=False)
+                        self._emit(outlet, part, last=False)
                     did = True
                 if not walk.done:
                     return did
@@ -121,17 +137,21 @@ class _Emitter:
         if self.run:
             part = sink.convert(self.run)
             self.run, self.run_weight = [], 0
-            _emit(outlet, self.group, part, last=last)
+            self._emit(outlet, part, last=last)
         elif last:
             outlet.emit(Batch(self.group, None, 0, last=True), 0)
+
+    def _emit(self, outlet: Outlet, part: Any, *, last: bool) -> None:
+        ids = part["trace_id"]
+        try:
+            self.seen.add(ids if isinstance(ids, pl.Series) else pl.Series(ids))
+        except Mismatch as exc:
+            raise untrusted(exc, [], again=False) from None
+        outlet.emit(Batch(self.group, part, _rows(part), last=last), part_bytes(part))
 
 
 def _rows(part: Any) -> int:
     return int(part.height if hasattr(part, "height") else part.num_rows)
-
-
-def _emit(outlet: Outlet, group: int, part: Any, *, last: bool) -> None:
-    outlet.emit(Batch(group, part, _rows(part), last=last), part_bytes(part))
 
 
 class TracesProducer(Producer):
@@ -200,7 +220,15 @@ class TracesProducer(Producer):
             walk.busy = False
             if not ok:
                 raise page
-            outlet.rows(walks.take(index, page, self.workers))
+            try:
+                outlet.rows(walks.take(index, page, self.workers))
+            except Mismatch as exc:
+                if walk.retried:
+                    raise untrusted(exc, [page], again=True) from None
+                walk.retried, walk.busy = True, True  # not trusted: asked once more
+                pool.submit(index, lambda r=page.request: self._fetch(r, pool.scope))  # type: ignore[misc]
+                continue
+            walk.retried = False
             walks.rebalance(self._capacity(), self.workers)
             taken = True
             self._estimate(outlet)
@@ -225,7 +253,9 @@ class TracesProducer(Producer):
         return capacity(self.transport, self.workers)
 
     def _fetch(self, request: Any, scope: CancelScope) -> DecodedPage:
-        return self.transport.send(request, decode_traces_page, scope=scope)
+        page = self.transport.send(request, decode_traces_page, scope=scope)
+        page.request = request
+        return page
 
     def _estimate(self, outlet: Outlet) -> None:
         if self.max_rows is not None:
@@ -305,6 +335,7 @@ def traces_pipeline(
     """
     merge = not query.is_time_ordered and shards > 1 and max_rows is None
     sink = polars_sink(columns) if merge else sink_for(backend, columns)
+    sink = sink.repairing(lambda page: refetch(transport, page, decode_traces_page))
     if adaptive and query.is_time_ordered and max_rows is None:
         shards = min(shards, capacity(transport, workers))  # split further as it opens
     walks = WalkSet(query, windows, sink, shards=shards, adaptive=adaptive, max_rows=max_rows)

@@ -11,16 +11,20 @@ walks are started, split and merged is :class:`~netra_frames._engine.walks.WalkS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .._wire.decode import DecodedPage, clip_start_times, last_start_time
+from .._wire.checks import Expect, Mismatch
+from .._wire.decode import DecodedPage, clip_start_times, first_start_time, last_start_time
 from .._wire.pages import PageWalk
 from ..query import TraceQuery
 from .batch import Batcher
 
 __all__ = ["DENSITY_PAGES", "MIN_SPLIT", "Walk"]
+
+logger = logging.getLogger("netra_frames")
 
 MIN_SPLIT = timedelta(milliseconds=2)
 """The narrowest time range that is still split in two (one millisecond each)."""
@@ -52,6 +56,10 @@ class Walk:
     """Rows and seconds of the last full pages after the first (up to :data:`DENSITY_PAGES`)."""
     emitted: bool = False
     """Whether every row of the walk was handed over (see :mod:`~netra_frames._engine.traces`)."""
+    expect: Expect | None = None
+    """What the rows of its pages must answer (its window ``[lo, hi)``, the filters, ...)."""
+    retried: bool = False
+    """Whether the page now asked for is asked again (its first answer was not trusted)."""
 
     @property
     def done(self) -> bool:
@@ -124,6 +132,7 @@ class Walk:
                 self.backward,
                 lo if self.backward else hi,
                 density=self.density,  # the estimate the split was made on, until a page
+                expect=None if self.expect is None else replace(self.expect, lo=lo, hi=hi),
             )
             for lo, hi in ranges
         ]
@@ -131,10 +140,13 @@ class Walk:
     def take(self, page: DecodedPage) -> int:
         """Take one fetched page; return the rows kept.
 
-        The page's cursor is checked first (a repeated cursor raises before the page
-        counts). A page whose last row lies past the walk's bound is clipped to the walk's
-        range, and ends the walk: every later row would lie past it too.
+        Before it counts, the page is checked where its cursor leads (:meth:`check`; a
+        :class:`~netra_frames._wire.checks.Mismatch` leaves the walk where it was) and its
+        cursor too (a repeated cursor raises). A page whose last row lies past the walk's
+        bound is clipped to the walk's range, and ends the walk: every later row would lie
+        past it too.
         """
+        page = self.check(page)
         self.pages.advance(page)
         last = last_start_time(page)
         if last is not None and page.has_next_page:
@@ -155,6 +167,55 @@ class Walk:
         self.batcher.add([page], build=False)  # the drain decides when (see TracesDrain)
         return page.num_rows
 
+    def check(self, page: DecodedPage) -> DecodedPage:
+        """``page``, marked with what its rows must answer, if its last row (where its
+        cursor leads) lies in the walk's window and, in a listing in ``start_time`` order,
+        no earlier than the walk got; else :class:`~netra_frames._wire.checks.Mismatch`.
+
+        Rows at exactly the window's upper edge, which a server reading ``endTime`` as
+        inclusive sends first when walking backward, are left to the range above (and
+        noted at debug level): they count for nothing here.
+        """
+        page.expect = self.expect
+        expect = self.expect
+        if expect is None or page.num_rows == 0:
+            return page
+        ordered = expect.order is not None
+        if ordered and self.backward and self.position is None:
+            first = first_start_time(page)
+            if first is not None and first > self.hi:
+                raise Mismatch("start_time", first, "lies outside the window asked for")
+            if first is not None and first == self.hi:  # only the edge itself: trimmed
+                logger.debug("netra_frames: rows at %s, the upper edge, left to the next range",
+                             first)  # fmt: skip
+                page = clip_start_times(page, hi=self.hi)
+                if page.num_rows == 0:
+                    return page
+        if page.has_next_page and page.next_cursor in self.pages.seen:
+            raise Mismatch("cursor", page.next_cursor, "was given before (an answer replayed?)")
+        last = last_start_time(page)
+        if last is None:
+            return page
+        if last < self.lo or last > self.hi:
+            raise Mismatch("start_time", last, "lies outside the window asked for")
+        if not ordered:
+            return page
+        first = first_start_time(page)
+        if self.position is not None:
+            for moment in (first, last):
+                if moment is not None and (
+                    moment > self.position if self.backward else moment < self.position
+                ):
+                    raise Mismatch("start_time", moment, f"is out of {expect.order} order")
+        if first is not None and self.past(first) and not self.retried:
+            # the walk ends with no row of this page kept: were there really none left in
+            # its range, or is this another request's answer (a replay) that skipped them?
+            # Asked again when its density says the stretch skipped holds a row or more.
+            skipped = self.expected_rows()
+            if self.position is None or skipped is None or skipped >= 1:
+                raise Mismatch("start_time", first, "lies past the range: asked again")
+        return page
+
     def past(self, moment: datetime) -> bool:
         """Whether a row at ``moment`` lies beyond the walk's bound."""
         return moment < self.bound if self.backward else moment >= self.bound
@@ -173,4 +234,6 @@ class Walk:
             density=self.density,
             span=self.span,
             emitted=self.emitted,
+            expect=self.expect,
+            retried=self.retried,
         )

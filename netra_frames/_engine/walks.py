@@ -51,8 +51,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from .._wire.checks import Expect, Mismatch
 from .._wire.decode import DecodedPage, last_start_time
 from .._wire.pages import PageWalk
 from ..config import DEFAULT_PAGE_SIZE
@@ -125,6 +126,10 @@ class WalkSet:
         """Unfinished walks, first in result order, that may send and split (``None``: all;
         ``0``: none). A bounded pipeline narrows it while its buffer is full."""
         self.walks: list[Walk] = []
+        order: Literal["asc", "desc"] | None = None
+        if query.is_time_ordered:
+            order = "desc" if self.backward else "asc"
+        filters = tuple(query.filters.items())
         for group, (lo, hi) in enumerate(windows):
             parts = split_window(lo, hi, shards) if max_rows is None else [(lo, hi)]
             if self.backward:
@@ -139,6 +144,7 @@ class WalkSet:
                         Batcher(sink),
                         self.backward,
                         a if self.backward else b,
+                        expect=Expect(a, b, (lo, hi), filters, order=order),
                     )
                 )
 
@@ -218,6 +224,17 @@ class WalkSet:
         walk does not end in a partial page of its own.
         """
         walk = self.walks[index]
+        if page.num_rows == 0 and not walk.retried and walk.expect is not None:
+            # an empty answer looks the same whatever request it answered (a replayed one
+            # too): asked again when rows were due, after a page that promised more, or in
+            # a range split off a walk whose pages say it holds a page or more (a range no
+            # page has told about yet is taken as empty: most such ranges are, in uneven
+            # data, and asking each twice would cost more than the rest of the checks)
+            expected = walk.expected_rows()
+            page_rows = self.query.page_size or DEFAULT_PAGE_SIZE
+            if walk.position is not None or (expected is not None and expected >= page_rows):
+                raise Mismatch("rows", 0, "came back where rows were due: asked again")
+        page = walk.check(page)  # a page not trusted changes nothing (Mismatch)
         last = last_start_time(page) if self.adaptive else None
         while last is not None and walk.past(last):
             after = self._unstarted_after(walk)

@@ -33,8 +33,10 @@ from ..errors import TransportError
 from ..schema import SPANS, TRACES, Column
 from ..times import from_iso
 from .bulk import CURSOR, TRACES_PARSE, KeptBody, native_page, raw_table, scan_envelope
+from .checks import Expect
 from .items import ARROW_ERRORS, items_table, schema_of, wire_schema
 from .pages import parse_envelope
+from .request import Request
 
 __all__ = [
     "DecodedPage",
@@ -43,7 +45,9 @@ __all__ = [
     "decode_traces_page",
     "empty_table",
     "finish",
+    "first_start_time",
     "last_start_time",
+    "last_trace_id",
     "page_weight",
     "wire_schema",
 ]
@@ -58,7 +62,10 @@ class DecodedPage:
     caches) this page's own table on demand.
     """
 
-    __slots__ = ("_columns", "_items", "_raw", "_rows", "_table", "has_next_page", "next_cursor")
+    __slots__ = (
+        "_columns", "_items", "_raw", "_rows", "_table", "clip", "expect", "has_next_page",
+        "next_cursor", "request",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -80,6 +87,12 @@ class DecodedPage:
         self._columns = columns
         self.has_next_page = has_next_page
         self.next_cursor = next_cursor
+        self.expect: Expect | None = None
+        """What its rows must answer (set by the engine; see :mod:`._wire.checks`)."""
+        self.request: Request | None = None
+        """The request that fetched it (to fetch it once more when it is not trusted)."""
+        self.clip: tuple[datetime | None, datetime | None] | None = None
+        """The range its rows were clipped to (:func:`clip_start_times`), if any."""
 
     @property
     def table(self) -> pa.Table:
@@ -102,6 +115,22 @@ class DecodedPage:
     def items(self) -> list[dict[str, Any]] | None:
         """The parsed items while no table has been built for them, else ``None``."""
         return self._items if self._table is None else None
+
+    @property
+    def known_rows(self) -> int | None:
+        """Items on this page when known without a parse (a kept spans body: ``None``)."""
+        if self._rows is not None:
+            return self._rows
+        if self._items is not None and self._table is None:
+            return len(self._items)
+        return int(self._table.num_rows) if self._table is not None else None
+
+    def marked(self, like: DecodedPage) -> DecodedPage:
+        """This page with the expectation, request and clip of ``like`` (a new copy)."""
+        self.expect, self.request, self.clip = like.expect, like.request, like.clip
+        if like.clip is not None:
+            return clip_start_times(self, *like.clip)
+        return self
 
     @property
     def num_rows(self) -> int:
@@ -214,11 +243,32 @@ def finish(pages: Sequence[pa.Table | DecodedPage], columns: Sequence[Column]) -
         frame = raw.select(*exprs, *extra)
     except pl.exceptions.PolarsError as exc:
         raise TransportError(f"the server sent a value that does not parse: {exc}") from exc
+    _refuse_non_numbers(frame, columns)
     derived = [c.name for c in columns if c.elapsed_fallback]
     if derived:
         elapsed = (pl.col("end_time") - pl.col("start_time")).dt.total_milliseconds()
         frame = frame.with_columns(pl.coalesce(name, elapsed).alias(name) for name in derived)
     return frame
+
+
+def _refuse_non_numbers(frame: pl.DataFrame, columns: Sequence[Column]) -> None:
+    """Raise for ``NaN`` or an infinity in a number column: not JSON (RFC 8259), and a cost
+    of ``NaN`` would vanish from every sum (``pyarrow.json`` reads them; the rule of
+    docs/api-contract.md is to refuse the page)."""
+    floats = [c.name for c in columns if c.dtype == pl.Float64 and c.name in frame.columns]
+    if not floats or not frame.height:
+        return
+    bad = frame.select(pl.any_horizontal(pl.col(floats).is_nan() | pl.col(floats).is_infinite()))
+    if not bad.to_series().any():
+        return
+    for name in floats:
+        wrong = frame[name].is_nan() | frame[name].is_infinite()
+        if wrong.any():
+            value = frame[name].filter(wrong)[0]
+            raise TransportError(
+                f"the server sent a value that does not parse: field {name!r} holds {value}, "
+                "which is not JSON (RFC 8259 has no NaN or Infinity)"
+            )
 
 
 def page_weight(pages: Sequence[DecodedPage] | pl.DataFrame) -> int:
@@ -323,19 +373,66 @@ def last_start_time(page: DecodedPage) -> datetime | None:
     >>> last_start_time(decode_traces_page(body)).isoformat()
     '2026-01-01T00:00:00+00:00'
     """
+    return _edge_start_time(page, last=True)
+
+
+def first_start_time(page: DecodedPage) -> datetime | None:
+    """The ``start_time`` of a traces page's first item (as :func:`last_start_time`).
+
+    Examples
+    --------
+    >>> body = b'{"data":{"data":[{"id":"a","start_time":"2026-01-01T00:00:00.000Z",'
+    >>> body += b'"cursor":"c"}],"pageInfo":{"hasNextPage":false}}}'
+    >>> first_start_time(decode_traces_page(body)).isoformat()
+    '2026-01-01T00:00:00+00:00'
+    """
+    return _edge_start_time(page, last=False)
+
+
+def _edge_start_time(page: DecodedPage, *, last: bool) -> datetime | None:
     if page.num_rows == 0:
         return None
     raw = page.raw
     if raw is not None:
-        at = raw.rfind(_START)
+        at = raw.rfind(_START) if last else raw.find(_START)
         end = raw.find(b'"', at + len(_START)) if at >= 0 else -1
         if end > 0:
             moment = _as_utc(raw[at + len(_START) : end].decode("utf-8", "replace"))
             if moment is not None:
                 return moment
     times = finish([page.table], _START_COLUMN)["start_time"]
-    value = times[-1] if len(times) else None
+    value = times[-1 if last else 0] if len(times) else None
     return value if isinstance(value, datetime) else None
+
+
+_TRACE = b'"trace_id":"'
+
+
+def last_trace_id(page: DecodedPage) -> str | None:
+    """The ``trace_id`` of a spans page's last item (``None``: no item, or none readable).
+
+    Read off the kept body when there is one, as :func:`last_start_time` does.
+
+    Examples
+    --------
+    >>> body = b'{"data":{"data":[{"id":"s","trace_id":"t1","cursor":"c"}],'
+    >>> last_trace_id(decode_spans_page(body + b'"pageInfo":{"hasNextPage":false}}}'))
+    't1'
+    """
+    raw = page.raw
+    if raw is not None:
+        at = raw.rfind(_TRACE)
+        end = raw.find(b'"', at + len(_TRACE)) if at >= 0 else -1
+        return raw[at + len(_TRACE) : end].decode("utf-8", "replace") if end > 0 else None
+    items = page.items
+    if items is not None:
+        value = items[-1].get("trace_id") if items else None
+        return value if isinstance(value, str) else None
+    table = page.table
+    if table.num_rows == 0 or "trace_id" not in table.column_names:
+        return None
+    value = table.column("trace_id")[-1].as_py()
+    return value if isinstance(value, str) else None
 
 
 def clip_start_times(
@@ -358,4 +455,16 @@ def clip_start_times(
     if hi is not None:
         keep = keep & (times < hi)
     mask = keep.fill_null(False).to_arrow()
-    return DecodedPage(table.filter(mask), page.has_next_page, page.next_cursor)
+    clipped = DecodedPage(table.filter(mask), page.has_next_page, page.next_cursor)
+    clipped.expect, clipped.request = page.expect, page.request
+    before = page.clip or (None, None)  # both clips hold: the narrower edges
+    clipped.clip = (_later(lo, before[0]), _earlier(hi, before[1]))
+    return clipped
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else min(a, b)

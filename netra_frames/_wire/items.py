@@ -68,6 +68,8 @@ def items_table(items: list[dict[str, Any]], columns: Sequence[Column]) -> pa.Ta
     arrays = []
     for c, field in zip(columns, schema, strict=True):
         values = [item.get(c.source) for item in items]
+        if c.dtype == STRINGS:  # Arrow would read a string as a list of its characters
+            _lists_only(values, c.source)
         if c.read == "json":
             values = [v if v is None or v.__class__ is str else json_str(v) for v in values]
         try:
@@ -109,12 +111,17 @@ def _to_str(value: Any) -> str:
     return value if isinstance(value, str) else _dumps(value)
 
 
+def _lists_only(values: list[Any], name: str) -> None:
+    """Refuse a value of a list field that is not a list (or null), naming the field."""
+    for value in values:
+        if value is not None and value.__class__ is not list:
+            raise ValueError(
+                f"field {name!r} holds {value!r} where the contract has a list "
+                f"(such as [{json.dumps(value)}])"
+            )
+
+
 def _to_strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return [value]
     if not isinstance(value, list):
         raise ValueError(f"expected a list, got {type(value).__name__}")
     return [_to_str(v) for v in value]

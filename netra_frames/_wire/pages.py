@@ -9,6 +9,7 @@ next page promised without a cursor, and a cursor that comes back again.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -80,7 +81,7 @@ def parse_envelope(content: bytes) -> tuple[list[dict[str, Any]], bool, str | No
     ([{'cursor': 'c1'}], True, 'c1')
     """
     try:
-        payload = json.loads(content)
+        payload = json.loads(content, parse_constant=lambda name: _not_json(name, content))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"the body is not valid JSON ({exc})") from None
     block = payload.get("data") if isinstance(payload, dict) else None
@@ -97,6 +98,21 @@ def parse_envelope(content: bytes) -> tuple[list[dict[str, Any]], bool, str | No
     if has_next and not (isinstance(cursor, str) and cursor):
         raise ValueError("hasNextPage is true but the last item has no cursor")
     return items, has_next, cursor if isinstance(cursor, str) else None
+
+
+def _not_json(constant: str, content: bytes) -> Any:
+    """Refuse ``NaN``, ``Infinity`` and ``-Infinity``, naming the field that holds one.
+
+    Python's ``json`` reads them, RFC 8259 has no such numbers, and a cost of ``NaN``
+    would vanish from every sum: a page that holds one is not used (the rule of
+    docs/api-contract.md).
+    """
+    found = re.search(rb'"([^"\\]{1,100})":\s*' + re.escape(constant.encode()), content)
+    field = f"field {found.group(1).decode('utf-8', 'replace')!r}" if found else "a field"
+    raise ValueError(
+        f"{field} holds {constant}, which is not JSON (RFC 8259 has no NaN or Infinity): "
+        "a value the server could not compute"
+    )
 
 
 def parse_traces_page(content: bytes) -> TracesPage:

@@ -208,8 +208,11 @@ def test_adaptive_splits_running_walks_and_counts_ties_once(
     assert many["trace_id"].n_unique() == many.height
     assert any(absorbed)  # the result above covers walks that carried on through another
     # splitting costs a few requests (a partial last page per walk, at most two walks per
-    # worker at a time, split ahead by estimate or when idle), never a page per row
-    assert one.height / 5 <= requests <= one.height / 5 + 6 * 16
+    # worker at a time, split ahead by estimate or when idle), never a page per row; so does
+    # trusting a page only after checking it: a walk whose page lies wholly past its range,
+    # or comes back empty where its parent's density promised rows, is asked once more (a
+    # replayed answer looks like that), which pages of 5 rows in bursty data often cause
+    assert one.height / 5 <= requests <= one.height / 5 + 8 * 16
 
 
 def test_a_fresh_client_starts_as_many_ranges_as_can_go(uneven: LocalNetra) -> None:

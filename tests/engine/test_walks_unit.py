@@ -29,7 +29,13 @@ def _page(times: list[datetime], more: bool = True) -> object:
     items = [
         {
             "id": f"t{i}-{t.timestamp()}",
+            "name": "run",
+            "kind": "workflow",
+            "latency_ms": 1,
             "start_time": format_time(t),
+            "end_time": format_time(t),
+            "organisation_id": "org",
+            "project_id": "proj",
             "cursor": f"c{t.timestamp()}-{i}",
         }
         for i, t in enumerate(times)
@@ -201,7 +207,8 @@ def test_finished_walks_are_built_while_waiting_and_the_result_is_unchanged(orde
     first, middle, last = walks.ordered(0)  # result order
     for walk, hour in ((first, 2), (middle, 1), (last, 3)):
         day = walk.lo + timedelta(hours=hour)
-        walk.take(_page([day, day + timedelta(minutes=1)], more=False))  # done in one page
+        times = sorted([day, day + timedelta(minutes=1)], reverse=walk.backward)  # its order
+        walk.take(_page(times, more=False))  # done in one page
     # the first and last walks are done, the middle one is not: two runs of one walk
     middle.pages.done = False
     expected = walks.sink.build([walks.sink.convert(w.batcher.loose) for w in walks.ordered(0)])

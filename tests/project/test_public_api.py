@@ -22,6 +22,7 @@ PUBLIC = {
     "NetraError",
     "NetraWarning",
     "NotFoundError",
+    "PageMismatchError",
     "RateLimitError",
     "Report",
     "ServerError",
