@@ -16,7 +16,7 @@ from ..schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES
 from ..usage_frames import session_usage_frame, tenant_usage_frame
 from . import _options as o
 from ._output import TABLE_COLUMNS, check_folder, emit, fetch, plan_output, rows
-from ._parser import Configure, UsageError
+from ._parser import Configure, UsageError, add_subcommands
 from ._trace_ids import read_trace_ids
 
 __all__ = ["COMMANDS", "connect"]
@@ -209,7 +209,7 @@ def _configure_spans(p: argparse.ArgumentParser) -> None:
 
 def _configure_usage(p: argparse.ArgumentParser) -> None:
     p.description = "Usage totals of one or more sessions or tenants over a window."
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kinds = add_subcommands(p, "kind", "KIND")
     for kind in ("session", "tenant"):
         k = kinds.add_parser(
             kind,

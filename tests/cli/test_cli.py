@@ -398,8 +398,8 @@ def test_bad_usage_exits_2_with_one_line(server: LocalNetra, args: list[str], ne
         (["traces", "--sort-order", "up"], "--sort-order"),
         (["traces", "--limit", "0"], "--limit"),
         (["usage", "tenant"], "ID"),
-        (["usage"], "KIND"),
-        ([], "COMMAND"),
+        (["usage", "bogus"], "KIND"),
+        (["bogus"], "COMMAND"),
     ],
 )
 def test_parse_errors_are_one_line(
