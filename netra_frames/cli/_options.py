@@ -234,16 +234,44 @@ def _filter_flag(name: str) -> str:
     return "--" + name.removesuffix("_id").replace("_", "-")
 
 
+class _Once(argparse.Action):
+    """Keep a filter's one value: the same filter given again is an error naming the flag.
+
+    The API's filters are equality tests combined with AND, so ``--tenant A --tenant B``
+    cannot mean "A or B"; keeping the last one would silently drop the first.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None:
+            raise argparse.ArgumentError(
+                self,
+                f"given twice ({before!r}, then {values!r}); a filter takes one id (filters "
+                "are exact matches combined with AND): run the command once per id",
+            )
+        setattr(namespace, self.dest, values)
+
+
 def add_filters(p: Container) -> None:
-    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form)."""
+    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form).
+
+    Each takes one id; given twice, it is an error (exit 2) naming the flag.
+    """
     for name in FILTERS:
         what = name.removesuffix("_id").replace("_", " ")
         p.add_argument(
             _filter_flag(name),
             "--" + name.replace("_", "-"),
             dest=name,
+            action=_Once,
             metavar="ID",
-            help=f"only this {what} id (exact, case-sensitive)",
+            help=f"only this {what} id (exact, case-sensitive; once)",
         )
 
 
