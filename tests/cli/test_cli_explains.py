@@ -6,15 +6,18 @@ none), and checks what the user reads: the exit status, the one line on stderr, 
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from test_cli import Window, assert_one_line_error, clean_env, cli, span
+from test_cli import assert_one_line_error, clean_env, cli
 from test_cli_docs import commands
 
-from netra_frames.cli import main
+from netra_frames.cli import build_parser, main
 from netra_frames.cli._main import COMMANDS
+from netra_frames.cli._options import KEYWORDS, Word, flag_words
 from netra_frames.query import FILTERS
 from netra_frames.server import LocalNetra
 
@@ -79,3 +82,55 @@ def test_a_repeated_tenant_sends_no_request(server: LocalNetra, tmp_path: Path) 
                server=server, cwd=tmp_path, code=2)  # fmt: skip
     assert_one_line_error(proc, "--tenant", "given twice")
     assert server.stats.requests == 0 and list(tmp_path.iterdir()) == []
+
+
+# -- 16: messages in the command line's words, never a Python keyword ---------------------
+
+PYTHON_KEYWORD = re.compile(r"(?<![\w.\-/&?=])[a-z][a-z0-9_]*=")
+"""``base_url=``, ``start='x'``: a Python keyword in a message (``date=...`` folders aside)."""
+
+WORDS: list[tuple[list[str], dict[str, str], str]] = [
+    (["traces", "--base-url", "http://example.com"], {}, "pass --allow-insecure-http if"),
+    (["traces"], {"NETRA_OTLP_ENDPOINT": ""}, "pass --base-url or set NETRA_OTLP_ENDPOINT"),
+    (["traces"], {"NETRA_API_KEY": "nk_wrong"}, "(check NETRA_API_KEY / --api-key-env)"),
+    (["traces", "--start", "yesterday"], {}, "error: --start 'yesterday' is not an ISO 8601"),
+    (["traces", "--base-url", "http://u:p@127.0.0.1:9"], {}, "pass --api-key-env instead"),
+    (["traces", "--base-url", "http://127.0.0.1:9", "--max-retries", "0"], {},
+     "is NETRA_OTLP_ENDPOINT (--base-url) right?"),
+    (["traces", "-o", "t.txt"], {}, "--format"),
+    (["traces", "--format", "csv"], {}, "without --start and --end it is the last 7 days"),
+    (["traces"], {"NETRA_HEADERS": "x-api-key=other"}, "remove it from NETRA_HEADERS and"),
+    (["usage", "tenant", "AceTech", "--max-retries", "0"],
+     {"NETRA_USAGE_TIMEOUT": "0.2", "LATENCY": "2000"}, "raise NETRA_USAGE_TIMEOUT if"),
+]  # fmt: skip
+"""A command, its environment and what its one line says: each case of issue 28, item 16,
+and each kind of keyword (an option, a flag, a value, a variable, a pair of both)."""
+
+
+@pytest.mark.parametrize(("argv", "env", "said"), WORDS, ids=[w[2] for w in WORDS])
+def test_messages_say_options_and_variables_not_python_keywords(
+    server: LocalNetra, tmp_path: Path, argv: list[str], env: dict[str, str], said: str
+) -> None:
+    env = dict(env)
+    latency = env.pop("LATENCY", None)
+    if latency is not None:
+        server.set_faults(latency_ms=float(latency))
+    proc = subprocess.run(
+        [sys.executable, "-m", "netra_frames", *argv],
+        env=clean_env(server, **env), cwd=tmp_path, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert said in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert PYTHON_KEYWORD.findall(err) == [], err
+
+
+def test_every_option_is_one_word_and_every_keyword_has_one() -> None:
+    """No two options set one keyword under different names (the words would be ambiguous),
+    except the pairs that switch one thing on and off."""
+    words = flag_words(build_parser())
+    for keyword, flag in KEYWORDS.items():
+        assert words[keyword].text == flag
+    assert words["tenant_id"].text == "--tenant" and words["sort_field"].text == "--sort-field"
+    assert words["allow_insecure_http"] == Word("--allow-insecure-http", takes_value=False)
+    assert words["timeout"] == Word("NETRA_USAGE_TIMEOUT", is_variable=True)
