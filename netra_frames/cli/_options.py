@@ -358,7 +358,7 @@ def flag_words(parser: argparse.ArgumentParser) -> dict[str, Word]:
 
 
 _KEYWORD = re.compile(
-    r"(?<![\w.\-/&?=])(?P<name>[a-z][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[\w.:+\-]+)?"
+    r"(?<![\w.\-/&?=])(?P<name>[a-z][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[\w+\-](?:[\w.:+\-]*\w)?)?"
 )
 _TWICE = re.compile(r"\b([A-Z][A-Z0-9_]+)(?: / | or | \()\1\b\)?")
 

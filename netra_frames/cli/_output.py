@@ -71,21 +71,12 @@ def plan_output(
     """Check ``--format``/``--output``/``--columns`` against ``schema`` before fetching."""
     path = None if args.output in (None, "-") else args.output
     fmt: Format
-    if args.format:
-        fmt = args.format
-    elif path:
-        fmt = format_for_path(path)
-    else:
-        fmt = "table" if sys.stdout.isatty() else "csv"
-    check_format(fmt)
-    if path:
-        if fmt == "table":
-            raise UsageError(
-                f"--output {path!r}: a text table is for the terminal and shows only some rows; "
-                "name a .csv, .tsv, .parquet, .ndjson, .json or .xlsx file, or pass --format."
-            )
+    if path:  # the library's rule of names and formats (its words said as flags)
+        fmt = check_format(format_for_path(path, args.format))
         check_folder(check_target(path), "--output", is_file=True)
-    elif fmt in ("parquet", "xlsx") and sys.stdout.isatty():
+    else:
+        fmt = check_format(args.format or ("table" if sys.stdout.isatty() else "csv"))
+    if not path and fmt in ("parquet", "xlsx") and sys.stdout.isatty():
         raise UsageError(f"refusing to write {fmt} to a terminal; pass --output FILE.")
     known = [c.name for c in schema]
     if args.columns is not None and args.all_columns:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
-from test_cli import assert_one_line_error, clean_env, cli
+from test_cli import Window, assert_one_line_error, clean_env, cli, span
 from test_cli_docs import commands
 
+import netra_frames as nf
 from netra_frames.cli import build_parser, main
 from netra_frames.cli._main import COMMANDS
 from netra_frames.cli._options import KEYWORDS, Word, flag_words
@@ -134,3 +137,85 @@ def test_every_option_is_one_word_and_every_keyword_has_one() -> None:
     assert words["tenant_id"].text == "--tenant" and words["sort_field"].text == "--sort-field"
     assert words["allow_insecure_http"] == Word("--allow-insecure-http", takes_value=False)
     assert words["timeout"] == Word("NETRA_USAGE_TIMEOUT", is_variable=True)
+
+
+# -- 11: one rule of names and formats, for the CLI, write_frame and Report.write ----------
+
+NAMES: list[tuple[str, str | None, str | None]] = [
+    ("x.parquet", "csv", None),  # the name says parquet: refused, never CSV in x.parquet
+    ("x.csv", "table", None),  # a table is never a file, whatever the name
+    ("x.csv", "csv", "csv"),
+    ("x.CSV", None, "csv"),
+    ("x.pq", "parquet", "parquet"),
+    ("x.txt", None, None),  # a name that says no format needs one
+    ("x.txt", "tsv", "tsv"),
+    ("x", None, "csv"),
+    ("x", "ndjson", "ndjson"),
+]
+"""A file name, the format asked for (``None``: none) and the format written (``None``:
+refused before anything is written)."""
+
+
+def read_as(fmt: str, path: Path) -> pl.DataFrame:
+    if fmt in ("csv", "tsv"):
+        return pl.read_csv(path, separator="," if fmt == "csv" else "\t", infer_schema=False)
+    return pl.read_parquet(path) if fmt == "parquet" else pl.read_ndjson(path)
+
+
+@pytest.mark.parametrize(("name", "fmt", "written"), NAMES)
+def test_write_frame_follows_the_rule(
+    tmp_path: Path, name: str, fmt: str | None, written: str | None
+) -> None:
+    frame = pl.DataFrame({"trace_id": ["a", "b"], "total_cost": [0.5, 1.5]})
+    target = tmp_path / name
+    if written is None:
+        with pytest.raises(nf.InvalidParameterError, match="format="):
+            nf.write_frame(frame, target, format=fmt)  # type: ignore[arg-type]
+        assert list(tmp_path.iterdir()) == []
+        return
+    assert nf.write_frame(frame, target, format=fmt) == target  # type: ignore[arg-type]
+    assert read_as(written, target)["trace_id"].to_list() == ["a", "b"]
+
+
+@pytest.mark.parametrize(("name", "fmt", "written"), NAMES)
+def test_the_command_line_follows_the_same_rule(
+    server: LocalNetra, window: Window, tmp_path: Path, name: str, fmt: str | None,
+    written: str | None,
+) -> None:  # fmt: skip
+    argv = ["traces", *span(window), "--limit", "3", "-o", name, "--no-progress"]
+    server.reset_stats()
+    proc = cli(*argv, *(["--format", fmt] if fmt else []), server=server, cwd=tmp_path,
+               code=2 if written is None else 0)  # fmt: skip
+    if written is None:
+        assert_one_line_error(proc, "--format")
+        assert "format=" not in proc.stderr.decode()
+        assert server.stats.requests == 0 and list(tmp_path.iterdir()) == []
+        return
+    assert read_as(written, tmp_path / name).height == 3
+
+
+@pytest.fixture(scope="module")
+def small_report(client: nf.NetraClient, window: Window) -> nf.Report:
+    day = (window[1] - timedelta(days=1), window[1])
+    return nf.report(*day, tenant_id="AceTech", progress=False, client=client)
+
+
+@pytest.mark.parametrize("name", ["r.pdf", "r.txt", "r.html.gz"])
+def test_a_report_named_otherwise_is_refused_in_python_and_on_the_command_line(
+    server: LocalNetra, small_report: nf.Report, tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(
+        nf.InvalidParameterError, match=r"the file is html; name it \.html or \.htm"
+    ):
+        small_report.write(tmp_path / name)
+    server.reset_stats()
+    proc = cli("report", "-o", name, server=server, cwd=tmp_path, code=2)
+    assert_one_line_error(proc, f"'{name}' is named", "name it .html or .htm")
+    assert server.stats.requests == 0 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["r.html", "r.HTM", "r"])
+def test_a_report_named_html_or_without_extension_is_written(
+    small_report: nf.Report, tmp_path: Path, name: str
+) -> None:
+    assert small_report.write(tmp_path / name).read_text(encoding="utf-8").startswith("<!DOCTYPE")

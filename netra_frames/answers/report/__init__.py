@@ -17,6 +17,7 @@ import polars as pl
 
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
+from ...output import HTML_EXTENSIONS, named_format
 from ...times import format_time
 from ...usage_frames import session_usage_frame, tenant_usage_frame
 from .._drain import asked, given_spans, given_traces, traces_of
@@ -89,11 +90,21 @@ class Report:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML to ``path`` (folders made, replaced whole, never half-written); return it.
 
+        ``path`` is named ``.html`` or ``.htm`` (or has no extension): the page is HTML, and
+        a name that says otherwise (``report.pdf``) is refused before anything is written,
+        as :func:`netra_frames.write_frame` refuses a name its format contradicts.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a name with another extension.
+
         Examples
         --------
         >>> nf.report(tenant_id="AceTech").write("report.html")  # doctest: +SKIP
         PosixPath('report.html')
         """
+        named_format(path, None, HTML_EXTENSIONS, default="html")
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.{os.getpid()}.part")
