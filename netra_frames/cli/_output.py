@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ def check_folder(path: Path, flag: str, *, is_file: bool) -> None:
     """Refuse ``path`` before any request when it cannot be written, naming ``flag``.
 
     ``is_file``: ``path`` is a file to write (its folder must be writable); else a folder
-    to fill, which must not be an existing file.
+    to fill, which must not be an existing file. Writable means a file can be made there
+    (one is, and removed at once), in the nearest folder that exists.
 
     Examples
     --------
@@ -61,8 +63,15 @@ def check_folder(path: Path, flag: str, *, is_file: bool) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise UsageError(f"{flag} {str(path)!r}: {str(ancestor)!r} is a file, not a folder.")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {str(path)!r}: the folder {str(ancestor)!r} is not writable.")
+    try:  # a file made and removed there: os.access says yes to root, even in /proc
+        probe = ancestor / f".netra-frames-probe-{secrets.token_hex(4)}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {str(path)!r}: cannot write in the folder {str(ancestor)!r} "
+            f"({exc.strerror or exc}); choose another place."
+        ) from None
 
 
 def plan_output(

@@ -219,3 +219,33 @@ def test_a_report_named_html_or_without_extension_is_written(
     small_report: nf.Report, tmp_path: Path, name: str
 ) -> None:
     assert small_report.write(tmp_path / name).read_text(encoding="utf-8").startswith("<!DOCTYPE")
+
+
+# -- 12: an output that cannot be written is refused before any request --------------------
+
+UNWRITABLE = Path("/proc/netra-frames-test")
+"""A folder no one can make a file in, root included (``os.access`` says yes to root)."""
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["traces", "-o", f"{UNWRITABLE}/t.csv"], "--output"),
+        (["traces", "--start", "2025-12-01", "-o", f"{UNWRITABLE}.csv", "--keep-partial"],
+         "--output"),
+        (["spans", "0" * 32, "-o", f"{UNWRITABLE}.parquet"], "--output"),
+        (["usage", "tenant", "AceTech", "-o", f"{UNWRITABLE}.json"], "--output"),
+        (["export", f"{UNWRITABLE}/jan"], "PATH"),
+        (["report", "-o", f"{UNWRITABLE}.html"], "--output"),
+        (["demo", "--out", f"{UNWRITABLE}/demo"], "--out"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)  # fmt: skip
+def test_an_unwritable_output_is_one_line_and_exit_2_before_any_request(
+    server: LocalNetra, argv: list[str], flag: str
+) -> None:
+    server.reset_stats()
+    proc = cli(*argv, server=server, code=2)
+    assert_one_line_error(proc, f"{flag} '{UNWRITABLE}", "cannot write in the folder '/proc'")
+    assert server.stats.requests == 0
