@@ -36,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         traces=args.traces,
         days=args.days,
         shape=args.shape,
-        anchor=parse_time(args.anchor, "--anchor") if args.anchor else None,
+        anchor=parse_time(args.anchor, "anchor") if args.anchor else None,
         host=args.host,
         port=args.port,
         db=args.db,

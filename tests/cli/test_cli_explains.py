@@ -21,6 +21,7 @@ import netra_frames as nf
 from netra_frames.cli import build_parser, main
 from netra_frames.cli._main import COMMANDS
 from netra_frames.cli._options import KEYWORDS, Word, flag_words
+from netra_frames.demo import FILES
 from netra_frames.query import FILTERS
 from netra_frames.server import LocalNetra
 
@@ -249,3 +250,48 @@ def test_an_unwritable_output_is_one_line_and_exit_2_before_any_request(
     proc = cli(*argv, server=server, code=2)
     assert_one_line_error(proc, f"{flag} '{UNWRITABLE}", "cannot write in the folder '/proc'")
     assert server.stats.requests == 0
+
+
+# -- 18, 21: every command and every file of the demo is named where users look -----------
+
+DOCS = Path(nf.__file__).resolve().parents[1] / "docs"
+
+
+def section(page: str, title: str) -> str:
+    """The text of ``## title`` in ``docs/page`` (up to the next ``##``)."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_index_lists_every_command() -> None:
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    (listed,) = re.findall(r"`netra-frames ([a-z]+(?: \| [a-z]+)+)`", text)
+    assert sorted(listed.split(" | ")) == sorted(COMMANDS)
+
+
+def test_a_misspelt_command_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reprot"])
+    err = capsys.readouterr().err
+    assert f"(choose from {', '.join(repr(c) for c in COMMANDS)})" in err
+    assert "(did you mean report?)" in err
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_file_of_the_demo_is_named_in_its_help_and_docs(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    assert name in " ".join(capsys.readouterr().out.split())
+    assert name in section("cli.md", "`netra-frames demo`")
+    assert f"| `{name}` |" in (DOCS / "quickstart.md").read_text(encoding="utf-8")
+    assert f"`{name}`" in (DOCS.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_demo_says_its_traces_are_every_tenants(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "--traces N synthetic traces on the embedded server, every tenant's" in helped
+    assert "the demo drains AceTech's share of them" in helped
