@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a failed request, drain or file; 2 bad usage *or configuration*
 (a bad flag, value, setting or environment variable: fix the command or the environment);
-130 interrupted (Ctrl-C, SIGINT or SIGTERM).
+130 interrupted (Ctrl-C, SIGINT or SIGTERM; ``serve``, which runs until stopped, exits 0).
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
         description="Netra usage and traces as typed data frames, from the command line. "
         "Connects with NETRA_API_KEY and NETRA_OTLP_ENDPOINT, like the Netra SDK. "
         "Exit codes: 0 done, 1 a request, download or file failed, 2 bad usage or "
-        "configuration (a flag, value or environment variable), 130 interrupted.",
+        "configuration (a flag, value or environment variable), 130 interrupted (serve, "
+        "which runs until stopped, exits 0). Without a command, this help.",
     )
     parser.add_argument("--version", action="version", version=f"netra-frames {__version__}")
     add_commands(parser, COMMANDS, lazy=lazy)

@@ -7,8 +7,10 @@ none), and checks what the user reads: the exit status, the one line on stderr, 
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -295,3 +297,43 @@ def test_the_demo_says_its_traces_are_every_tenants(capsys: pytest.CaptureFixtur
     helped = " ".join(capsys.readouterr().out.split())
     assert "--traces N synthetic traces on the embedded server, every tenant's" in helped
     assert "the demo drains AceTech's share of them" in helped
+
+
+# -- 19: the exit status of a signal, as the table says: 130, but serve's 0 ---------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_download_stopped_by_a_signal_exits_130_and_writes_nothing(
+    server: LocalNetra, window: Window, tmp_path: Path, sig: signal.Signals
+) -> None:
+    server.set_faults(latency_ms=60_000)  # every request hangs until the client gives up
+    server.reset_stats()
+    target = tmp_path / "t.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netra_frames", "traces", *span(window), "-o", str(target),
+         "--no-progress"],
+        env=clean_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while server.stats.connections_opened == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the download is under way
+        assert server.stats.connections_opened > 0
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert err.decode() == "netra-frames: interrupted\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_exit_status_table_says_what_serve_does() -> None:
+    """The table promises 130 for a signal, and 0 for ``serve`` (tests/cli/test_cli_serve.py
+    checks serve's 0; the test above a download's 130)."""
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| (\d+) \| (.*) \|$", text, re.M))
+    assert "`serve` stopped by Ctrl-C, SIGINT or SIGTERM" in rows["0"]
+    assert "every command but `serve`, which exits 0" in rows["130"]
