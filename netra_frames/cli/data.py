@@ -144,11 +144,13 @@ def _export(args: argparse.Namespace) -> int:
         )
     skipped = len(result.skipped)
     if result.partitions_written == 0 and skipped:
-        print(
-            f"nothing to export: all {rows(skipped, 'partition')} of the window were already "
-            f"complete in {result.root} (delete a date=... folder to write it again)",
-            file=sys.stderr,
-        )
+        if args.partition_by == "none":
+            done = "the window was already complete"
+            again = f"delete {result.root / '_SUCCESS'} to write it again"
+        else:
+            done = f"all {rows(skipped, 'partition')} of the window were already complete"
+            again = "delete a date=... folder to write it again"
+        print(f"nothing to export: {done} in {result.root} ({again})", file=sys.stderr)
         return 0
     print(
         f"exported {rows(result.rows)} in {rows(result.files, 'file')} to {result.root} "

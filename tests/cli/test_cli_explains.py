@@ -7,6 +7,7 @@ none), and checks what the user reads: the exit status, the one line on stderr, 
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -337,3 +338,31 @@ def test_the_exit_status_table_says_what_serve_does() -> None:
     rows = dict(re.findall(r"^\| (\d+) \| (.*) \|$", text, re.M))
     assert "`serve` stopped by Ctrl-C, SIGINT or SIGTERM" in rows["0"]
     assert "every command but `serve`, which exits 0" in rows["130"]
+
+
+# -- 20: the re-run message of an export names what to delete, in its layout ---------------
+
+
+@pytest.mark.parametrize("layout", ["date", "none"])
+def test_an_export_rerun_says_what_to_delete_and_deleting_it_works(
+    server: LocalNetra, window: Window, tmp_path: Path, layout: str
+) -> None:
+    root = tmp_path / "out"
+    days = ["--start", (window[1] - timedelta(days=2)).isoformat(), "--end", window[1].isoformat()]
+    argv = ["export", str(root), *days, "--partition-by", layout, "--no-progress"]
+    cli(*argv, server=server)
+    again = cli(*argv, server=server).stderr.decode()
+    if layout == "none":
+        assert again == (
+            f"nothing to export: the window was already complete in {root} "
+            f"(delete {root / '_SUCCESS'} to write it again)\n"
+        )
+        (root / "_SUCCESS").unlink()
+    else:
+        assert again == (
+            f"nothing to export: all 2 partitions of the window were already complete in "
+            f"{root} (delete a date=... folder to write it again)\n"
+        )
+        shutil.rmtree(next(root.glob("date=*")))
+    third = cli(*argv, server=server).stderr.decode()
+    assert third.startswith("exported ") and "(1 partition written" in third, third
