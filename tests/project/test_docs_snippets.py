@@ -1,5 +1,7 @@
 """Every Python snippet of README.md and docs/*.md runs as shown, against the docs' server.
 
+(Its sibling ``test_docs_console.py`` runs the ```console blocks the same way.)
+
 The documentation's outputs come from ``netra-frames serve --anchor 2026-02-01`` (seed 0,
 2000 traces over 2026-01-02 .. 2026-02-01, port 8765). This test starts the same data in a
 ``LocalNetra`` and runs each page's ```python blocks in order, **each in a fresh, empty
