@@ -209,7 +209,9 @@ def run_demo(
     by_user = cost_by_user(trace_frame)
     by_model_day = cost_by_model_day(span_frame)
     frames = (trace_frame, span_frame, by_user, by_model_day)
-    files = [write_frame(frame, out_dir / name) for frame, name in zip(frames, FILES[:4], strict=True)]
+    files = [
+        write_frame(frame, out_dir / name) for frame, name in zip(frames, FILES[:4], strict=True)
+    ]
     chart = out_dir / FILES[4]
     note = _chart(by_model_day, chart)
     if note is None:

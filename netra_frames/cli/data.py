@@ -109,7 +109,8 @@ def _spans(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     build = session_usage_frame if args.kind == "session" else tenant_usage_frame
     out = plan_output(args, SESSION_USAGE if args.kind == "session" else TENANT_USAGE)
-    ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
+    given = getattr(args, f"{args.kind}_id")  # the keyword it feeds, so errors name ID
+    ids = given[0] if len(given) == 1 else list(given)
     with connect(args) as client:
         frame = fetch(
             args,
@@ -221,7 +222,7 @@ def _configure_usage(p: argparse.ArgumentParser) -> None:
             f"{'AceTech Globex' if kind == 'tenant' else 'SESSION_ID'} --start 2026-11-01",
         )
         _data_command(k)
-        k.add_argument("ids", nargs="+", metavar="ID", help=f"{kind} id(s)")
+        k.add_argument(f"{kind}_id", nargs="+", metavar="ID", help=f"{kind} id(s)")
         o.add_window(k)
         k.set_defaults(handler=_usage)
 

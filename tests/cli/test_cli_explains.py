@@ -109,9 +109,19 @@ WORDS: list[tuple[list[str], dict[str, str], str]] = [
     (["traces"], {"NETRA_HEADERS": "x-api-key=other"}, "remove it from NETRA_HEADERS and"),
     (["usage", "tenant", "AceTech", "--max-retries", "0"],
      {"NETRA_USAGE_TIMEOUT": "0.2", "LATENCY": "2000"}, "raise NETRA_USAGE_TIMEOUT if"),
+    (["traces", "--tenant", " "], {}, "error: --tenant ' ' is empty or blank"),
+    (["spans", ""], {}, "error: TRACE_ID '' is empty or blank"),
+    (["spans", "abc", "--span-name", " "], {}, "error: --span-name ' ' is empty or blank"),
+    (["usage", "session", " "], {}, "error: ID ' ' is empty or blank"),
+    (["export", "out", "--start", "yesterday"], {}, "error: --start 'yesterday' is not"),
+    (["report", "-o", "r.html", "--end", "soon"], {}, "error: --end 'soon' is not"),
+    (["serve", "--anchor", "soon"], {}, "error: --anchor 'soon' is not"),
+    (["demo", "--anchor", "soon"], {}, "error: --anchor 'soon' is not"),
+    (["cache", "clear", "--older-than", "soon"], {}, "error: --older-than 'soon' is not a"),
 ]  # fmt: skip
 """A command, its environment and what its one line says: each case of issue 28, item 16,
-and each kind of keyword (an option, a flag, a value, a variable, a pair of both)."""
+each kind of keyword (an option, a flag, a value, a variable, a pair of both, a positional)
+and every command."""
 
 
 @pytest.mark.parametrize(("argv", "env", "said"), WORDS, ids=[w[2] for w in WORDS])
@@ -366,3 +376,7 @@ def test_an_export_rerun_says_what_to_delete_and_deleting_it_works(
         shutil.rmtree(next(root.glob("date=*")))
     third = cli(*argv, server=server).stderr.decode()
     assert third.startswith("exported ") and "(1 partition written" in third, third
+
+
+def test_the_words_are_checked_for_every_command() -> None:
+    assert {argv[0] for argv, _, _ in WORDS} == set(COMMANDS)
