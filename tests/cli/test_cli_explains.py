@@ -208,6 +208,20 @@ def test_the_command_line_follows_the_same_rule(
     assert read_as(written, tmp_path / name).height == 3
 
 
+@pytest.mark.parametrize("command", [["spans", "0" * 32], ["usage", "tenant", "AceTech"]])
+def test_spans_and_usage_follow_the_same_rule(
+    server: LocalNetra, window: Window, tmp_path: Path, command: list[str]
+) -> None:
+    server.reset_stats()
+    refused = cli(*command, "--format", "csv", "-o", "x.parquet", server=server, cwd=tmp_path,
+                  code=2)  # fmt: skip
+    assert_one_line_error(refused, "'x.parquet' is named as parquet but --format 'csv'")
+    assert server.stats.requests == 0 and list(tmp_path.iterdir()) == []
+    if command[0] == "usage":  # (the spans of an unknown trace are a 404: nothing to write)
+        cli(*command, *span(window), "-o", "x.pq", server=server, cwd=tmp_path)
+        assert pl.read_parquet(tmp_path / "x.pq")["tenant_id"].to_list() == ["AceTech"]
+
+
 @pytest.fixture(scope="module")
 def small_report(client: nf.NetraClient, window: Window) -> nf.Report:
     day = (window[1] - timedelta(days=1), window[1])
