@@ -183,8 +183,8 @@ def add_output(p: Container, formats: Sequence[str]) -> None:
         "--format",
         type=choice(formats),
         choices=formats,
-        help="output format, any case (default: from the --output extension, else table on "
-        "a terminal and CSV when piped)",
+        help="output format, any case (default: from the --output extension, which it must "
+        "agree with; else table on a terminal and CSV when piped)",
     )
     g.add_argument(
         "--output", "-o", metavar="PATH", help="write to PATH instead of stdout ('-': stdout)"
