@@ -134,7 +134,7 @@ class LocalNetra:
         """Bind the address, load (or generate) the data and start serving; return ``self``.
 
         The address is bound first, so a port in use fails at once (``OSError``), before
-        any data is made; requests that arrive while the data is made wait for it.
+        any data is made.
 
         Examples
         --------
