@@ -360,6 +360,10 @@ def flag_words(parser: argparse.ArgumentParser) -> dict[str, Word]:
 _KEYWORD = re.compile(
     r"(?<![\w.\-/&?=])(?P<name>[a-z][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[\w+\-](?:[\w.:+\-]*\w)?)?"
 )
+_ASKED = re.compile(
+    r"\{'[a-z_]+': (?:'[^']*'|\"[^\"]*\")(?:, '[a-z_]+': (?:'[^']*'|\"[^\"]*\"))*\}"
+)
+_ITEM = re.compile(r"'([a-z_]+)': ('[^']*'|\"[^\"]*\")")
 _TWICE = re.compile(r"\b([A-Z][A-Z0-9_]+)(?: / | or | \()\1\b\)?")
 
 
@@ -367,7 +371,8 @@ def in_cli_words(message: str, words: dict[str, Word]) -> str:
     """Say ``message`` (the library's) with the command line's words for Python keywords.
 
     ``start='x'`` becomes ``--start 'x'``, ``allow_insecure_http=True`` the flag alone,
-    ``timeout=`` its environment variable; a keyword the command line cannot set stays.
+    ``timeout=`` its environment variable, the filters asked ``{'tenant_id': 'x'}`` the
+    options ``--tenant 'x'``; a keyword the command line cannot set stays.
 
     Examples
     --------
@@ -386,4 +391,11 @@ def in_cli_words(message: str, words: dict[str, Word]) -> str:
             return f"{word.text}={value}" if value else word.text
         return f"{word.text} {value}" if value and word.takes_value else word.text
 
-    return _TWICE.sub(r"\1", _KEYWORD.sub(say, message))
+    def say_asked(match: re.Match[str]) -> str:
+        items = [(words.get(name), value) for name, value in _ITEM.findall(match[0])]
+        if any(word is None or word.is_variable for word, _ in items):
+            return match[0]
+        return " ".join(f"{word.text} {value}" for word, value in items if word is not None)
+
+    said = _ASKED.sub(say_asked, _KEYWORD.sub(say, message))
+    return _TWICE.sub(r"\1", said)

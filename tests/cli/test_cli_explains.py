@@ -106,6 +106,8 @@ WORDS: list[tuple[list[str], dict[str, str], str]] = [
      "is NETRA_OTLP_ENDPOINT (--base-url) right?"),
     (["traces", "-o", "t.txt"], {}, "--format"),
     (["traces", "--format", "csv"], {}, "without --start and --end it is the last 7 days"),
+    (["traces", "--tenant", "acetech", "--user", "u", "--start", "2025-12-01", "--end",
+      "2026-01-01", "--format", "csv"], {}, "matched --user 'u' --tenant 'acetech' in ["),
     (["traces"], {"NETRA_HEADERS": "x-api-key=other"}, "remove it from NETRA_HEADERS and"),
     (["usage", "tenant", "AceTech", "--max-retries", "0"],
      {"NETRA_USAGE_TIMEOUT": "0.2", "LATENCY": "2000"}, "raise NETRA_USAGE_TIMEOUT if"),
