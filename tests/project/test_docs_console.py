@@ -18,6 +18,9 @@ Marks on the line before a fence: ``<!-- console: skip (reason) -->`` does not r
 (each skip is reported with its reason); ``<!-- console: with --fault NAME=VALUE ... -->``
 runs it with those faults on the server (as ``serve --fault`` would).
 
+Every ``netra-frames`` command shown in a ```bash or ```console block (run or not) must also
+parse, or fail to parse as the page shows (``test_every_shown_command_parses``).
+
 After a change to the messages or the data, rewrite the shown outputs with
 ``python tests/project/test_docs_console.py --fix [PAGE ...]`` and review the diff.
 """
@@ -30,6 +33,7 @@ import os
 import pty
 import re
 import select
+import shlex
 import signal
 import struct
 import subprocess
@@ -44,6 +48,7 @@ from pathlib import Path
 import pytest
 from test_docs_snippets import DOCS_ANCHOR, ENV_UNSET, PAGES, REPO, SHOWN_URL, matches
 
+from netra_frames.cli import build_parser
 from netra_frames.server import LocalNetra
 from netra_frames.server.faults import FaultConfig
 
@@ -311,6 +316,59 @@ def test_the_comparison_can_fail() -> None:
     assert agrees("size          407.9 kB in 65 files", "size          1.2 MB in 65 files")
     assert not agrees("size          407.9 kB in 65 files", "size          1.2 MB in 66 files")
     assert agrees(f"at {SHOWN_URL}/sdk", "at http://127.0.0.1:40123/sdk")
+
+
+def shell_commands(page: Path) -> Iterator[tuple[list[str], str]]:
+    """Each ``netra-frames ...`` command of a page's shell blocks, and the line shown after it.
+
+    In ```bash blocks every line is a command (``\\`` continues it); in ```console blocks,
+    each ``$`` command. A pipeline or list gives each of its ``netra-frames`` commands.
+    """
+    text = page.read_text(encoding="utf-8")
+    lines = [
+        (line, "")
+        for block in re.findall(r"^```bash\n(.*?)^```$", text, re.M | re.S)
+        for line in block.replace("\\\n", " ").split("\n")
+    ]
+    lines += [(c.text, c.shown.split("\n")[0]) for b in blocks(page) for c in b.commands]
+    for line, after in lines:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        command: list[str] = []
+        for word in [*lexer, ";"]:
+            if word not in ("|", "||", "&&", ";", "&", ">", "<"):
+                command.append(word)
+                continue
+            while command and re.fullmatch(r"[A-Z_]+=\S*", command[0]):
+                command.pop(0)  # VAR=value before the command
+            if command[:1] == ["netra-frames"]:
+                yield command[1:], after
+            command = []
+
+
+PARSE_ERROR = re.compile(r": error: (argument |unrecognized arguments: )")
+"""What argparse says of a command it cannot parse (an error a page shows on purpose)."""
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_shown_command_parses(page: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every ``netra-frames`` command shown exists with those options (or fails as shown),
+    including those of blocks not run."""
+    parser = build_parser()
+    for args, after in shell_commands(page):
+        if PARSE_ERROR.search(after):  # the page shows this usage error on purpose
+            with pytest.raises(SystemExit):
+                parser.parse_args(args)
+        else:
+            try:
+                parser.parse_args(args)
+            except SystemExit:
+                pytest.fail(f"{page.name}: netra-frames {shlex.join(args)}: {capsys.readouterr()}")
+
+
+def test_commands_are_found() -> None:
+    found = [args[0] for page in PAGES for args, _ in shell_commands(page)]
+    assert {"traces", "spans", "usage", "export", "report", "cache", "serve", "demo"} <= set(found)
 
 
 # -- rewriting the shown outputs -----------------------------------------------------------

@@ -35,7 +35,6 @@ import inspect
 import io
 import os
 import re
-import shlex
 import sys
 import tempfile
 import traceback
@@ -52,7 +51,6 @@ import pytest
 
 import netra_frames as nf
 from netra_frames import _defaults
-from netra_frames.cli import build_parser
 from netra_frames.query import FILTERS
 from netra_frames.server import LocalNetra
 
@@ -355,51 +353,6 @@ def test_documented_signatures_match_the_functions(block: Block, name: str) -> N
         else:
             real[p.name] = (p.kind, p.default)
     assert shown == real
-
-
-def shell_commands(page: Path) -> Iterator[tuple[list[str], str]]:
-    """Each ``netra-frames ...`` command of a page's shell blocks, and the line after it.
-
-    In ```bash blocks every line is a command; in ```console blocks the lines after ``$ ``.
-    """
-    text = page.read_text(encoding="utf-8")
-    for kind, block in re.findall(r"^```(bash|console)\n(.*?)^```$", text, re.M | re.S):
-        lines = block.replace("\\\n", " ").split("\n")
-        for i, line in enumerate(lines):
-            if kind == "console" and not line.startswith("$ "):
-                continue
-            after = lines[i + 1] if i + 1 < len(lines) else ""
-            lexer = shlex.shlex(line.removeprefix("$ "), posix=True, punctuation_chars=True)
-            lexer.whitespace_split = True
-            command: list[str] = []
-            for word in [*lexer, ";"]:
-                if word not in ("|", "||", "&&", ";", "&", ">", "<"):
-                    command.append(word)
-                    continue
-                while command and re.fullmatch(r"[A-Z_]+=\S*", command[0]):
-                    command.pop(0)  # VAR=value before the command
-                if command[:1] == ["netra-frames"]:
-                    yield command[1:], after
-                command = []
-
-
-PARSE_ERROR = re.compile(r": error: (argument |unrecognized arguments: )")
-"""What argparse says of a command it cannot parse (an error a page shows on purpose)."""
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_shown_command_parses(page: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every ``netra-frames`` command shown exists with those options (or fails as shown)."""
-    parser = build_parser()
-    for args, after in shell_commands(page):
-        if PARSE_ERROR.search(after):  # the page shows this usage error on purpose
-            with pytest.raises(SystemExit):
-                parser.parse_args(args)
-        else:
-            try:
-                parser.parse_args(args)
-            except SystemExit:
-                pytest.fail(f"{page.name}: netra-frames {shlex.join(args)}: {capsys.readouterr()}")
 
 
 # -- rewriting the shown outputs ---------------------------------------------------------
