@@ -54,54 +54,53 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - started
 
 
+def _one_round(server: Server, window: tuple[Any, Any], tmp: Path) -> dict[str, float]:
+    """One repeat of every timed call, in a fresh client and folder."""
+    out, cache = tmp / "export", tmp / "cache"
+    with nf.NetraClient(server.api_key, server.base_url) as client:
+        kw: dict[str, Any] = {"client": client}
+        times = {
+            "frame": _timed(
+                lambda: nf.traces_frame(*window, backend="polars", progress=False, **kw)
+            ),
+            "export": _timed(lambda: nf.export_traces(out, *window, progress=False, **kw)),
+            "scan": _timed(lambda: nf.scan_traces(*window, **kw).collect()),
+        }
+        nf.scan_traces(*window, cache=cache, **kw).collect()  # fills the cache
+        times["frame_cached"] = _timed(
+            lambda: nf.traces_frame(*window, backend="polars", progress=False, cache=cache, **kw)
+        )
+        times["scan_cached"] = _timed(lambda: nf.scan_traces(*window, cache=cache, **kw).collect())
+        times["rerun"] = _timed(lambda: nf.export_traces(out, *window, progress=False, **kw))
+        times["rows"] = nf.scan_traces(*window, cache=cache, **kw).collect().height
+    return times
+
+
 def bench_speed(server: Server, repeats: int) -> dict[str, Any]:
     """Figures 1-3 against ``server`` (100 ms a page while they run)."""
     window = (server.anchor - timedelta(days=30), server.anchor)
-    times: dict[str, list[float]] = {k: [] for k in ("frame", "export", "scan")}
-    cached: dict[str, list[float]] = {k: [] for k in ("frame", "scan", "rerun")}
-    rows = 0
+    rounds: list[dict[str, float]] = []
     server.command(f"latency {LATENCY_MS}")
     try:
         for _ in range(repeats):
-            with nf.NetraClient(server.api_key, server.base_url) as client, \
-                    tempfile.TemporaryDirectory() as tmp:  # fmt: skip
-                out, cache = Path(tmp) / "export", Path(tmp) / "cache"
-                kw: dict[str, Any] = {"client": client}
-                times["frame"].append(_timed(
-                    lambda: nf.traces_frame(*window, backend="polars", progress=False, **kw)
-                ))  # fmt: skip
-                times["export"].append(_timed(
-                    lambda: nf.export_traces(out, *window, progress=False, **kw)
-                ))  # fmt: skip
-                times["scan"].append(_timed(lambda: nf.scan_traces(*window, **kw).collect()))
-                rows = nf.scan_traces(*window, cache=cache, **kw).collect().height  # fill
-                cached["frame"].append(_timed(
-                    lambda: nf.traces_frame(*window, backend="polars", progress=False,
-                                            cache=cache, **kw)
-                ))  # fmt: skip
-                cached["scan"].append(_timed(
-                    lambda: nf.scan_traces(*window, cache=cache, **kw).collect()
-                ))  # fmt: skip
-                cached["rerun"].append(_timed(
-                    lambda: nf.export_traces(out, *window, progress=False, **kw)
-                ))  # fmt: skip
+            with tempfile.TemporaryDirectory() as tmp:
+                rounds.append(_one_round(server, window, Path(tmp)))
     finally:
         server.command("latency 0")
-    med = {k: statistics.median(v) for k, v in times.items()}
-    hit = {k: statistics.median(v) for k, v in cached.items()}
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     return {
-        "pipeline_rows": rows,
+        "pipeline_rows": int(med["rows"]),
         "pipeline_latency_ms": LATENCY_MS,
         "pipeline_frame_s": med["frame"],
         "pipeline_export_s": med["export"],
         "pipeline_scan_s": med["scan"],
         "pipeline_export_time_ratio": med["export"] / med["frame"],
         "pipeline_scan_time_ratio": med["scan"] / med["frame"],
-        "pipeline_frame_cached_s": hit["frame"],
-        "pipeline_scan_cached_s": hit["scan"],
-        "pipeline_export_rerun_s": hit["rerun"],
-        "pipeline_scan_cached_ratio": hit["scan"] / hit["frame"],
-        "pipeline_export_rerun_ratio": hit["rerun"] / hit["frame"],
+        "pipeline_frame_cached_s": med["frame_cached"],
+        "pipeline_scan_cached_s": med["scan_cached"],
+        "pipeline_export_rerun_s": med["rerun"],
+        "pipeline_scan_cached_ratio": med["scan_cached"] / med["frame_cached"],
+        "pipeline_export_rerun_ratio": med["rerun"] / med["frame_cached"],
     }
 
 

@@ -1,6 +1,10 @@
 """Token usage by model per day, as a table and a chart (needs the ``plot`` extra).
 
-python examples/tokens_by_model_per_day.py --tenant AceTech --days 30 --chart tokens.png
+python examples/tokens_by_model_per_day.py --tenant AceTech --days 30 --end 2026-02-01 \\
+    --chart tokens.png
+
+Without NETRA_API_KEY it runs against an embedded local server whose data ends now (leave
+--end out); against ``netra-frames serve --anchor 2026-02-01``, pass ``--end 2026-02-01``.
 """
 
 from __future__ import annotations
@@ -14,13 +18,26 @@ import netra_frames as nf
 from netra_frames.demo import client_or_local
 
 
+def utc_time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone, UTC."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenant", default="AceTech")
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--chart", default="tokens_by_model_per_day.png")
+    parser.add_argument(
+        "--end",
+        type=utc_time,
+        default=datetime.now(timezone.utc),
+        help="end of the window, ISO 8601, UTC (default: now); 2026-02-01 for the data of "
+        "'netra-frames serve --anchor 2026-02-01'",
+    )
     args = parser.parse_args()
-    end = datetime.now(timezone.utc)
+    end = args.end
     start = end - timedelta(days=args.days)
 
     with client_or_local() as client:
@@ -41,6 +58,9 @@ def main() -> None:
     )
     daily = daily.select("day", *sorted(daily.columns[1:]))  # models in a stable order
     print(daily)
+    if daily.height == 0:
+        print(f"no model calls in [{start:%Y-%m-%d}, {end:%Y-%m-%d}): no chart (see --end)")
+        return
     try:
         import matplotlib
 

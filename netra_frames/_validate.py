@@ -148,7 +148,7 @@ def check_id(value: object, name: str) -> str:
     if not isinstance(value, str):
         raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}.")
     if not value.strip():
-        raise InvalidParameterError(f"{name} is empty or blank; pass the id to look up.")
+        raise InvalidParameterError(f"{name}={value!r} is empty or blank; pass the id to look up.")
     if "\x00" in value:
         raise InvalidParameterError(f"{name} contains a NUL character.")
     return value

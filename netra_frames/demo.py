@@ -26,6 +26,7 @@ from .frames import spans_frame, traces_frame
 from .output import write_frame
 
 __all__ = [
+    "FILES",
     "DemoReport",
     "client_or_local",
     "cost_by_model_day",
@@ -36,6 +37,15 @@ __all__ = [
 
 TENANT = "AceTech"
 DAYS = 30
+FILES = (
+    "traces.parquet",
+    "spans.parquet",
+    "cost_by_user.csv",
+    "cost_by_model_day.csv",
+    "cost_by_model_day.png",
+    "report.html",
+)
+"""The files the demo writes, in this order (the chart needs the ``plot`` extra)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ class DemoReport:
     report: Report | None = None
     chart_note: str | None = None
     seconds: float = 0.0
+    server_traces: int = 0  # the server's traces, every tenant's (``traces`` is one tenant's)
 
     @property
     def usage_agrees(self) -> bool:
@@ -158,9 +169,22 @@ def run_demo(
     *,
     traces: int = 5000,
     seed: int = 0,
+    anchor: datetime | None = None,
     progress: bool | None = None,
 ) -> DemoReport:
     """Run the demo end to end and return what it found; files go into ``out``.
+
+    Parameters
+    ----------
+    out:
+        The folder of the :data:`FILES`.
+    traces:
+        The synthetic traces of the embedded server, every tenant's over its 30 days; the
+        demo drains tenant AceTech's share of them.
+    seed, anchor:
+        The data's seed and end (default: now); the same pair gives the same data.
+    progress:
+        Progress bars: ``None`` on a terminal only.
 
     Examples
     --------
@@ -175,7 +199,7 @@ def run_demo(
     began = datetime.now()
     out_dir = Path(out)
     with (
-        LocalNetra(seed=seed, traces=traces) as srv,
+        LocalNetra(seed=seed, traces=traces, anchor=anchor) as srv,
         NetraClient(srv.api_key, srv.base_url) as client,
     ):
         end = srv.anchor
@@ -184,15 +208,15 @@ def run_demo(
         base_url = srv.base_url
     by_user = cost_by_user(trace_frame)
     by_model_day = cost_by_model_day(span_frame)
-    files = [out_dir / n for n in ("traces.parquet", "spans.parquet", "cost_by_user.csv")]
-    files.append(out_dir / "cost_by_model_day.csv")
-    for frame, path in zip((trace_frame, span_frame, by_user, by_model_day), files, strict=True):
-        write_frame(frame, path)
-    chart = out_dir / "cost_by_model_day.png"
+    frames = (trace_frame, span_frame, by_user, by_model_day)
+    files = [
+        write_frame(frame, out_dir / name) for frame, name in zip(frames, FILES[:4], strict=True)
+    ]
+    chart = out_dir / FILES[4]
     note = _chart(by_model_day, chart)
     if note is None:
         files.append(chart)
-    files.append(cost_report.write(out_dir / "report.html"))
+    files.append(cost_report.write(out_dir / FILES[5]))
     return DemoReport(
         base_url=base_url,
         start=start,
@@ -206,6 +230,7 @@ def run_demo(
         report=cost_report,
         chart_note=note,
         seconds=(datetime.now() - began).total_seconds(),
+        server_traces=traces,
     )
 
 
@@ -245,7 +270,8 @@ def print_report(report: DemoReport, stream: IO[str] | None = None) -> None:
     say("(no account, no network: the server runs inside this process)")
     say(
         f"Tenant {TENANT}, {report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC: "
-        f"{t.height:,} traces, {report.spans.height:,} spans, in {report.seconds:.1f} s"
+        f"{t.height:,} traces (of the server's {report.server_traces:,}, every tenant's), "
+        f"{report.spans.height:,} spans, in {report.seconds:.1f} s"
     )
     say()
     say("Top users by cost")

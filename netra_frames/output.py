@@ -21,9 +21,9 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Literal, overload
+from typing import IO, Any, Literal, TypeVar, overload
 
 import polars as pl
 
@@ -45,6 +45,7 @@ __all__ = [
     "FILE_EXTENSIONS",
     "FILE_FORMATS",
     "FORMATS",
+    "HTML_EXTENSIONS",
     "LIST_SEPARATOR",
     "FileFormat",
     "Format",
@@ -53,6 +54,7 @@ __all__ = [
     "check_format",
     "check_target",
     "format_for_path",
+    "named_format",
     "iso_times",
     "neutralise_formulas",
     "render",
@@ -80,6 +82,9 @@ FILE_EXTENSIONS: dict[str, FileFormat] = {
     ".xlsx": "xlsx",
 }
 """The file name extensions :func:`write_frame` knows, and the format each one asks for."""
+HTML_EXTENSIONS: dict[str, Literal["html"]] = {".html": "html", ".htm": "html"}
+"""The extensions of an HTML page (:meth:`netra_frames.Report.write`)."""
+F = TypeVar("F", bound=str)
 _TABLE_STR_LENGTH = 40
 """Longer text is cut (with ``…``) in tables."""
 _EXCEL_FORMATS: dict[Any, str] = {
@@ -88,14 +93,70 @@ _EXCEL_FORMATS: dict[Any, str] = {
 }
 
 
-def format_for_path(path: str | os.PathLike[str], default: FileFormat = "csv") -> FileFormat:
-    """Return the format a file name's extension asks for; ``default`` when it has none.
+def named_format(
+    path: str | os.PathLike[str],
+    format: F | None,
+    extensions: Mapping[str, F],
+    *,
+    default: F,
+) -> F:
+    """Return the format a file is written in: the one rule of file names and formats.
+
+    An extension of ``extensions`` names the format, and ``format``, when given, must be
+    that one (``x.parquet`` is never written as CSV); any other extension (``.txt``) needs
+    ``format``; a name without an extension is ``format``, else ``default``.
+    :func:`write_frame`, :meth:`netra_frames.Report.write` and the command line's
+    ``--output`` all follow it.
 
     Raises
     ------
     InvalidParameterError
-        For an extension that is not one of :data:`FILE_EXTENSIONS` (``.txt``, ``.csv.gz``,
-        ... would otherwise be written as something else than their name says).
+        For a format the extension contradicts, or an extension that names no format
+        when ``format`` is not given.
+
+    Examples
+    --------
+    >>> named_format("out.pq", None, FILE_EXTENSIONS, default="csv")
+    'parquet'
+    >>> named_format("out.txt", "tsv", FILE_EXTENSIONS, default="csv")
+    'tsv'
+    """
+    text, suffix = os.fspath(path), Path(path).suffix
+    named = extensions.get(suffix.lower()) if suffix else None
+    if named is not None and format is not None and format != named:
+        own = [e for e, f in extensions.items() if f == format]
+        rename = f"name it {' or '.join(own)}" if own else "choose another name"
+        raise InvalidParameterError(
+            f"{text!r} is named as {named} but format={format!r} asks for {format}; "
+            f"{rename}, or leave format= out."
+        )
+    if suffix and named is None and format is None:
+        kinds = set(extensions.values())
+        if len(kinds) == 1:  # one format only (an HTML page): nothing to choose
+            raise InvalidParameterError(
+                f"{text!r} is named {suffix} but the file is {kinds.pop()}; name it "
+                f"{' or '.join(extensions)}."
+            )
+        raise InvalidParameterError(
+            f"cannot tell the format of {text!r} from its extension {suffix!r}; name the file "
+            f"with one of {', '.join(extensions)}, or pass format=."
+        )
+    return named or format or default
+
+
+def format_for_path(
+    path: str | os.PathLike[str], format: str | None = None, *, default: FileFormat = "csv"
+) -> FileFormat:
+    """Return the format a frame is written to ``path`` in (:func:`named_format`'s rule).
+
+    ``format`` is checked first: an unknown one, or ``"table"`` (a terminal view, never a
+    file), is refused whatever the name.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an unknown format, ``"table"``, a format the extension contradicts, or an
+        extension not in :data:`FILE_EXTENSIONS` without ``format``.
 
     Examples
     --------
@@ -103,18 +164,15 @@ def format_for_path(path: str | os.PathLike[str], default: FileFormat = "csv") -
     'parquet'
     >>> format_for_path("out/traces")
     'csv'
+    >>> format_for_path("out/traces", "tsv")
+    'tsv'
     """
-    suffix = Path(path).suffix
-    if not suffix:
-        return default
-    fmt = FILE_EXTENSIONS.get(suffix.lower())
-    if fmt is None:
-        raise InvalidParameterError(
-            f"cannot tell the format of {os.fspath(path)!r} from its extension {suffix!r}; "
-            f"name the file with one of {', '.join(FILE_EXTENSIONS)}, or pass the format "
-            f"(format=, --format): one of {', '.join(FILE_FORMATS)}."
-        )
-    return fmt
+    fmt: FileFormat | None = None
+    if format is not None:
+        checked = check_format(format, to_file=True)
+        assert checked != "table"  # refused with to_file
+        fmt = checked
+    return named_format(path, fmt, FILE_EXTENSIONS, default=default)
 
 
 def check_format(fmt: str, *, to_file: bool = False) -> Format:
@@ -137,9 +195,9 @@ def check_format(fmt: str, *, to_file: bool = False) -> Format:
     """
     if to_file and fmt == "table":
         raise InvalidParameterError(
-            "format 'table' is a terminal view of at most 40 rows and is never written to a "
-            f"file; pass the format (format=, --format) as one of {', '.join(FILE_FORMATS)}, "
-            f"or name the file with one of {', '.join(FILE_EXTENSIONS)}."
+            "format='table' is a terminal view of at most 40 rows and is never written to a "
+            "file; leave format= out (the file's extension picks the format) or pass one of "
+            f"{', '.join(FILE_FORMATS)}."
         )
     for known in FORMATS:
         if fmt == known:
@@ -318,9 +376,11 @@ def write_frame(
     A file gets every row and column, and what a user sees of a pandas frame: an index
     that holds data (``groupby``, ``pivot_table``, ``MultiIndex``) becomes columns named as
     ``reset_index()`` names them, a Series' values a column of its name (see
-    :func:`writable`). Its format is ``format``, else the path's extension
-    (:data:`FILE_EXTENSIONS`; a path without an extension is CSV), and ``"table"`` or an
-    unknown extension (``.txt``, ...) is refused before anything is written. CSV and
+    :func:`writable`). Its format is the one its name says (:func:`named_format`): the
+    extension (:data:`FILE_EXTENSIONS`), which ``format`` must agree with; ``format`` for a
+    name without one (else CSV) or with another extension (``.txt``, which without
+    ``format`` is refused); ``"table"`` is never written to a file. Anything refused is
+    refused before anything is written. CSV and
     TSV are ready for spreadsheets (:func:`spreadsheet_ready`): plain decimals, lists
     joined with ``"; "``, times like ``2026-11-01T12:00:00.123Z``, and cells that start
     like a formula (``= + - @``) prefixed with ``'`` unless ``csv_safe=False``. Excel
@@ -335,9 +395,10 @@ def write_frame(
     Raises
     ------
     InvalidParameterError
-        For an unknown format or extension, ``format="table"`` with a ``path``, a
-        ``path`` that is a folder, or a frame a file cannot hold faithfully (columns on
-        several levels, two columns of one name); nothing is written.
+        For an unknown format or extension, a format the extension contradicts,
+        ``format="table"`` with a ``path``, a ``path`` that is a folder, or a frame a file
+        cannot hold faithfully (columns on several levels, two columns of one name);
+        nothing is written.
     WriteError
         When the file cannot be written (a full disk, a read-only place, no permission),
         naming ``path``; no temporary file is left.
@@ -360,6 +421,6 @@ def write_frame(
         out.write(data)
         out.flush()
         return None
-    fmt = check_format(format or format_for_path(path), to_file=True)
+    fmt = check_format(format_for_path(path, format))  # (and XlsxWriter for .xlsx)
     target = check_target(path)
     return save(target, render(writable(frame), fmt, csv_safe=csv_safe))

@@ -1,7 +1,8 @@
 """The ``netra-frames`` command: parse, call the library, print; one error boundary.
 
 Exit codes: 0 success; 1 a failed request, drain or file; 2 bad usage or configuration
-(any bad flag, value, setting or environment variable); 130 interrupted. Data goes to
+(any bad flag, value, setting or environment variable); 130 interrupted (``serve``, which
+runs until stopped, exits 0). Data goes to
 stdout or ``--output``; progress and errors to stderr.
 
 Modules: :mod:`._main` (entry, parser, error boundary), :mod:`._parser` (one-line errors,

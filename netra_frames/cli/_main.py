@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a failed request, drain or file; 2 bad usage *or configuration*
 (a bad flag, value, setting or environment variable: fix the command or the environment);
-130 interrupted (Ctrl-C, SIGINT or SIGTERM).
+130 interrupted (Ctrl-C, SIGINT or SIGTERM; ``serve``, which runs until stopped, exits 0).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from ..errors import (
     NetraWarning,
     NotFoundError,
 )
+from ._options import Word, flag_words, in_cli_words
 from ._parser import CommandFailed, CommandTable, Parser, UsageError, add_commands
 
-__all__ = ["COMMANDS", "build_parser", "cli_words", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,34 +40,6 @@ COMMANDS: CommandTable = {
     "cache": ("cache", "show or clear the local cache of traces and spans"),
 }
 """Each command: the module of :mod:`netra_frames.cli` that defines it, and its help line."""
-
-_PYTHON_WORDS = {
-    "pass base_url=": "pass --base-url",
-    "pass api_key= instead": "put the key in NETRA_API_KEY (or --api-key-env NAME) instead",
-    "pass api_key=": "pass --api-key-env NAME",
-    "pass allow_insecure_http=True": "pass --allow-insecure-http",
-    "pass overwrite=True": "pass --overwrite",
-    "max_retries": "--max-retries",
-    "sort_field": "--sort-field",
-    "sort_order": "--sort-order",
-    "max_rows": "--limit",
-    "span_name": "--span-name",
-    "max_rows_per_file": "--max-rows-per-file",
-}
-"""The library's Python names, as the command line spells them."""
-
-
-def cli_words(message: str) -> str:
-    """Say ``message`` (a library error) with the command line's flags for Python names.
-
-    Examples
-    --------
-    >>> cli_words("no base URL: pass base_url= or set NETRA_OTLP_ENDPOINT")
-    'no base URL: pass --base-url or set NETRA_OTLP_ENDPOINT'
-    """
-    for python, flag in _PYTHON_WORDS.items():
-        message = message.replace(python, flag)
-    return message
 
 
 def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
@@ -85,24 +58,29 @@ def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
         description="Netra usage and traces as typed data frames, from the command line. "
         "Connects with NETRA_API_KEY and NETRA_OTLP_ENDPOINT, like the Netra SDK. "
         "Exit codes: 0 done, 1 a request, download or file failed, 2 bad usage or "
-        "configuration (a flag, value or environment variable), 130 interrupted.",
+        "configuration (a flag, value or environment variable), 130 interrupted (serve, "
+        "which runs until stopped, exits 0). Without a command, this help.",
     )
     parser.add_argument("--version", action="version", version=f"netra-frames {__version__}")
     add_commands(parser, COMMANDS, lazy=lazy)
     return parser
 
 
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Print a warning as one line on stderr (our own as ``netra-frames: warning: ...``)."""
-    text = str(message).splitlines()[0] if str(message) else category.__name__
-    print(f"netra-frames: warning: {cli_words(text)}", file=sys.stderr)
+def _show_warnings(words: dict[str, Word]) -> Callable[..., None]:
+    """``warnings.showwarning`` for the command line: one line on stderr, in its words."""
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        text = str(message).splitlines()[0] if str(message) else category.__name__
+        print(f"netra-frames: warning: {in_cli_words(text, words)}", file=sys.stderr)
+
+    return show
 
 
 def _on_terminate(signum: int, frame: object) -> None:
@@ -164,9 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     found = _stop_on_signals()
     try:
-        args = build_parser(lazy=True).parse_args(argv)  # imports the chosen command
+        parser = build_parser(lazy=True)
+        args = parser.parse_args(argv)  # imports the chosen command
         handler: Handler = args.handler
-        return _run(handler, args)
+        return _run(handler, args, flag_words(parser))
     except KeyboardInterrupt:  # during start-up, or a second one while stopping
         return _interrupted()
     finally:
@@ -174,37 +153,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             _restore(found)
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"netra-frames: error: {cli_words(message)}", file=sys.stderr)
-    return code
+def _run(handler: Handler, args: argparse.Namespace, words: dict[str, Word]) -> int:
+    """Run a command; turn every failure into one line on stderr and an exit code.
 
+    Messages and warnings come from the library in its Python words (``base_url=``); they
+    are said in the command's (``--base-url``), from the options it declares (``words``).
+    """
 
-def _run(handler: Handler, args: argparse.Namespace) -> int:
-    """Run a command; turn every failure into one line on stderr and an exit code."""
+    def fail(message: str, code: int) -> int:
+        print(f"netra-frames: error: {in_cli_words(message, words)}", file=sys.stderr)
+        return code
+
     try:
         with warnings.catch_warnings():
             # our warnings are one line on stderr, never a traceback (even under -W error)
             warnings.simplefilter("default", NetraWarning)
-            warnings.showwarning = _show_warning
+            warnings.showwarning = _show_warnings(words)
             return handler(args)
     except (UsageError, InvalidParameterError, ConfigurationError) as exc:
-        return _fail(str(exc), 2)
+        return fail(str(exc), 2)
     except NotFoundError as exc:
         if "no route" in (exc.server_message or ""):  # the path is wrong, not the id
-            return _fail(
+            return fail(
                 f"{exc.url} is not an endpoint of this server (HTTP 404: {exc.server_message}); "
                 "check --base-url or NETRA_OTLP_ENDPOINT.",
                 1,
             )
-        return _fail(str(exc), 1)
+        return fail(str(exc), 1)
     except (CommandFailed, NetraError) as exc:
-        return _fail(str(exc), 1)
+        return fail(str(exc), 1)
     except ImportError as exc:  # an optional extra is missing; the message names it
-        return _fail(str(exc), 1)
+        return fail(str(exc), 1)
     except BrokenPipeError:
         sys.stderr.close()
         return 0
     except OSError as exc:  # a file we were asked to read or write
-        return _fail(str(exc), 1)
+        return fail(str(exc), 1)
     except KeyboardInterrupt:
         return _interrupted()

@@ -1,17 +1,26 @@
 """Every option group of the command line, each declared once and reused by the commands.
 
 Also the type functions of sized options (one line and exit 2 for ``--traces -5``) and
-the words the command line uses for the library's Python names.
+the words the command line uses for the library's Python names (:func:`in_cli_words`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ..config import DEFAULT_MAX_RETRIES, ENV_API_KEY
+from ..config import (
+    DEFAULT_MAX_RETRIES,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_HEADERS,
+    ENV_MAX_REQUESTS_PER_SECOND,
+    ENV_TIMEOUT,
+)
 from ..query import FILTERS, SORT_FIELDS
 
 Container = argparse._ActionsContainer
@@ -30,6 +39,8 @@ __all__ = [
     "choice",
     "count",
     "filters",
+    "flag_words",
+    "in_cli_words",
     "positive_float",
     "port",
     "positive_int",
@@ -172,8 +183,8 @@ def add_output(p: Container, formats: Sequence[str]) -> None:
         "--format",
         type=choice(formats),
         choices=formats,
-        help="output format, any case (default: from the --output extension, else table on "
-        "a terminal and CSV when piped)",
+        help="output format, any case (default: from the --output extension, which it must "
+        "agree with; else table on a terminal and CSV when piped)",
     )
     g.add_argument(
         "--output", "-o", metavar="PATH", help="write to PATH instead of stdout ('-': stdout)"
@@ -235,19 +246,157 @@ def _filter_flag(name: str) -> str:
     return "--" + name.removesuffix("_id").replace("_", "-")
 
 
+class _Once(argparse.Action):
+    """Keep a filter's one value: the same filter given again is an error naming the flag.
+
+    The API's filters are equality tests combined with AND, so ``--tenant A --tenant B``
+    cannot mean "A or B"; keeping the last one would silently drop the first.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None:
+            raise argparse.ArgumentError(
+                self,
+                f"given twice ({before!r}, then {values!r}); a filter takes one id (filters "
+                "are exact matches combined with AND): run the command once per id",
+            )
+        setattr(namespace, self.dest, values)
+
+
 def add_filters(p: Container) -> None:
-    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form)."""
+    """One flag per traces filter of :data:`netra_frames.query.FILTERS` (and its long form).
+
+    Each takes one id; given twice, it is an error (exit 2) naming the flag.
+    """
     for name in FILTERS:
         what = name.removesuffix("_id").replace("_", " ")
         p.add_argument(
             _filter_flag(name),
             "--" + name.replace("_", "-"),
             dest=name,
+            action=_Once,
             metavar="ID",
-            help=f"only this {what} id (exact, case-sensitive)",
+            help=f"only this {what} id (exact, case-sensitive; once)",
         )
 
 
 def filters(args: argparse.Namespace) -> dict[str, Any]:
     """The traces filters given on the command line, as keywords."""
     return {name: getattr(args, name) for name in FILTERS if getattr(args, name) is not None}
+
+
+# -- the library's keywords in the command line's words ----------------------------------
+
+KEYWORDS: dict[str, str] = {
+    "max_rows": "--limit",
+    "progress": "--no-progress",
+    "csv_safe": "--no-csv-safe",
+    "api_key": "--api-key-env",
+}
+"""Library keywords set by an option of another name; any other option's ``dest`` is the
+keyword it sets (``sort_field`` is ``--sort-field``, ``tenant_id`` is ``--tenant``)."""
+
+SETTINGS: dict[str, str] = {
+    "base_url": ENV_BASE_URL,
+    "timeout": ENV_TIMEOUT,
+    "headers": ENV_HEADERS,
+    "max_requests_per_second": ENV_MAX_REQUESTS_PER_SECOND,
+    "api_key": ENV_API_KEY,
+}
+"""Library keywords the command line sets only through the environment (when no option)."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """How the command line spells a library keyword: an option, a positional or a variable."""
+
+    text: str  # "--limit", "PATH", "NETRA_USAGE_TIMEOUT"
+    takes_value: bool = True
+    is_variable: bool = False
+
+
+def _actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
+    """Every action of ``parser`` and of the (configured) commands under it."""
+    for action in parser._actions:
+        yield action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                yield from _actions(sub)
+
+
+def flag_words(parser: argparse.ArgumentParser) -> dict[str, Word]:
+    """Each library keyword the options of ``parser`` set, and how the command line says it.
+
+    Built from the options as declared (their ``dest``, and :data:`KEYWORDS` for those named
+    otherwise); a keyword no option sets is its environment variable (:data:`SETTINGS`).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_window(p)
+    >>> flag_words(p)["start"]
+    Word(text='--start', takes_value=True, is_variable=False)
+    """
+    words = {name: Word(env, is_variable=True) for name, env in SETTINGS.items()}
+    named: dict[str, Word] = {}
+    for action in _actions(parser):
+        longs = [s for s in action.option_strings if s.startswith("--")]
+        if action.dest in (argparse.SUPPRESS, "help") or (action.option_strings and not longs):
+            continue
+        text = longs[0] if longs else str(action.metavar or action.dest.upper())
+        named.setdefault(action.dest, Word(text, takes_value=action.nargs != 0))
+    for keyword, flag in KEYWORDS.items():
+        by_flag = [w for w in named.values() if w.text == flag]
+        if by_flag:
+            named[keyword] = by_flag[0]
+    return words | named
+
+
+_KEYWORD = re.compile(
+    r"(?<![\w.\-/&?=])(?P<name>[a-z][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[\w+\-](?:[\w.:+\-]*\w)?)?"
+)
+_ASKED = re.compile(
+    r"\{'[a-z_]+': (?:'[^']*'|\"[^\"]*\")(?:, '[a-z_]+': (?:'[^']*'|\"[^\"]*\"))*\}"
+)
+_ITEM = re.compile(r"'([a-z_]+)': ('[^']*'|\"[^\"]*\")")
+_TWICE = re.compile(r"\b([A-Z][A-Z0-9_]+)(?: / | or | \()\1\b\)?")
+
+
+def in_cli_words(message: str, words: dict[str, Word]) -> str:
+    """Say ``message`` (the library's) with the command line's words for Python keywords.
+
+    ``start='x'`` becomes ``--start 'x'``, ``allow_insecure_http=True`` the flag alone,
+    ``timeout=`` its environment variable, the filters asked ``{'tenant_id': 'x'}`` the
+    options ``--tenant 'x'``; a keyword the command line cannot set stays.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_connection(p)
+    >>> in_cli_words("no base URL: pass base_url= or set NETRA_OTLP_ENDPOINT", flag_words(p))
+    'no base URL: pass --base-url or set NETRA_OTLP_ENDPOINT'
+    >>> in_cli_words("raise timeout= / NETRA_USAGE_TIMEOUT", flag_words(p))
+    'raise NETRA_USAGE_TIMEOUT'
+    """
+
+    def say(match: re.Match[str]) -> str:
+        word, value = words.get(match["name"]), match["value"]
+        if word is None:
+            return match[0]
+        if word.is_variable:
+            return f"{word.text}={value}" if value else word.text
+        return f"{word.text} {value}" if value and word.takes_value else word.text
+
+    def say_asked(match: re.Match[str]) -> str:
+        items = [(words.get(name), value) for name, value in _ITEM.findall(match[0])]
+        if any(word is None or word.is_variable for word, _ in items):
+            return match[0]
+        return " ".join(f"{word.text} {value}" for word, value in items if word is not None)
+
+    said = _ASKED.sub(say_asked, _KEYWORD.sub(say, message))
+    return _TWICE.sub(r"\1", said)

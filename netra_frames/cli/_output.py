@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,8 @@ def check_folder(path: Path, flag: str, *, is_file: bool) -> None:
     """Refuse ``path`` before any request when it cannot be written, naming ``flag``.
 
     ``is_file``: ``path`` is a file to write (its folder must be writable); else a folder
-    to fill, which must not be an existing file.
+    to fill, which must not be an existing file. Writable means a file can be made there
+    (one is, and removed at once), in the nearest folder that exists.
 
     Examples
     --------
@@ -61,8 +63,15 @@ def check_folder(path: Path, flag: str, *, is_file: bool) -> None:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise UsageError(f"{flag} {str(path)!r}: {str(ancestor)!r} is a file, not a folder.")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {str(path)!r}: the folder {str(ancestor)!r} is not writable.")
+    try:  # a file made and removed there: os.access says yes to root, even in /proc
+        probe = ancestor / f".netra-frames-probe-{secrets.token_hex(4)}"
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"{flag} {str(path)!r}: cannot write in the folder {str(ancestor)!r} "
+            f"({exc.strerror or exc}); choose another place."
+        ) from None
 
 
 def plan_output(
@@ -71,21 +80,12 @@ def plan_output(
     """Check ``--format``/``--output``/``--columns`` against ``schema`` before fetching."""
     path = None if args.output in (None, "-") else args.output
     fmt: Format
-    if args.format:
-        fmt = args.format
-    elif path:
-        fmt = format_for_path(path)
-    else:
-        fmt = "table" if sys.stdout.isatty() else "csv"
-    check_format(fmt)
-    if path:
-        if fmt == "table":
-            raise UsageError(
-                f"--output {path!r}: a text table is for the terminal and shows only some rows; "
-                "name a .csv, .tsv, .parquet, .ndjson, .json or .xlsx file, or pass --format."
-            )
+    if path:  # the library's rule of names and formats (its words said as flags)
+        fmt = check_format(format_for_path(path, args.format))
         check_folder(check_target(path), "--output", is_file=True)
-    elif fmt in ("parquet", "xlsx") and sys.stdout.isatty():
+    else:
+        fmt = check_format(args.format or ("table" if sys.stdout.isatty() else "csv"))
+    if not path and fmt in ("parquet", "xlsx") and sys.stdout.isatty():
         raise UsageError(f"refusing to write {fmt} to a terminal; pass --output FILE.")
     known = [c.name for c in schema]
     if args.columns is not None and args.all_columns:

@@ -21,6 +21,7 @@ __all__ = [
     "Parser",
     "UsageError",
     "add_commands",
+    "add_subcommands",
     "rows",
     "suggest",
 ]
@@ -119,11 +120,35 @@ class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
         super().__call__(parser, namespace, values, option_string)
 
 
+def add_subcommands(
+    parser: argparse.ArgumentParser, dest: str, metavar: str, **kwargs: Any
+) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+    """Add the subcommands of ``parser``; given none, the command prints its help (exit 0).
+
+    So a bare ``netra-frames`` (or ``netra-frames usage``) lists what it can do instead
+    of failing.
+
+    Examples
+    --------
+    >>> p = Parser(prog="p"); sub = add_subcommands(p, "kind", "KIND")
+    >>> p.parse_args([]).handler.__name__
+    'show_help'
+    """
+    parser.set_defaults(handler=_helper(parser))
+    return parser.add_subparsers(dest=dest, metavar=metavar, required=False, **kwargs)
+
+
+def _helper(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 0
+
+    return show_help
+
+
 def add_commands(parser: Parser, table: CommandTable, *, lazy: bool) -> None:
     """Add the commands of ``table`` to ``parser``; ``lazy=False`` adds every option now."""
-    commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", required=True, action=_Commands
-    )
+    commands = add_subcommands(parser, "command", "COMMAND", action=_Commands)
     assert isinstance(commands, _Commands)
     for name, (module, help_text) in table.items():
         commands.add_parser(name, help=help_text)

@@ -11,7 +11,7 @@ import argparse
 
 from .._disk import human_size
 from ..cache import cache_clear, cache_info
-from ._parser import Configure, rows
+from ._parser import Configure, add_subcommands, rows
 
 __all__ = ["COMMANDS"]
 
@@ -45,7 +45,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 def _configure_cache(p: argparse.ArgumentParser) -> None:
     p.description = "Show what the local cache holds, or remove entries from it."
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = add_subcommands(p, "action", "ACTION")
     info = actions.add_parser(
         "info",
         help="size, entries and newest day of the cache",

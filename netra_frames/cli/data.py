@@ -16,7 +16,7 @@ from ..schema import SESSION_USAGE, SPANS, TENANT_USAGE, TRACES
 from ..usage_frames import session_usage_frame, tenant_usage_frame
 from . import _options as o
 from ._output import TABLE_COLUMNS, check_folder, emit, fetch, plan_output, rows
-from ._parser import Configure, UsageError
+from ._parser import Configure, UsageError, add_subcommands
 from ._trace_ids import read_trace_ids
 
 __all__ = ["COMMANDS", "connect"]
@@ -109,7 +109,8 @@ def _spans(args: argparse.Namespace) -> int:
 def _usage(args: argparse.Namespace) -> int:
     build = session_usage_frame if args.kind == "session" else tenant_usage_frame
     out = plan_output(args, SESSION_USAGE if args.kind == "session" else TENANT_USAGE)
-    ids = args.ids[0] if len(args.ids) == 1 else list(args.ids)
+    given = getattr(args, f"{args.kind}_id")  # the keyword it feeds, so errors name ID
+    ids = given[0] if len(given) == 1 else list(given)
     with connect(args) as client:
         frame = fetch(
             args,
@@ -145,11 +146,13 @@ def _export(args: argparse.Namespace) -> int:
         )
     skipped = len(result.skipped)
     if result.partitions_written == 0 and skipped:
-        print(
-            f"nothing to export: all {rows(skipped, 'partition')} of the window were already "
-            f"complete in {result.root} (delete a date=... folder to write it again)",
-            file=sys.stderr,
-        )
+        if args.partition_by == "none":
+            done = "the window was already complete"
+            again = f"delete {result.root / '_SUCCESS'} to write it again"
+        else:
+            done = f"all {rows(skipped, 'partition')} of the window were already complete"
+            again = "delete a date=... folder to write it again"
+        print(f"nothing to export: {done} in {result.root} ({again})", file=sys.stderr)
         return 0
     print(
         f"exported {rows(result.rows)} in {rows(result.files, 'file')} to {result.root} "
@@ -210,7 +213,7 @@ def _configure_spans(p: argparse.ArgumentParser) -> None:
 
 def _configure_usage(p: argparse.ArgumentParser) -> None:
     p.description = "Usage totals of one or more sessions or tenants over a window."
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kinds = add_subcommands(p, "kind", "KIND")
     for kind in ("session", "tenant"):
         k = kinds.add_parser(
             kind,
@@ -220,7 +223,7 @@ def _configure_usage(p: argparse.ArgumentParser) -> None:
             f"{'AceTech Globex' if kind == 'tenant' else 'SESSION_ID'} --start 2026-11-01",
         )
         _data_command(k)
-        k.add_argument("ids", nargs="+", metavar="ID", help=f"{kind} id(s)")
+        k.add_argument(f"{kind}_id", nargs="+", metavar="ID", help=f"{kind} id(s)")
         o.add_window(k)
         k.set_defaults(handler=_usage)
 

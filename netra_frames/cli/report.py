@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from ..answers import report
+from ..output import HTML_EXTENSIONS, check_target, named_format
 from . import _options as o
 from ._output import check_folder
-from ._parser import Configure, UsageError
+from ._parser import Configure
 from .data import connect
 
 __all__ = ["COMMANDS"]
@@ -17,9 +18,8 @@ __all__ = ["COMMANDS"]
 
 def _report(args: argparse.Namespace) -> int:
     path = Path(args.output)
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--output {args.output!r}: the report is one HTML file; name a .html.")
-    check_folder(path, "--output", is_file=True)
+    named_format(path, None, HTML_EXTENSIONS, default="html")  # as Report.write will
+    check_folder(check_target(path), "--output", is_file=True)
     with connect(args) as client:
         result = report(
             args.start,
@@ -50,7 +50,13 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     o.add_connection(p)
     o.add_window(p)
     o.add_filters(p)
-    p.add_argument("--output", "-o", metavar="PATH", required=True, help="the HTML file to write")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        required=True,
+        help="the HTML file to write (.html or .htm; a name without an extension is HTML too)",
+    )
     p.add_argument(
         "--top",
         type=o.positive_int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import threading
 import time
@@ -35,7 +36,7 @@ def _serve(args: argparse.Namespace) -> int:
         traces=args.traces,
         days=args.days,
         shape=args.shape,
-        anchor=parse_time(args.anchor, "--anchor") if args.anchor else None,
+        anchor=parse_time(args.anchor, "anchor") if args.anchor else None,
         host=args.host,
         port=args.port,
         db=args.db,
@@ -43,7 +44,10 @@ def _serve(args: argparse.Namespace) -> int:
         progress=None if args.no_progress else _LoadReport(),
     )
     try:
-        srv.start()
+        try:
+            srv.start()  # binds first: a busy port fails before any data is made
+        except OSError as exc:
+            raise UsageError(_cannot_listen(args.host, args.port, exc)) from None
         print(banner(srv), flush=True)
         _wait_forever()
     except KeyboardInterrupt:  # SIGINT, or SIGTERM (the command line makes it one)
@@ -51,6 +55,21 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         srv.stop()
     return 0
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """Why ``serve`` cannot listen on ``host:port``, and what to type instead."""
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"--port {port}: {host}:{port} is already in use (another server?); pick another "
+            "port, or pass --port 0 for any free one."
+        )
+    if exc.errno == errno.EACCES:
+        return (
+            f"--port {port}: not allowed to listen on {host}:{port} ({exc.strerror}); pick a "
+            "port above 1023, or pass --port 0 for any free one."
+        )
+    return f"--host {host}: cannot listen on {host}:{port} ({exc.strerror or exc}); check --host."
 
 
 def banner(srv: LocalNetra) -> str:

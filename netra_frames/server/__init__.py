@@ -137,7 +137,10 @@ class LocalNetra:
         return (self.anchor - epoch) // timedelta(milliseconds=1)
 
     def start(self) -> LocalNetra:
-        """Load (or generate) the data and start serving; return ``self``.
+        """Bind the address, load (or generate) the data and start serving; return ``self``.
+
+        The address is bound first, so a port in use fails at once (``OSError``), before
+        any data is made.
 
         Examples
         --------
@@ -146,21 +149,25 @@ class LocalNetra:
         if self._server is not None:
             raise RuntimeError("LocalNetra is already running")
         store = Store(self.db)
+        server = None
         try:
+            keys = {o.api_key: o.org_id for o in self.organisations}
+            app = NetraApp(store, keys, secrets.token_bytes(32), self.max_page_size,
+                           self.default_page_size, self._faults,
+                           inclusive_end=self.inclusive_end)  # fmt: skip
+            server = NetraHTTPServer((self.host, self.port), app)
             started = time.perf_counter()
             self.data_reused = not store.load(
                 seed=self.seed, traces=self.traces, days=self.days, anchor_ms=self.anchor_ms,
                 shape=self.shape, progress=self._progress,
             )  # fmt: skip
             self.generation_seconds = time.perf_counter() - started
-            keys = {o.api_key: o.org_id for o in self.organisations}
-            self._app = NetraApp(store, keys, secrets.token_bytes(32), self.max_page_size,
-                                 self.default_page_size, self._faults,
-                                 inclusive_end=self.inclusive_end)  # fmt: skip
-            self._server = NetraHTTPServer((self.host, self.port), self._app)
         except BaseException:
+            if server is not None:
+                server.server_close()
             store.close()
             raise
+        self._app, self._server = app, server
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
             name=self._server.thread_name, daemon=True,

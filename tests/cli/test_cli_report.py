@@ -35,7 +35,7 @@ def test_report_refuses_a_file_that_is_not_html_before_any_request(
     server.reset_stats()
     proc = cli("report", "--tenant", "AceTech", "-o", str(tmp_path / "r.txt"),
                env=clean_env(server), code=2)  # fmt: skip
-    assert_one_line_error(proc, "--output", ".html")
+    assert_one_line_error(proc, "r.txt' is named .txt but the file is html", ".html or .htm")
     assert server.stats.requests == 0 and not (tmp_path / "r.txt").exists()
 
 

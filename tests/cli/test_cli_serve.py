@@ -3,6 +3,7 @@ and Ctrl-C or SIGTERM that stop it promptly."""
 
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import signal
@@ -161,3 +162,47 @@ def test_main_called_by_a_program_gives_back_its_signal_handlers() -> None:
     ]
     assert out.returncode == 0, out.stderr.decode()
     assert lines[-4:] == ["code 0", "kept True True", "caller's handler 2", "alive"], lines
+
+
+# -- a busy port: one line naming it, before any data is made (issue 28, item 13) ----------
+
+
+def test_local_netra_binds_before_it_makes_the_data() -> None:
+    seen: list[tuple[str, int, int]] = []
+    with LocalNetra(traces=5) as busy:
+        port = int(busy.base_url.rsplit(":", 1)[1])
+        srv = LocalNetra(traces=5000, port=port, progress=lambda *a: seen.append(a))
+        with pytest.raises(OSError) as caught:
+            srv.start()
+        assert caught.value.errno == errno.EADDRINUSE
+        assert seen == [] and not srv.is_running
+        srv.stop()  # nothing to stop: still fine
+
+
+def test_serve_on_a_busy_port_is_one_line_naming_it_before_any_data() -> None:
+    with LocalNetra(traces=5) as busy:
+        port = busy.base_url.rsplit(":", 1)[1]
+        proc = subprocess.run(
+            [sys.executable, "-W", "error", "-m", "netra_frames", "serve", "--port", port,
+             "--traces", "200000"],
+            env=_env(), capture_output=True, timeout=READY_TIMEOUT_S, check=False,
+        )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err == (
+        f"netra-frames: error: --port {port}: 127.0.0.1:{port} is already in use (another "
+        "server?); pick another port, or pass --port 0 for any free one.\n"
+    )  # not a line about generating 200,000 traces first
+    assert proc.stdout == b""
+
+
+def test_serve_on_an_address_not_of_this_machine_is_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "netra_frames", "serve", "--host", "192.0.2.1", "--port", "0",
+         "--traces", "200000"],
+        env=_env(), capture_output=True, timeout=READY_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("netra-frames: error: --host 192.0.2.1: cannot listen on 192.0.2.1:0")
+    assert err.endswith("; check --host.\n") and len(err.splitlines()) == 1

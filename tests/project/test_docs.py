@@ -77,7 +77,10 @@ def test_every_documented_option_exists() -> None:
             known.update(action.option_strings)
             if action.choices and isinstance(action.choices, dict):
                 stack.extend(action.choices.values())
-    documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", (DOCS / "cli.md").read_text()))
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    # a misspelt option shown on purpose, with its "did you mean" line, is not documented
+    text = re.sub(r"^\$ [^\n]*\n[^\n]*\(did you mean --[^\n]*\n", "", text, flags=re.M)
+    documented = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text))
     assert documented <= known, documented - known
 
 

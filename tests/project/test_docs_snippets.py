@@ -1,5 +1,7 @@
 """Every Python snippet of README.md and docs/*.md runs as shown, against the docs' server.
 
+(Its sibling ``test_docs_console.py`` runs the ```console blocks the same way.)
+
 The documentation's outputs come from ``netra-frames serve --anchor 2026-02-01`` (seed 0,
 2000 traces over 2026-01-02 .. 2026-02-01, port 8765). This test starts the same data in a
 ``LocalNetra`` and runs each page's ```python blocks in order, **each in a fresh, empty
@@ -33,7 +35,6 @@ import inspect
 import io
 import os
 import re
-import shlex
 import sys
 import tempfile
 import traceback
@@ -50,7 +51,6 @@ import pytest
 
 import netra_frames as nf
 from netra_frames import _defaults
-from netra_frames.cli import build_parser
 from netra_frames.server import LocalNetra
 
 REPO = Path(nf.__file__).resolve().parents[1]
@@ -350,47 +350,6 @@ def test_documented_signatures_match_the_functions(block: Block, name: str) -> N
         for p in inspect.signature(getattr(nf, name)).parameters.values()
     }
     assert list(shown.items()) == list(real.items())  # the same parameters, in the same order
-
-
-def shell_commands(page: Path) -> Iterator[tuple[list[str], str]]:
-    """Each ``netra-frames ...`` command of a page's shell blocks, and the line after it.
-
-    In ```bash blocks every line is a command; in ```console blocks the lines after ``$ ``.
-    """
-    text = page.read_text(encoding="utf-8")
-    for kind, block in re.findall(r"^```(bash|console)\n(.*?)^```$", text, re.M | re.S):
-        lines = block.replace("\\\n", " ").split("\n")
-        for i, line in enumerate(lines):
-            if kind == "console" and not line.startswith("$ "):
-                continue
-            after = lines[i + 1] if i + 1 < len(lines) else ""
-            lexer = shlex.shlex(line.removeprefix("$ "), posix=True, punctuation_chars=True)
-            lexer.whitespace_split = True
-            command: list[str] = []
-            for word in [*lexer, ";"]:
-                if word not in ("|", "||", "&&", ";", "&", ">", "<"):
-                    command.append(word)
-                    continue
-                while command and re.fullmatch(r"[A-Z_]+=\S*", command[0]):
-                    command.pop(0)  # VAR=value before the command
-                if command[:1] == ["netra-frames"]:
-                    yield command[1:], after
-                command = []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_shown_command_parses(page: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every ``netra-frames`` command shown exists with those options (or fails as shown)."""
-    parser = build_parser()
-    for args, after in shell_commands(page):
-        if ": error: argument" in after:  # the page shows this usage error on purpose
-            with pytest.raises(SystemExit):
-                parser.parse_args(args)
-        else:
-            try:
-                parser.parse_args(args)
-            except SystemExit:
-                pytest.fail(f"{page.name}: netra-frames {shlex.join(args)}: {capsys.readouterr()}")
 
 
 # -- rewriting the shown outputs ---------------------------------------------------------

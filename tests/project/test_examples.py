@@ -1,13 +1,17 @@
-"""Every script in examples/ runs: alone (embedded server) and against a running server.
+"""Every script in examples/ runs: alone (embedded server), against a running server, and
+against the docs' server (``netra-frames serve --anchor 2026-02-01``).
 
-The examples ask for windows that end now ("the last 7 days", "this month"), as a user's
-script would, so the server they talk to holds data up to the current minute (the session
-server's data is fixed in the past). The checks below hold for any such minute.
+By default the examples ask for windows that end now ("the last 7 days", "this month"), as
+a user's script would, so the server they talk to holds data up to the current minute (the
+session server's data is fixed in the past); given ``--end 2026-02-01`` or ``--month
+2026-01`` they cover the docs' data. The checks below hold for any such minute, and each
+asks for a table with rows: an example that printed an empty one fails.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +25,7 @@ import netra_frames
 from netra_frames.server import LocalNetra
 
 REPO = Path(netra_frames.__file__).resolve().parents[1]
+DOCS_ANCHOR = datetime(2026, 2, 1, tzinfo=timezone.utc)
 EXAMPLES = sorted((REPO / "examples").glob("*.py"))
 
 
@@ -55,8 +60,12 @@ def check_outputs(name: str, out: str, cwd: Path) -> None:
         assert pl.read_csv(by_user)["requests"].sum() > 0
     elif name == "slow_and_error_spans":
         assert "slowest spans" in out and "error spans, by kind" in out
+        traces, spans = map(int, re.findall(r"AceTech: (\d+) traces, (\d+) spans", out)[0])
+        assert traces > 0 and spans > traces, out
+        assert re.search(r"shape: \(10, 7\)", out), out  # the 10 slowest, not an empty table
     elif name == "tokens_by_model_per_day":
-        assert "gpt-4o" in out
+        days, models = map(int, re.findall(r"shape: \((\d+), (\d+)\)", out)[0])
+        assert days >= 7 and models >= 3 and "gpt-4o" in out, out  # a day and a model or more
         pytest.importorskip("matplotlib")
         assert (cwd / "tokens_by_model_per_day.png").read_bytes()[:4] == b"\x89PNG"
     elif name == "export_month_csv":
@@ -65,6 +74,13 @@ def check_outputs(name: str, out: str, cwd: Path) -> None:
         assert frame.height > 0 and f"{frame.height} traces" in out
     else:  # a new example: it ran, that is all we know
         assert out
+
+
+@pytest.fixture(scope="module")
+def docs_server() -> Iterator[LocalNetra]:
+    """The server of the docs: ``netra-frames serve --anchor 2026-02-01``."""
+    with LocalNetra(seed=0, traces=2000, anchor=DOCS_ANCHOR) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +97,13 @@ def extra_args(script: Path) -> list[str]:
         month = datetime.now(timezone.utc) - timedelta(days=2)
         return ["--month", f"{month:%Y-%m}"]
     return []
+
+
+def docs_args(script: Path) -> list[str]:
+    """The window of the docs' server: January 2026, or the days before 2026-02-01."""
+    if script.stem in ("monthly_cost_report", "export_month_csv"):
+        return ["--month", "2026-01"]
+    return ["--end", "2026-02-01"]
 
 
 def test_every_example_is_tested() -> None:
@@ -108,3 +131,22 @@ def test_example_against_a_server(script: Path, tmp_path: Path, live_server: Loc
     proc = run_example(script, tmp_path, clean_env(live_server), *extra_args(script))
     check_outputs(script.stem, proc.stdout, tmp_path)
     assert live_server.stats.requests > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
+def test_example_against_the_documented_server(
+    script: Path, tmp_path: Path, docs_server: LocalNetra
+) -> None:
+    """Against ``netra-frames serve --anchor 2026-02-01`` (data ending 2026-02-01), each
+    example takes that window and prints, and draws, what the data holds: no empty table."""
+    proc = run_example(script, tmp_path, clean_env(docs_server), *docs_args(script))
+    check_outputs(script.stem, proc.stdout, tmp_path)
+    assert "EmptyResultWarning" not in proc.stderr
+
+
+def test_the_examples_tell_how_to_reach_the_documented_server() -> None:
+    """Each example that covers the days before now says how to point it at the docs' data."""
+    for script in EXAMPLES:
+        text = script.read_text(encoding="utf-8")
+        assert "--end 2026-02-01" in text or "--month" in text, script.name

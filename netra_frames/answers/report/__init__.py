@@ -21,6 +21,7 @@ from ...cache import CacheLike
 from ...client import NetraClient
 from ...errors import EmptyResultWarning, InvalidParameterError
 from ...frames import spans_frame
+from ...output import HTML_EXTENSIONS, named_format
 from ...query import TraceFilters, Unpack, filter_keywords
 from ...times import TimeLike, format_time
 from ...usage_frames import session_usage_frame, tenant_usage_frame
@@ -88,8 +89,14 @@ class Report:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the HTML to ``path`` (folders made, replaced whole, never half-written); return it.
 
+        ``path`` is named ``.html`` or ``.htm`` (or has no extension): the page is HTML, and
+        a name that says otherwise (``report.pdf``) is refused before anything is written,
+        as :func:`netra_frames.write_frame` refuses a name its format contradicts.
+
         Raises
         ------
+        InvalidParameterError
+            For a name with another extension.
         WriteError
             When it cannot be written there (no permission, a read-only or full disk),
             naming ``path`` and what to do; no temporary file is left.
@@ -99,6 +106,7 @@ class Report:
         >>> nf.report(tenant_id="AceTech").write("report.html")  # doctest: +SKIP
         PosixPath('report.html')
         """
+        named_format(path, None, HTML_EXTENSIONS, default="html")
         return save(Path(path), self.html.encode("utf-8"))
 
     def __str__(self) -> str:
