@@ -82,5 +82,5 @@ def test_cli_export_warns_and_exits_0(server: LocalNetra, window: Window, tmp_pa
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "no traces matched {'tenant_id': 'acetech'}" in proc.stderr
+    assert "no traces matched --tenant 'acetech'" in proc.stderr  # in the flags' words
     assert "Traceback" not in proc.stderr
