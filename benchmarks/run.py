@@ -25,6 +25,9 @@ process; per-request latency is injected there (``--latency-ms``, default 50).
    :mod:`benchmarks.polite`).
 
 Results are printed as a table and written to ``benchmarks/results/<timestamp>.json``.
+``--only memory,cache`` runs only those sections (their targets alone are checked); the
+sections are ``decode``, ``engine``, ``spans_many``, ``cache``, ``polite``, ``memory``,
+``server`` and ``efficiency``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,6 +65,8 @@ from netra_frames.query import SpanQuery, TraceQuery
 from netra_frames.schema import SPANS, TRACES
 
 RESULTS = Path(__file__).parent / "results"
+SECTIONS = ("decode", "engine", "spans_many", "cache", "polite", "memory", "server", "efficiency")
+"""Every section of a run, in the order they run (``--only`` picks some)."""
 TARGETS = {
     "decode_traces_polars": ("<=", 1.3),
     "decode_traces_pandas": ("<=", 1.3),
@@ -400,22 +406,15 @@ def _steal_since(before: tuple[int, int] | None) -> float | None:
     return (after[0] - before[0]) / (after[1] - before[1])
 
 
-def run(quick: bool, latency: float, out_dir: Path) -> dict[str, Any]:
-    """Run every benchmark; return the results (also written as JSON under ``out_dir``)."""
-    sizes = QUICK if quick else FULL
-    started, ticks = time.perf_counter(), _cpu_ticks()
+def _on_one_server(
+    section: Callable[[str, Callable[[], dict[str, Any]]], None],
+    only: Sequence[str],
+    sizes: Sizes,
+    latency: float,
+) -> None:
+    """Run the sections that share one server (all but ``efficiency``) that ``only`` names."""
+    quick = sizes is QUICK
     server = Server(sizes.traces)
-    results: dict[str, Any] = {
-        "mode": "quick" if quick else "full",
-        "latency_ms": latency,
-        "traces": sizes.traces,
-    }
-
-    def section(name: str, measure: Any) -> None:
-        before = _cpu_ticks()
-        results.update(measure())
-        results[f"steal_share_{name}"] = _steal_since(before)
-
     try:
         with nf.NetraClient(server.api_key, server.base_url) as client:
             section(
@@ -433,7 +432,8 @@ def run(quick: bool, latency: float, out_dir: Path) -> dict[str, Any]:
                 ),
             )
             section("spans_many", lambda: bench_spans_many(client, server, sizes, latency))
-            server.command(f"latency {latency}")
+            if "cache" in only:
+                server.command(f"latency {latency}")
             try:
                 section(
                     "cache",
@@ -445,12 +445,38 @@ def run(quick: bool, latency: float, out_dir: Path) -> dict[str, Any]:
                     ),
                 )
             finally:
-                server.command("latency 0")
+                if "cache" in only:
+                    server.command("latency 0")
         section("polite", lambda: bench_polite(server, quick))
         section("memory", lambda: bench_memory(server, sizes))
         section("server", lambda: bench_server(server, sizes))
     finally:
         server.close()
+
+
+def run(
+    quick: bool, latency: float, out_dir: Path, only: Sequence[str] = SECTIONS
+) -> dict[str, Any]:
+    """Run the benchmarks (the sections ``only``); return the results (also written as JSON
+    under ``out_dir``)."""
+    sizes = QUICK if quick else FULL
+    started, ticks = time.perf_counter(), _cpu_ticks()
+    results: dict[str, Any] = {
+        "mode": "quick" if quick else "full",
+        "latency_ms": latency,
+        "traces": sizes.traces,
+        "sections": list(only),
+    }
+
+    def section(name: str, measure: Callable[[], dict[str, Any]]) -> None:
+        if name not in only:
+            return
+        before = _cpu_ticks()
+        results.update(measure())
+        results[f"steal_share_{name}"] = _steal_since(before)
+
+    if set(only) - {"efficiency"}:
+        _on_one_server(section, only, sizes, latency)
     section("efficiency", lambda: bench_efficiency(Server, quick))
     results["steal_share"] = _steal_since(ticks)
     results["elapsed_s"] = time.perf_counter() - started
@@ -462,12 +488,25 @@ def run(quick: bool, latency: float, out_dir: Path) -> dict[str, Any]:
             "met": results[name] <= target if op == "<=" else results[name] >= target,
         }
         for name, (op, target) in TARGETS.items()
+        if name in results
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{results['mode']}.json"
+    suffix = results["mode"] if tuple(only) == SECTIONS else f"{results['mode']}-{'-'.join(only)}"
+    path = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{suffix}.json"
     path.write_text(json.dumps(results, indent=2, sort_keys=True))
     results["path"] = str(path)
     return results
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    """The ``--only`` value: known section names, in the order they run."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(names - set(SECTIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {', '.join(unknown) or repr(text)}; choose from {', '.join(SECTIONS)}"
+        )
+    return tuple(name for name in SECTIONS if name in names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -476,8 +515,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON")
+    parser.add_argument(
+        "--only",
+        type=_sections,
+        default=SECTIONS,
+        metavar="SECTION[,SECTION...]",
+        help=f"run only these sections, comma-separated: {', '.join(SECTIONS)}",
+    )
     args = parser.parse_args(argv)
-    results = run(args.quick, args.latency_ms, args.out)
+    results = run(args.quick, args.latency_ms, args.out, args.only)
     print(f"{'metric':<28} {'value':>10}  target   met")
     for name, t in results["targets"].items():
         met = "met" if t["met"] else "NOT MET"
