@@ -49,6 +49,8 @@ def test_only_runs_the_sections_named(tmp_path: Path) -> None:
     assert results["sections"] == ["memory"]
     assert set(results["targets"]) == {"memory_polars", "memory_pandas"}
     assert not any(name.startswith(("decode_", "cache_", "efficiency_")) for name in results)
+    for name in ("polars_end_growth", "pandas_end_growth", "polars_string_views"):
+        assert results[f"memory_{name}_bytes"] > 0  # what the memory figure is made of
     assert "memory_polars" in proc.stdout and "spans_many_speedup" not in proc.stdout
 
 
