@@ -10,6 +10,10 @@ with a batch marked ``last``, so an export can close a day the moment it is comp
 With a budget the walks next in result order are the only ones that send while the
 buffer is full (:attr:`~.walks.WalkSet.frontier`); eager drains have none.
 
+The loop sends through :class:`Requests`, the engine's seam: production binds it to the
+drain's threads and transport (:class:`PooledRequests`), the replay of the benchmarks
+(``benchmarks/replay.py``) to a model of the API on a virtual clock.
+
 :func:`traces_pipeline` builds the pipeline; :func:`drain_traces` collects it into one
 frame per window (a listing not in time order split over several sub-windows is merged
 by its sort there).
@@ -20,11 +24,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from .._cancel import WAIT_SLICE, CancelScope
+from .._cancel import WAIT_SLICE
 from .._progress import Progress
 from .._wire.checks import Mismatch, SeenIds
 from .._wire.convert import to_backend
@@ -51,20 +55,72 @@ from .walks import WalkSet
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from .._limiter import RateLimiter
+    from .._wire.request import Request
     from ..transport import Transport
 
-__all__ = ["TracesProducer", "capacity", "drain_traces", "traces_pipeline"]
+__all__ = ["PooledRequests", "Requests", "TracesProducer", "capacity", "drain_traces",
+           "traces_pipeline"]  # fmt: skip
+
+Done = tuple[int, bool, Any]  # an answer: the walk's index, whether it came, its page
 
 
-def capacity(transport: Transport, workers: int) -> int:
+def capacity(limiter: RateLimiter, workers: int) -> int:
     """Requests that can be in flight now: ``workers``, or fewer in a slow start.
 
     A traces drain starts, hands out and splits only as much work as can go at once: a
     walk bound to a worker that waits for the limiter is one nobody else can take or
     split, and a range started late should be shorter than one started early.
     """
-    window = transport.limiter.window()
+    window = limiter.window()
     return workers if window is None else max(1, min(workers, window))
+
+
+class Requests(Protocol):
+    """Where the loop sends page requests: ``submit(key, request)`` for walk ``key``;
+    ``poll()``, an answer in already (or ``None``); ``next_done()`` waits for one;
+    ``pending``, those not taken yet; ``limiter`` sizes the work (:func:`capacity`);
+    ``idle`` waits for the consumer while nothing is in flight and nothing may go."""
+
+    limiter: RateLimiter
+
+    @property
+    def pending(self) -> int: ...
+    def submit(self, key: int, request: Request) -> None: ...
+    def poll(self) -> Done | None: ...
+    def next_done(self) -> Done: ...
+    def idle(self, outlet: Outlet) -> None: ...
+
+
+class PooledRequests:
+    """:class:`Requests` on a drain's worker threads, through the client's transport."""
+
+    def __init__(self, pool: Workers[int], transport: Transport) -> None:
+        self.pool, self.send, self.limiter = pool, transport.send, transport.limiter
+
+    @property
+    def pending(self) -> int:
+        return self.pool.pending
+
+    def submit(self, key: int, request: Request) -> None:
+        send, scope = self.send, self.pool.scope
+
+        def fetch() -> DecodedPage:
+            page = send(request, decode_traces_page, scope=scope)
+            page.request = request
+            return page
+
+        self.pool.submit(key, fetch)
+
+    def poll(self) -> Done | None:
+        return self.pool.poll(0.0)
+
+    def next_done(self) -> Done:
+        return self.pool.next_done()
+
+    def idle(self, outlet: Outlet) -> None:
+        outlet.wait(WAIT_SLICE)
+        self.pool.scope.check()
 
 
 class _Emitter:
@@ -167,7 +223,7 @@ class TracesProducer(Producer):
 
     def __init__(
         self,
-        transport: Transport,
+        connect: Callable[[Workers[int]], Requests],
         walks: WalkSet,
         *,
         workers: int,
@@ -175,7 +231,7 @@ class TracesProducer(Producer):
         budget: int | None = None,
         one_at_a_time: bool = False,
     ) -> None:
-        self.transport = transport
+        self.connect = connect  # the drain's workers to where its requests go
         self.walks = walks
         self.workers = workers
         self.max_rows = max_rows
@@ -187,35 +243,34 @@ class TracesProducer(Producer):
         self.emitter = _Emitter(walks, eager=one_at_a_time)
 
     def run(self, pool: Workers[int], outlet: Outlet) -> None:
+        requests = self.connect(pool)
         walks = self.walks
         taken = False  # a page came in: maybe build a batch, after the next requests go
         while True:
             if self.one_at_a_time:
                 self.emitter.step(outlet)  # hand the page over before asking for more
             self._gate(outlet)
-            room = self._capacity()
-            while pool.pending < room:
+            room = capacity(requests.limiter, self.workers)
+            while requests.pending < room:
                 index = walks.next_walk()
                 if index is None:
                     break
                 walk = walks.walks[index]
                 walk.busy = True
-                request = walk.pages.next_request()
-                pool.submit(index, lambda r=request: self._fetch(r, pool.scope))  # type: ignore[misc]
+                requests.submit(index, walk.pages.next_request())
             if taken:  # parse while the requests just sent are in flight
                 walks.build_one(BATCH_BYTES)
                 taken = False
             self.emitter.step(outlet)
-            if pool.pending == 0:
+            if requests.pending == 0:
                 if walks.done:
                     break
-                outlet.wait(WAIT_SLICE)  # the buffer is full: wait for the consumer
-                pool.scope.check()
+                requests.idle(outlet)  # the buffer is full: wait for the consumer
                 continue
-            done = pool.poll(0.0)
+            done = requests.poll()
             while done is None and (self.emitter.step(outlet) or walks.build_finished()):
-                done = pool.poll(0.0)  # build and hand over while answers are due
-            index, ok, page = pool.next_done() if done is None else done
+                done = requests.poll()  # build and hand over while answers are due
+            index, ok, page = requests.next_done() if done is None else done
             walk = walks.walks[index]
             walk.busy = False
             if not ok:
@@ -226,10 +281,10 @@ class TracesProducer(Producer):
                 if walk.retried:
                     raise untrusted(exc, [page], again=True) from None
                 walk.retried, walk.busy = True, True  # not trusted: asked once more
-                pool.submit(index, lambda r=page.request: self._fetch(r, pool.scope))  # type: ignore[misc]
+                requests.submit(index, walk.pages.next_request())  # the same request
                 continue
             walk.retried = False
-            walks.rebalance(self._capacity(), self.workers)
+            walks.rebalance(capacity(requests.limiter, self.workers), self.workers)
             taken = True
             self._estimate(outlet)
         self.emitter.step(outlet, None)
@@ -249,14 +304,6 @@ class TracesProducer(Producer):
         else:
             self.walks.frontier = None
 
-    def _capacity(self) -> int:
-        return capacity(self.transport, self.workers)
-
-    def _fetch(self, request: Any, scope: CancelScope) -> DecodedPage:
-        page = self.transport.send(request, decode_traces_page, scope=scope)
-        page.request = request
-        return page
-
     def _estimate(self, outlet: Outlet) -> None:
         if self.max_rows is not None:
             return
@@ -269,7 +316,7 @@ class TracesProducer(Producer):
 
     def snapshot(self) -> TracesProducer:
         twin = TracesProducer(
-            self.transport,
+            self.connect,
             self.walks.copy(),
             workers=self.workers,
             max_rows=self.max_rows,
@@ -337,11 +384,11 @@ def traces_pipeline(
     sink = polars_sink(columns) if merge else sink_for(backend, columns)
     sink = sink.repairing(lambda page: refetch(transport, page, decode_traces_page))
     if adaptive and query.is_time_ordered and max_rows is None:
-        shards = min(shards, capacity(transport, workers))  # split further as it opens
+        shards = min(shards, capacity(transport.limiter, workers))  # split as it opens
     walks = WalkSet(query, windows, sink, shards=shards, adaptive=adaptive, max_rows=max_rows)
     producer = TracesProducer(
-        transport, walks, workers=workers, max_rows=max_rows, budget=budget,
-        one_at_a_time=one_at_a_time,
+        lambda pool: PooledRequests(pool, transport), walks, workers=workers,
+        max_rows=max_rows, budget=budget, one_at_a_time=one_at_a_time,
     )  # fmt: skip
     return Pipeline(producer, bar=bar, heartbeat=heartbeat, groups=len(windows))
 

@@ -220,11 +220,11 @@ def test_a_fresh_client_starts_as_many_ranges_as_can_go(uneven: LocalNetra) -> N
     splits as the window opens; the first round of requests is the window's, not 16."""
     window = uneven.anchor - timedelta(days=40), uneven.anchor
     with NetraClient(uneven.api_key, uneven.base_url) as client:
-        assert capacity(client.transport, 16) == INITIAL_WINDOW
+        assert capacity(client.transport.limiter, 16) == INITIAL_WINDOW
         one = nf.traces_frame(*window, shards=1, backend="polars", client=client)
     with NetraClient(uneven.api_key, uneven.base_url) as client:
         uneven.reset_stats()
         many = nf.traces_frame(*window, max_workers=16, backend="polars", client=client)
-        assert capacity(client.transport, 16) == 16  # the window opened
+        assert capacity(client.transport.limiter, 16) == 16  # the window opened
         assert uneven.stats.requests < one.height / 100 + 2 * 16 + INITIAL_WINDOW
     assert_frame_equal(many, one)
