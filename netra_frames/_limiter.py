@@ -48,6 +48,7 @@ clock is injectable (``clock=``) so the rules can be tested without sleeping.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -84,6 +85,8 @@ than one request per second (a bucket of such a rate says ``ceil(1 / rate)``).""
 WINDOW_QUOTA = 10
 """Successes within a long ``Retry-After`` from which they are a spent window's quota to
 keep (a few are only a bucket's burst)."""
+TRIP_WEIGHT = 0.2
+"""Weight of the latest round trip in the running mean (see :meth:`RateLimiter.window`)."""
 PROBE_REQUESTS = 64
 """Requests' worth of time (at the throttled rate) per doubling while the rate probes above
 it: at 30 requests a minute, a minute's drain does not probe past the rate it found."""
@@ -155,7 +158,13 @@ class RateLimiter:
     cap:
         Requests per second never to exceed (``max_requests_per_second``), or ``None``.
     clock:
-        Monotonic seconds (injectable for tests).
+        Monotonic seconds (injectable: ``benchmarks/replay.py`` passes a virtual one).
+    window:
+        Requests in flight at first (``None``: no slow start).
+    probing:
+        Probe above the rate that was throttled once it is back to it.
+    sized:
+        Under a rate, size a drain's work by it (see :meth:`window`).
 
     Examples
     --------
@@ -183,8 +192,18 @@ class RateLimiter:
     16.0
     """
 
-    def __init__(self, cap: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cap: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        window: int | None = INITIAL_WINDOW,
+        probing: bool = True,
+        sized: bool = True,
+    ) -> None:
         self.cap = cap
+        self.probing = probing
+        self.sized = sized
         self.clock = clock
         self._limited = cap is not None
         self._lock = threading.Lock()
@@ -201,8 +220,9 @@ class RateLimiter:
         self._in_flight = 0
         self._until = 0.0  # no request goes before this (a long Retry-After)
         self._observed = 0.0  # when the request whose headers were read last went
-        self._window: float | None = float(INITIAL_WINDOW)  # slow start; None: over
+        self._window = None if window is None else float(window)  # slow start; None: over
         self._answered_ok = 0  # successes since the window last doubled
+        self._trip: float | None = None  # a request's round trip (running mean)
         self._budget: tuple[float, float, float | None, float] | None = None
         # the server's budget as its headers said: (tokens, at, limit, refill per second)
 
@@ -222,24 +242,34 @@ class RateLimiter:
         if t < RECOVERY:
             rate = self._w_max - (self._w_max - self._floor) * (1 - t / RECOVERY) ** 3
         else:
-            rate = self._w_max * 2.0 ** min((t - RECOVERY) / self._doubling, 60.0)
+            rate = self._w_max * 2.0 ** min((t - RECOVERY) / self._doubling, 60.0 * self.probing)
         if self.cap is not None:
             rate = min(rate, self.cap)
         return max(rate, MIN_RATE)
 
     def window(self) -> int | None:
-        """Requests the slow start lets be in flight now, or ``None`` once it is over.
+        """Requests worth having in flight now, or ``None`` for as many as there are workers.
 
-        A drain starts and splits only as much work as this lets go at once (see
-        :meth:`netra_frames._engine.walks.WalkSet.rebalance`).
+        In the slow start, its window. Under a rate (a 429's, or the server's budget from
+        its headers), what that rate sends in two round trips, and one more (some wait for
+        a slot, or out a 429): a drain starts and splits only as much work as this lets go
+        at once (see :meth:`netra_frames._engine.walks.WalkSet.rebalance`), for every range
+        it adds ends in a partial page, a request the rate must pay for.
 
         Examples
         --------
         >>> RateLimiter(None).window() == INITIAL_WINDOW
         True
         """
-        window = self._window
-        return None if window is None else int(window)
+        if self._window is not None:
+            return int(self._window)
+        if self._budget is not None:
+            rate: float | None = self._budget[3]
+        else:
+            rate = self.rate()
+        if rate is None or self._trip is None or not self.sized:
+            return None
+        return math.ceil(2 * rate * self._trip) + 1
 
     def acquire(self, scope: CancelScope) -> float:
         """Wait until one more request may go; return the time it went (monotonic).
@@ -283,10 +313,14 @@ class RateLimiter:
         self._sent.append(now)
         return 0.0
 
-    def answered(self) -> None:
-        """An exchange :meth:`acquire` let go has ended (answered, or failed)."""
+    def answered(self, sent_at: float | None = None) -> None:
+        """An exchange :meth:`acquire` let go (at ``sent_at``) has ended, answered or not."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            if sent_at is not None:
+                trip = self.clock() - sent_at
+                mean = trip if self._trip is None else self._trip
+                self._trip = mean + TRIP_WEIGHT * (trip - mean)
 
     def granted(
         self, headers: Mapping[str, str] | None = None, sent_at: float | None = None
@@ -325,8 +359,14 @@ class RateLimiter:
             refill = float("inf") if remaining > 0 else 1.0
         if refill == float("inf"):
             self._budget = None  # a fresh window, nothing to pace
-        else:
-            self._budget = (remaining - self._in_flight, now, limit, refill)
+        else:  # the server counted it somewhere in the exchange, and none sent since
+            later = 0
+            for went in reversed(self._sent):
+                if went <= sent_at:
+                    break
+                later += 1
+            tokens = remaining - later + refill * (now - sent_at) / 2
+            self._budget = (tokens if limit is None else min(tokens, limit), now, limit, refill)
         self._window = None  # the server says what it allows: no need to probe
         return True
 

@@ -29,7 +29,8 @@ import random
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 __all__ = [
@@ -72,8 +73,15 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, seconds)
 
 
-def backoff_delay(attempt: int, factor: float, cap: float) -> float:
+def backoff_delay(
+    attempt: int,
+    factor: float,
+    cap: float,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> float:
     """Full-jitter backoff: uniform in ``[0, min(cap, factor * 2**attempt)]``.
+
+    ``uniform`` draws the jitter (a seeded ``random.Random().uniform`` replays it).
 
     Examples
     --------
@@ -82,7 +90,7 @@ def backoff_delay(attempt: int, factor: float, cap: float) -> float:
     """
     if attempt < 0 or factor <= 0:
         return 0.0
-    return random.uniform(0.0, min(cap, factor * (2.0 ** min(attempt, 60))))
+    return uniform(0.0, min(cap, factor * (2.0 ** min(attempt, 60))))
 
 
 def is_refused(error: BaseException | None) -> bool:
@@ -129,6 +137,28 @@ class RetryPolicy:
     max_retries: int
     backoff_factor: float
     max_backoff: float
+    uniform: Callable[[float, float], float] = field(
+        default=random.uniform, repr=False, compare=False
+    )
+    """Draws the jitter (seeded in ``benchmarks/replay.py``)."""
+
+    def throttled_wait(self, retry_after: float | None, before: int) -> float:
+        """Seconds a request answered 429 waits before it goes again.
+
+        The server's ``Retry-After`` (capped at ``max_backoff``); a request told so again
+        and again (``before``: the 429s it got already) backs off (full jitter) so it never
+        spins, and so does one told nothing.
+
+        Examples
+        --------
+        >>> RetryPolicy(5, 0.25, 20.0).throttled_wait(1.0, 0)
+        1.0
+        """
+        backoff = self._backoff(before) if before or retry_after is None else 0.0
+        return backoff if retry_after is None else min(self.max_backoff, max(retry_after, backoff))
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff_delay(attempt, self.backoff_factor, self.max_backoff, self.uniform)
 
     def delay(
         self,
@@ -157,7 +187,7 @@ class RetryPolicy:
             hint = parse_retry_after(retry_after)
             if hint is not None:
                 return min(self.max_backoff, hint)
-        return backoff_delay(attempt, self.backoff_factor, self.max_backoff)
+        return self._backoff(attempt)
 
 
 class RetryLog:

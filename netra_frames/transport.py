@@ -62,7 +62,7 @@ from .__about__ import __version__
 from ._cancel import NEVER, CancelScope, current_scope
 from ._http import Adapter, read_body
 from ._limiter import RateLimiter
-from ._retry import RetryLog, RetryPolicy, backoff_delay, is_refused, parse_retry_after
+from ._retry import RetryLog, RetryPolicy, is_refused, parse_retry_after
 from ._wire.reply import Redactor, Reply, error_from_reply, short
 from ._wire.request import Request
 from .config import API_KEY_HEADER, ENV_BASE_URL, ENV_TIMEOUT, Settings, is_loopback_host
@@ -300,10 +300,7 @@ class Transport:
         """
         s = self.settings
         hint = parse_retry_after(reply.headers.get("Retry-After"))
-        backoff = backoff_delay(before, s.backoff_factor, s.max_backoff) if before else 0.0
-        delay = min(s.max_backoff, max(hint, backoff)) if hint is not None else backoff
-        if hint is None and not before:
-            delay = backoff_delay(0, s.backoff_factor, s.max_backoff)
+        delay = self.policy.throttled_wait(hint, before)
         if time.monotonic() + delay - since > s.rate_limit_patience:
             error = error_from_reply(request.method, reply, self.redact)
             raise RateLimitError(
@@ -344,7 +341,7 @@ class Transport:
             else:
                 reply = self._send_with_session(request, path, headers, deadline)
         finally:
-            self.limiter.answered()
+            self.limiter.answered(sent_at)
         if logger.isEnabledFor(logging.DEBUG):
             elapsed = (time.monotonic() - started) * 1000
             logger.debug(

@@ -148,14 +148,23 @@ def test_headers_pace_by_the_servers_budget() -> None:
     assert limiter.try_acquire(clock.now) == 0
 
 
-def test_headers_count_the_requests_still_in_flight() -> None:
+@pytest.mark.parametrize("after", [0, 2])
+def test_headers_count_the_requests_sent_after_the_answered_one(after: int) -> None:
+    """The server's ``Remaining`` counted every request that reached it before the one it
+    answers (one still in flight then is not taken off again); those sent after it are."""
     clock = Clock()
     limiter = RateLimiter(None, clock=clock)
-    for _ in range(3):
+    limiter.try_acquire(clock.now)  # sent before: counted by the server, still in flight
+    clock.now += 0.01
+    sent_at = clock.now
+    limiter.try_acquire(sent_at)
+    clock.now += 0.01
+    for _ in range(after):
         limiter.try_acquire(clock.now)
-    limiter.answered()  # one answered, two still in flight
-    limiter.granted({"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "10"})
-    assert limiter.try_acquire(clock.now) > 0  # the two left are the ones in flight
+    limiter.answered(sent_at)
+    limiter.granted({"X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "10"}, sent_at=sent_at)
+    waits = limiter.try_acquire(clock.now) > 0
+    assert waits == (after == 2)  # two left: the two sent after it took them
 
 
 def test_headers_on_a_429_pace_instead_of_decreasing() -> None:
