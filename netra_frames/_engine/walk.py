@@ -95,7 +95,7 @@ class Walk:
             return None
         return density * (left[1] - left[0]).total_seconds()
 
-    def split(self, query: TraceQuery, parts: int = 2) -> list[Walk]:
+    def split(self, query: TraceQuery, parts: int = 2, inherit: bool = True) -> list[Walk]:
         """Hand all but the nearest of ``parts`` equal slices of the remaining range to new
         walks, and stop this one at the first edge (see :mod:`~netra_frames._engine.walks`).
 
@@ -131,13 +131,13 @@ class Walk:
                 Batcher(self.batcher.sink, self.batcher.size),
                 self.backward,
                 lo if self.backward else hi,
-                density=self.density,  # the estimate the split was made on, until a page
+                density=self.density if inherit else None,  # the split's estimate, until a page
                 expect=None if self.expect is None else replace(self.expect, lo=lo, hi=hi),
             )
             for lo, hi in ranges
         ]
 
-    def take(self, page: DecodedPage) -> int:
+    def take(self, page: DecodedPage, density_pages: int = DENSITY_PAGES) -> int:
         """Take one fetched page; return the rows kept.
 
         Before it counts, the page is checked where its cursor leads (:meth:`check`; a
@@ -154,7 +154,8 @@ class Walk:
             if self.position is None:  # its span may begin in an empty stretch: it counts alone
                 self.density = page.num_rows / seconds
             else:
-                self.span = (*self.span[-(DENSITY_PAGES - 1) :], (page.num_rows, seconds))
+                kept = self.span[len(self.span) + 1 - density_pages :]
+                self.span = (*kept, (page.num_rows, seconds))
                 self.density = sum(r for r, _ in self.span) / sum(t for _, t in self.span)
         if last is not None and self.past(last):
             if self.backward:
@@ -221,19 +222,5 @@ class Walk:
         return moment < self.bound if self.backward else moment >= self.bound
 
     def copy(self) -> Walk:
-        """An independent snapshot (for ``resume``)."""
-        return Walk(
-            self.group,
-            self.lo,
-            self.hi,
-            self.pages.copy(),
-            self.batcher.copy(),
-            self.backward,
-            self.bound,
-            self.position,
-            density=self.density,
-            span=self.span,
-            emitted=self.emitted,
-            expect=self.expect,
-            retried=self.retried,
-        )
+        """An independent snapshot (for ``resume``): no request of it is in flight."""
+        return replace(self, pages=self.pages.copy(), batcher=self.batcher.copy(), busy=False)

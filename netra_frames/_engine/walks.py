@@ -5,43 +5,22 @@ query (its own :class:`~netra_frames._wire.pages.PageWalk` and cursor). The walk
 window on ``start_time``: each one is *responsible* for a half-open range and keeps only
 the rows inside it, so a trace is counted once, even on an edge.
 
-**Adaptive sharding** (listings in ``start_time`` order): pages walk a sub-window in time
-order, so a walk's cursor tells how far it has got (its ``position``, the last row's
-``start_time``), and each full page tells how much time its rows cover (its ``density``,
-rows per second between the previous page's last row and its own).
-
-* **Split by estimated work** (:meth:`WalkSet.rebalance`, after every page): the pages
-  left in a running walk are estimated as its density times the time it has not reached.
-  The drain starts as many walks as requests may go at once (the client's slow start
-  lets 8 go, then doubles per window that succeeded), and as it opens, the pages left are
-  apportioned among the workers: each free worker gets a part of the walk whose parts
-  are largest (D'Hondt). A walk holding more than its share (the pages left in all
-  walks over the workers) is also split ahead of time into as many parts as its
-  estimate warrants, so that from the second round on every worker has work of about
-  equal size. A walk that has seen no full page yet counts towards the total with the
-  density the whole drain has seen, but is not split: in a skewed window its range may
-  well be empty.
-* **Split on idleness** (the fallback, when estimates were wrong): when a worker is idle
-  and no walk is waiting, the range a running walk has not reached yet that holds the
-  most rows by its estimate (more than two pages' worth) is
-  split in two.
-
-* **Carry on through a waiting walk** (:meth:`WalkSet.take`): every walk ends in a partial
-  page. A walk whose page crosses its edge into a walk that has sent no request, would
-  not get a worker now, and holds no more than a worker's share, takes that walk's range
-  over with the cursor it has: no partial page, and the rows past the edge are kept, not
-  fetched again. While a drain has :data:`DEFER_ROUNDS` pages per worker left or more, a
-  walk that starts where a running one stops is started after the others, so that this
-  can happen (~10 fewer requests in a 700-page drain).
-
-Either way, new walks take the far parts from scratch, and the running walk stops at the
-first edge (a page that crosses it is clipped, unless it carries on as above). The
-running walk keeps its cursor and its request: only its stopping point moves. Every part
-must be expected to hold at least :data:`MIN_PART_PAGES` pages, so a small window costs
-no extra request. Uneven data (a busy day in a quiet month) thus drains as fast as even
-data. Listings in another order
-(``total_cost``, ...) are split once, into equal sub-windows, and merged by that order
-(the server's tie-break, ``trace_id``, included).
+**Adaptive sharding** (listings in ``start_time`` order): a walk's cursor tells how far
+it has got (its ``position``, the last row's ``start_time``) and its full pages how many
+rows a second of ``start_time`` holds (its ``density``), so the pages left in it are its
+density times the time it has not reached. The drain starts as many walks as requests
+may go at once (the limiter's window), and after every page (:meth:`WalkSet.rebalance`)
+each free worker gets a part of the walk whose parts are largest (D'Hondt), and a walk
+holding more than its share of the pages left is split ahead of time (R4). Every walk
+ends in a partial page, so a walk whose page crosses into a walk that has not started
+carries on through it with its cursor (R9, :meth:`WalkSet.take`), and in a long drain
+such walks start after the others (R10). New walks take the far parts from scratch; the
+running walk keeps its cursor and request, and stops at the first edge (a page that
+crosses it is clipped). Each rule is a switch of :class:`Rules`, kept because a replay of
+the drain on a virtual clock shows it pays (``benchmarks/replay.py``,
+docs/architecture.md). Listings in another order (``total_cost``, ...) are split once,
+into equal sub-windows, and merged by that order (the server's tie-break, ``trace_id``,
+included).
 
 Results come out per *group* (one per window asked for): in the listing's order, the
 walks of a group are concatenated by their ranges (newest first for ``desc``).
@@ -49,7 +28,9 @@ walks of a group are concatenated by their ranges (newest first for ``desc``).
 
 from __future__ import annotations
 
+import copy
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,30 +41,39 @@ from ..config import DEFAULT_PAGE_SIZE
 from ..query import TraceQuery
 from ..times import split_window
 from .batch import Batcher, Sink, consolidate
-from .walk import Walk
+from .walk import DENSITY_PAGES, Walk
 
-__all__ = [
-    "MIN_PART_PAGES",
-    "WalkSet",
-]
+__all__ = ["Rules", "WalkSet"]
 
-MIN_PART_PAGES = 2.0
-"""Pages each part of a split ahead of time must be expected to hold (a split costs a
-partial page)."""
 
-MIN_IDLE_PART_PAGES = 1.0
-"""Pages each part must be expected to hold when a split feeds a worker that would idle
-otherwise: its partial page costs nothing then, and a walk's last pages go in parallel."""
+@dataclass(frozen=True)
+class Rules:
+    """The scheduling rules of a traces drain, as switches and constants (the defaults are
+    production's). ``benchmarks/replay.py`` replays drains with each one off, and a rule
+    stays only where that shows it pays (docs/architecture.md says where and how much).
+    """
 
-SPLIT_SLACK = 1.25
-"""A walk is split ahead of time when it holds more than this many workers' shares."""
-
-DEFER_ROUNDS = 8.0
-"""Pages left per worker from which a walk that starts where a running one stops waits for
-the others (see :meth:`WalkSet.next_walk`): a short drain needs every part started at once."""
-
-WALKS_PER_WORKER = 2
-"""Unfinished walks allowed per worker (splits ahead of time stop there)."""
+    presplit: bool = True
+    """R4: split ahead of time a walk whose parts hold more than ``split_slack`` shares,
+    into parts expected to hold ``min_part_pages`` each at least (a part costs a partial
+    page)."""
+    split_slack: float = 1.25
+    min_part_pages: float = 2.0
+    apportion: bool = True
+    """D'Hondt: each free worker gets a part of the walk whose parts are largest, none
+    below ``min_idle_part_pages`` (its partial page costs nothing then)."""
+    min_idle_part_pages: float = 1.0
+    unseen_whole: bool = True
+    """A walk that has seen no page is not split ahead of time: it may well be empty."""
+    inherit: bool = True
+    """The parts of a split take its density until they see a page of their own."""
+    density_pages: int = DENSITY_PAGES
+    """R7: full pages a walk's density is measured over (1: the last page alone)."""
+    carry_on: bool = True
+    """R9: a walk carries on through the unstarted walk its page crosses into."""
+    defer_rounds: float = 8.0
+    """R10: pages left per worker from which a walk that starts where a running one stops
+    waits for the others, so that R9 can happen (``inf``: never)."""
 
 
 class WalkSet:
@@ -103,6 +93,8 @@ class WalkSet:
         Split running walks when a worker is idle (time-ordered listings only).
     max_rows:
         Rows wanted at most (one walk, never split).
+    rules:
+        The scheduling rules (see :class:`Rules`).
     """
 
     def __init__(
@@ -114,8 +106,10 @@ class WalkSet:
         shards: int,
         adaptive: bool,
         max_rows: int | None = None,
+        rules: Rules = Rules(),  # noqa: B008 - frozen
     ) -> None:
         self.query = query
+        self.rules = rules
         self.windows = windows
         self.sink = sink
         self.adaptive = adaptive and query.is_time_ordered and max_rows is None
@@ -174,17 +168,16 @@ class WalkSet:
         return self.in_order()[: self.frontier]
 
     def next_walk(self) -> int | None:
-        """A walk to fetch a page of now (splitting one when allowed), or ``None``."""
-        open_walks = self._open()
+        """A walk to fetch a page of now, or ``None``."""
         indexed = (
             enumerate(self.walks)
             if self.frontier is None
-            else ((self.walks.index(w), w) for w in open_walks)
+            else ((self.walks.index(w), w) for w in self._open())
         )
         # in a long drain, a walk that starts where a running one stops waits, so that one
         # may carry on through it (see take); the others go first
         reached: set[tuple[int, datetime]] = set()
-        if self.adaptive and self.rounds_left >= DEFER_ROUNDS:
+        if self.adaptive and self.rounds_left >= self.rules.defer_rounds:
             reached = {(w.group, w.bound) for w in self.walks if w.pages.cursor and not w.done}
         deferred = None
         for index, walk in indexed:
@@ -194,22 +187,7 @@ class WalkSet:
                 return index
             if deferred is None:
                 deferred = index
-        if deferred is not None:
-            return deferred
-        if not self.adaptive or self.frontier == 1:
-            return None  # one walk at a time: a split would start a second
-        size = self.query.page_size or DEFAULT_PAGE_SIZE
-        candidates = []
-        for walk in open_walks:
-            expected = walk.expected_rows()
-            if expected is not None and expected > size * 2 * MIN_IDLE_PART_PAGES:
-                candidates.append((expected, walk))
-        for _, walk in sorted(candidates, key=lambda c: c[0], reverse=True):
-            new = walk.split(self.query)
-            if new:
-                self.walks.extend(new)
-                return len(self.walks) - len(new)
-        return None
+        return deferred
 
     def take(self, index: int, page: DecodedPage, workers: int) -> int:
         """Walk ``index`` takes a fetched page (see :meth:`Walk.take`); return the rows kept.
@@ -235,14 +213,14 @@ class WalkSet:
             if walk.position is not None or (expected is not None and expected >= page_rows):
                 raise Mismatch("rows", 0, "came back where rows were due: asked again")
         page = walk.check(page)  # a page not trusted changes nothing (Mismatch)
-        last = last_start_time(page) if self.adaptive else None
+        last = last_start_time(page) if self.adaptive and self.rules.carry_on else None
         while last is not None and walk.past(last):
             after = self._unstarted_after(walk)
             if after is None or not self._absorbs(walk, after, workers):
                 break
             walk.bound, after.bound = after.bound, after.start  # after's range is empty now
             after.pages.done = True
-        return walk.take(page)
+        return walk.take(page, self.rules.density_pages)
 
     def _absorbs(self, walk: Walk, after: Walk, workers: int) -> bool:
         """Whether ``walk`` should carry on through ``after`` (see :meth:`take`)."""
@@ -282,42 +260,36 @@ class WalkSet:
         """Split, ahead of time, the walks holding the most pages left; return walks added.
 
         ``workers`` is how many requests can be in flight now, ``most`` how many the drain
-        may ever have (for :attr:`rounds_left`; ``workers`` if not given). Free workers get work
-        first: each gets one more part of the walk whose parts are largest (the D'Hondt
-        rule, which makes the largest part as small as it can be), none below
-        :data:`MIN_IDLE_PART_PAGES` pages. Then, while the parts number under
-        :data:`WALKS_PER_WORKER` per worker, a walk whose parts hold more than
-        :data:`SPLIT_SLACK` shares (the pages left over ``workers``) is cut into as many
-        parts as its estimate warrants, the largest first. Walks that have seen no page
-        are not split. Calling it again before a page comes in adds nothing.
+        may ever have (for :attr:`rounds_left`; ``workers`` if not given). Each free worker
+        gets a part of the walk whose parts are largest (D'Hondt: the largest part as small
+        as it can be), then a walk whose parts hold more than ``split_slack`` shares (the
+        pages left over ``workers``) is cut into as many parts as it warrants (see
+        :class:`Rules`). Calling it again before a page comes in adds nothing.
         """
         if not self.adaptive:
             return 0
         size = self.query.page_size or DEFAULT_PAGE_SIZE
         fallback = self.density()
-        estimates: list[tuple[float, Walk]] = []
-        for walk in self._open():
-            if walk.done:
-                continue
-            rows = walk.expected_rows(fallback)
-            estimates.append((1.0 if rows is None else rows / size, walk))
+        rows = [(w.expected_rows(fallback), w) for w in self._open() if not w.done]
+        estimates = [(1.0 if r is None else r / size, w) for r, w in rows]
         # a walk that has seen no page is only guessed at (a skewed window's empty days
         # look like the others): it counts towards the total, but is not split
-        known = [pages if walk.density is not None else 0.0 for pages, walk in estimates]
-        parts = _apportion(known, workers - len(estimates))
+        rules = self.rules
+        unseen = rules.unseen_whole
+        known = [p if w.density is not None or not unseen else 0.0 for p, w in estimates]
+        free = workers - len(estimates) if rules.apportion else 0
+        parts = _apportion(known, free, rules.min_idle_part_pages)
         total = sum(pages for pages, _ in estimates)
         self.rounds_left = total / max(most or workers, 1)
-        share = max(total / max(workers, 1), MIN_PART_PAGES)
-        room = WALKS_PER_WORKER * workers - sum(parts)
+        share = max(total / max(workers, 1), rules.min_part_pages)
         added = 0
         for (pages, walk), k in sorted(
             zip(estimates, parts, strict=True), key=lambda e: e[0][0] / e[1], reverse=True
         ):
-            if room > 0 and walk.density is not None and pages / k > SPLIT_SLACK * share:
-                more = min(math.ceil(pages / share), int(pages / MIN_PART_PAGES), room + k)
-                room -= max(more - k, 0)
-                k = max(k, more)
-            new = walk.split(self.query, k) if k > 1 else []
+            seen = walk.density is not None or not unseen
+            if rules.presplit and seen and pages / k > rules.split_slack * share:
+                k = max(k, min(math.ceil(pages / share), int(pages / rules.min_part_pages)))
+            new = walk.split(self.query, k, self.rules.inherit) if k > 1 else []
             self.walks.extend(new)
             added += len(new)
         return added
@@ -379,30 +351,26 @@ class WalkSet:
 
     def copy(self) -> WalkSet:
         """An independent snapshot of every walk (for ``resume``)."""
-        twin = WalkSet.__new__(WalkSet)
-        twin.query, twin.windows, twin.sink = self.query, self.windows, self.sink
-        twin.adaptive, twin.backward = self.adaptive, self.backward
-        twin.rounds_left = self.rounds_left
-        twin.frontier = self.frontier
+        twin = copy.copy(self)  # the query, windows, sink and rules are shared: immutable
         twin.walks = [w.copy() for w in self.walks]
         return twin
 
 
-def _apportion(pages: list[float], free: int) -> list[int]:
+def _apportion(pages: list[float], free: int, least: float) -> list[int]:
     """Parts for each walk: ``free`` more in all, each to the walk whose parts are the
-    largest (D'Hondt), none below :data:`MIN_IDLE_PART_PAGES` pages.
+    largest (D'Hondt), none below ``least`` pages.
 
     Examples
     --------
-    >>> _apportion([12.0, 6.0, 3.0], 3)
+    >>> _apportion([12.0, 6.0, 3.0], 3, 1.0)
     [3, 2, 1]
-    >>> _apportion([2.5, 0.0], 4)       # none below a page
+    >>> _apportion([2.5, 0.0], 4, 1.0)       # none below a page
     [2, 1]
     """
     parts = [1] * len(pages)
     for _ in range(max(free, 0)):
         best = max(range(len(pages)), key=lambda i: pages[i] / parts[i], default=None)
-        if best is None or pages[best] / (parts[best] + 1) < MIN_IDLE_PART_PAGES:
+        if best is None or pages[best] / (parts[best] + 1) < least:
             break
         parts[best] += 1
     return parts

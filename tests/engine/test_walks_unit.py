@@ -10,13 +10,14 @@ import pytest
 
 from netra_frames._engine import batch
 from netra_frames._engine.batch import polars_sink
-from netra_frames._engine.walks import DEFER_ROUNDS, WalkSet, _apportion
+from netra_frames._engine.walks import Rules, WalkSet, _apportion
 from netra_frames._wire.decode import decode_traces_page
 from netra_frames.query import TraceQuery
 from netra_frames.schema import TRACES
 from netra_frames.times import format_time
 
 A = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEFER_ROUNDS = Rules().defer_rounds
 DAY = timedelta(days=1)
 
 
@@ -121,7 +122,6 @@ def test_rebalance_splits_the_walk_holding_more_than_its_share(order: str) -> No
     cut = walks.walks[4:]
     sizes = [w.hi - w.lo for w in cut]
     assert max(sizes) - min(sizes) <= timedelta(milliseconds=2)  # equal parts
-    assert len(walks.walks) <= 2 * 8  # at most two walks per worker
     again = walks.rebalance(workers=8)
     assert again == 0  # nothing more to split until a page says otherwise
 
@@ -141,19 +141,6 @@ def test_a_walk_with_little_left_is_not_split() -> None:
     expected = walk.expected_rows()
     assert expected is not None and expected < 10  # under a page of 10 left
     assert walks.rebalance(workers=16) == 0
-    walks.walks[0].busy = True
-    assert walks.next_walk() is None  # nor when a worker is idle
-
-
-def test_an_idle_worker_splits_the_largest_range_left() -> None:
-    walks = _walks(16, 2)
-    _first_round(walks, dense=-1)
-    for walk in walks.walks:
-        walk.busy = True
-    index = walks.next_walk()
-    assert index == 2 and len(walks.walks) == 3  # the fallback: one split in two
-    new = walks.walks[2]
-    assert not new.busy and new.position is None
 
 
 def test_walks_that_saw_no_rows_take_the_drains_density() -> None:
@@ -196,9 +183,9 @@ def test_a_walk_that_saw_no_page_is_counted_but_not_split() -> None:
 
 
 def test_the_apportioning_makes_the_largest_part_smallest() -> None:
-    assert _apportion([12.0, 6.0, 3.0], 3) == [3, 2, 1]  # parts of 4, 3, 3 pages
-    assert _apportion([12.0, 6.0, 3.0], 0) == [1, 1, 1]
-    assert _apportion([1.5, 0.0], 4) == [1, 1]  # a part holds a page at least
+    assert _apportion([12.0, 6.0, 3.0], 3, 1.0) == [3, 2, 1]  # parts of 4, 3, 3 pages
+    assert _apportion([12.0, 6.0, 3.0], 0, 1.0) == [1, 1, 1]
+    assert _apportion([1.5, 0.0], 4, 1.0) == [1, 1]  # a part holds a page at least
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
