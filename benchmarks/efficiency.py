@@ -77,8 +77,8 @@ def _drain(server: Server, client: nf.NetraClient | None = None) -> tuple[float,
             sent.at = time.perf_counter()
             return went
 
-        def timed_answered() -> None:
-            answered()
+        def timed_answered(*args: Any) -> None:
+            answered(*args)
             with lock:
                 took.append(time.perf_counter() - sent.at)
 

@@ -1,0 +1,67 @@
+"""The engine in simulated time (benchmarks/replay.py): its floors, and the same figures for
+the same seed. The replay runs the engine's own traces loop, walks and rate limiter against
+a model of the API on a virtual clock, so its figures are exact and these are real floors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from benchmarks import replay
+from benchmarks.replay_model import row_times
+
+
+@pytest.fixture(scope="module")
+def quick() -> dict[str, Any]:
+    """One quick replay (the production rules, seed 1): a few seconds of CPU."""
+    return replay.replay(quick=True, seed=1)
+
+
+@pytest.mark.parametrize("key", sorted(replay.FLOORS))
+def test_the_quick_replay_meets_its_floor(quick: dict[str, Any], key: str) -> None:
+    op, floor = replay.FLOORS[key]
+    value = quick[key]
+    assert (value >= floor) if op == ">=" else (value <= floor), (key, value, op, floor)
+
+
+def test_the_same_seed_gives_the_same_figures(quick: dict[str, Any]) -> None:
+    again = replay.replay(quick=True, seed=1)
+    assert {k: v for k, v in again.items() if k != "cpu_s"} == {
+        k: v for k, v in quick.items() if k != "cpu_s"
+    }
+
+
+def test_another_seed_draws_other_rows() -> None:
+    assert row_times("uniform", 500, 1) == row_times("uniform", 500, 1)
+    assert row_times("uniform", 500, 1) != row_times("uniform", 500, 2)
+
+
+def test_the_json_ends_with_one_object_of_the_issues_keys(
+    quick: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = replay.main(["--quick", "--json", "--seed", "3"])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    out = json.loads(last)
+    assert status == (0 if all(out["floors_met"].values()) else 1)  # the floors: seed 1's
+    shapes = ("uniform", "skewed", "bursty")
+    wanted = [f"efficiency_{n}_{s}" for n in ("short", "long", "long_heavy_tail") for s in shapes]
+    wanted += [f"requests_over_pages_long_{s}" for s in shapes]
+    wanted += ["polite_fast_429_share", "polite_fast_time_ratio", "polite_slow_429s"]
+    wanted += ["polite_slow_time_ratio", "polite_fast_headers_429s", "polite_slow_headers_429s"]
+    assert all(isinstance(out[key], int | float) for key in wanted), wanted
+    assert out["seed"] == 3 and out["mode"] == "quick"
+    assert out["long_uniform_requests"] != quick["long_uniform_requests"]  # other data
+
+
+def test_a_drain_that_loses_rows_fails_the_replay() -> None:
+    """The replay checks that the engine kept every row of the window: a drain short of a
+    row (here the model serves one row fewer than the data holds) fails loudly."""
+    case = replay.cases()[0]
+    times, api = replay._Data(1).api(case)
+    api.times = times[:-1]
+    with pytest.raises(AssertionError, match="kept"):
+        replay.drain(times, replay.window(case.shape), latency=replay.Latency(0.2),
+                     limiter=replay.PRODUCTION.limiter, rules=replay.PRODUCTION.walks,
+                     api=api)  # fmt: skip
