@@ -38,8 +38,9 @@ server sends is a congestion signal for the whole client, not for one worker:
 ``RateLimit-Remaining`` and ``RateLimit-Reset`` (IETF draft), or their ``X-RateLimit-*``
 forms (``Reset`` in seconds, or a Unix time). When an answer carries ``Remaining`` and
 ``Reset``, the client keeps a copy of the server's budget: ``Remaining`` requests less
-those still in flight, refilled at ``(Limit - Remaining) / Reset`` per second, and sends
-only while it holds a token, so it paces itself before a 429 comes.
+those sent after the answered one (the server counted the others), refilled at ``(Limit -
+Remaining) / Reset`` per second from the middle of its exchange, and sends only while it
+holds a token, so it paces itself before a 429 comes.
 
 An explicit ``max_requests_per_second`` is a ceiling the rate never exceeds. Every wait
 is a :class:`~netra_frames._cancel.CancelScope` wait, so Ctrl-C and errors stop it. The
