@@ -269,6 +269,9 @@ class Pipeline:
                         raise value
                     self.bar.set_total(self.rows)  # the truth, never an estimate
                     return
+        except GeneratorExit:  # the consumer has what it wanted (a head(n), the cache)
+            self.bar.set_total(self.rows)  # the bar ends at the rows it got, not short
+            raise
         finally:
             if not finished:
                 self.close()
