@@ -228,8 +228,8 @@ class Pipeline:
 
     def _join(self) -> None:
         thread = self._thread
-        if thread is None:
-            return
+        if thread is None or thread is threading.current_thread():
+            return  # (a consumer dropped and collected on the drain's own thread: it ends)
         deadline = time.monotonic() + 2 * JOIN_SECONDS
         while thread.is_alive() and time.monotonic() < deadline:
             thread.join(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))

@@ -185,6 +185,8 @@ class TracesProducer(Producer):
         ask for a page only while the consumer waits for one: a consumer that stops when
         it has enough wastes no request."""
         self.emitter = _Emitter(walks, eager=one_at_a_time)
+        self.peak_held = 0
+        """The most bytes held at once, queued or not handed over yet (with a budget)."""
 
     def run(self, pool: Workers[int], outlet: Outlet) -> None:
         walks = self.walks
@@ -242,9 +244,11 @@ class TracesProducer(Producer):
         if self.budget is None:
             return
         queued = outlet.queued
+        held = queued + self.walks.held + self.emitter.run_weight
+        self.peak_held = max(self.peak_held, held)
         if queued >= self.budget:
             self.walks.frontier = 0
-        elif queued + self.walks.held + self.emitter.run_weight >= self.budget:
+        elif held >= self.budget:
             self.walks.frontier = self.workers
         else:
             self.walks.frontier = None
