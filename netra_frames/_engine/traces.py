@@ -316,6 +316,7 @@ def traces_pipeline(
     bar: Progress | None = None,
     budget: int | None = None,
     heartbeat: bool = False,
+    watch: bool = False,
     one_at_a_time: bool = False,
     columns: Sequence[Column] = TRACES,
 ) -> Pipeline:
@@ -347,7 +348,7 @@ def traces_pipeline(
         transport, walks, workers=workers, max_rows=max_rows, budget=budget,
         one_at_a_time=one_at_a_time,
     )  # fmt: skip
-    return Pipeline(producer, bar=bar, heartbeat=heartbeat, groups=len(windows))
+    return Pipeline(producer, bar=bar, heartbeat=heartbeat, watch=watch, groups=len(windows))
 
 
 def drain_traces(

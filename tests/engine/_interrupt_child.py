@@ -70,6 +70,9 @@ def main() -> int:
             "scan_traces_in_memory": lambda: nf.scan_traces(START, END, client=client).collect(
                 engine="in-memory"
             ),
+            "scan_traces_cached": lambda: nf.scan_traces(
+                START, END, client=client, cache=Path(tmp) / "cache"
+            ).collect(),
             "traces_frame_cached": lambda: nf.traces_frame(
                 START, END, progress=False, client=client, cache=Path(tmp) / "cache"
             ),

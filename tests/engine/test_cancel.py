@@ -51,6 +51,7 @@ def wait_until_no_workers() -> list[str]:
         ("scan_traces_streaming", 1),
         ("scan_traces_in_memory", 1),
         ("traces_frame_cached", 1),
+        ("scan_traces_cached", 1),
         ("scan_spans", 4),
         ("export_traces", 1),
         ("iter_traces", 1),
