@@ -514,7 +514,11 @@ def _on_one_server(
         server.close()
     section(
         "pipeline",
-        lambda: bench_pipeline(2_000 if quick else 19_400, repeats=1 if quick else 3),
+        lambda: bench_pipeline(
+            1_000 if quick else 19_400,
+            repeats=1 if quick else 3,
+            memory_traces=3_000 if quick else None,
+        ),
     )
 
 
