@@ -174,6 +174,7 @@ for name, call in calls.items():
 """
 
 
+@pytest.mark.slow  # eleven calls in a process per failure
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_public_call_fails_in_a_few_lines(srv: LocalNetra, case: str) -> None:
@@ -205,6 +206,7 @@ COMMANDS = {
 }
 
 
+@pytest.mark.slow  # a process per command and failure
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("case", ["refused", "5xx"])
 @pytest.mark.parametrize("command", sorted(COMMANDS))

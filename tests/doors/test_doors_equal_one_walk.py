@@ -22,6 +22,8 @@ import netra_frames as nf
 from netra_frames import NetraClient
 from netra_frames.server import LocalNetra
 
+pytestmark = pytest.mark.slow  # about a hundred drains; the README suite runs them
+
 ANCHOR = datetime.fromisoformat("2026-01-01T00:00:00+00:00")
 WINDOW = (ANCHOR - timedelta(days=20), ANCHOR - timedelta(days=2, hours=7))  # cuts a day
 SORTS = ["start_time", "end_time", "latency_ms", "total_cost", "total_tokens", "name"]

@@ -19,6 +19,8 @@ from kernel import Cell, Kernel
 
 from netra_frames.server import LocalNetra
 
+pytestmark = pytest.mark.slow  # a kernel per test; the README suite runs them
+
 ANCHOR = datetime(2026, 1, 1, tzinfo=timezone.utc)
 WINDOW = "'2025-12-01', '2026-01-01'"
 STALL_MS = 600_000.0
