@@ -157,15 +157,18 @@ def bench_export_memory(server: Server) -> dict[str, Any]:
     }
 
 
-def bench_pipeline(traces: int, *, repeats: int) -> dict[str, Any]:
-    """Every figure of this module, with servers of ``traces`` and ten times as many."""
+def bench_pipeline(
+    traces: int, *, repeats: int, memory_traces: int | None = None
+) -> dict[str, Any]:
+    """Every figure of this module, with a server of ``traces`` and one of ``memory_traces``
+    (default ten times as many) for the memory figure."""
     out: dict[str, Any] = {}
     server = Server(traces)
     try:
         out.update(bench_speed(server, repeats))
     finally:
         server.close()
-    server = Server(traces * 10)
+    server = Server(memory_traces or traces * 10)
     try:
         out.update(bench_export_memory(server))
     finally:

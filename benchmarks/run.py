@@ -60,8 +60,11 @@ from benchmarks.efficiency import TARGETS as EFFICIENCY_TARGETS
 from benchmarks.efficiency import bench_efficiency
 from benchmarks.engine import TARGETS as ENGINE_TARGETS
 from benchmarks.engine import bench_engine
+from benchmarks.pipeline import TARGETS as PIPELINE_TARGETS
+from benchmarks.pipeline import bench_pipeline
 from benchmarks.polite import TARGETS as POLITE_TARGETS
 from benchmarks.polite import bench_polite
+from netra_frames._wire.checks import Expect, SeenIds, check_batch
 from netra_frames._wire.convert import to_backend as _to_backend
 from netra_frames._wire.decode import decode_spans_page, decode_traces_page, finish
 from netra_frames._wire.request import Request
@@ -69,13 +72,18 @@ from netra_frames.query import SpanQuery, TraceQuery
 from netra_frames.schema import SPANS, TRACES
 
 RESULTS = Path(__file__).parent / "results"
-SECTIONS = ("decode", "engine", "spans_many", "cache", "polite", "memory", "server", "efficiency")
+SECTIONS = (
+    "decode", "engine", "spans_many", "cache", "polite", "memory", "server", "pipeline",
+    "efficiency",
+)  # fmt: skip
 """Every section of a run, in the order they run (``--only`` picks some)."""
 TARGETS = {
     "decode_traces_polars": ("<=", 1.3),
     "decode_traces_pandas": ("<=", 1.3),
     "decode_spans_polars": ("<=", 1.3),
     "decode_spans_pandas": ("<=", 1.3),
+    "check_share_traces": ("<=", 0.05),
+    "check_share_spans": ("<=", 0.05),
     **ENGINE_TARGETS,
     "spans_many_speedup": (">=", 8.0),
     "memory_polars": ("<=", 2.5),
@@ -84,6 +92,7 @@ TARGETS = {
     **CACHE_TARGETS,
     **EFFICIENCY_TARGETS,
     **POLITE_TARGETS,
+    **PIPELINE_TARGETS,
 }
 
 
@@ -170,6 +179,43 @@ def bench_decode(
         out[f"decode_{name}_json_loads_s"] = loads
         for backend in ("polars", "pandas"):
             out[f"decode_{name}_{backend}"] = statistics.median(times[backend]) / loads
+    out.update(_check_share(trace_pages, span_pages, ids, (start, end), repeats))
+    return out
+
+
+def _check_share(
+    trace_pages: list[bytes],
+    span_pages: list[bytes],
+    ids: list[str],
+    window: tuple[datetime, datetime],
+    repeats: int,
+) -> dict[str, Any]:
+    """The row checks (``_wire/checks.py``) over the decoding they follow: the same pages
+    decoded into one typed frame, then checked as the engine checks a batch (each row against
+    its page's range, the filters, unique ids in the batch and the drain, required fields,
+    the time order; the spans against the trace asked for). Target <= 5%."""
+    out: dict[str, Any] = {}
+    for name, pages, decode, columns in (
+        ("traces", trace_pages, decode_traces_page, TRACES),
+        ("spans", span_pages, decode_spans_page, SPANS),
+    ):
+        decoding, checking = [], []
+        for _ in range(repeats):
+            decoded = [decode(b) for b in pages]
+            for page, trace_id in zip(decoded, ids if name == "spans" else pages, strict=False):
+                if name == "spans":
+                    page.expect = Expect(trace_id=str(trace_id))
+                else:
+                    page.expect = Expect(*window, window=window, order="desc")
+            began = time.perf_counter()
+            frame = finish(decoded, columns)
+            decoding.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            check_batch(frame, decoded, spans=name == "spans")
+            if name == "traces":
+                SeenIds().add(frame["trace_id"])
+            checking.append(time.perf_counter() - began)
+        out[f"check_share_{name}"] = statistics.median(checking) / statistics.median(decoding)
     return out
 
 
@@ -466,6 +512,14 @@ def _on_one_server(
         section("server", lambda: bench_server(server, sizes))
     finally:
         server.close()
+    section(
+        "pipeline",
+        lambda: bench_pipeline(
+            1_000 if quick else 19_400,
+            repeats=1 if quick else 3,
+            memory_traces=3_000 if quick else None,
+        ),
+    )
 
 
 def run(

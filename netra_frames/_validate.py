@@ -115,8 +115,8 @@ def keywords_checked(where: str) -> Callable[[Callable[P, T]], Callable[P, T]]:
     return decorate
 
 
-MIN_BUFFER_MB = 8.0
-"""The smallest ``buffer_mb``: two batches of about 4 MB."""
+MIN_BUFFER_MB = 4.0
+"""The smallest ``buffer_mb``: one batch of about 4 MB."""
 
 
 def check_buffer_mb(value: object) -> int:
@@ -131,7 +131,7 @@ def check_buffer_mb(value: object) -> int:
         raise InvalidParameterError(f"buffer_mb must be a number of megabytes, got {value!r}.")
     if value < MIN_BUFFER_MB:
         raise InvalidParameterError(
-            f"buffer_mb must be at least {MIN_BUFFER_MB:g} (two batches of about 4 MB), "
+            f"buffer_mb must be at least {MIN_BUFFER_MB:g} (one batch of about 4 MB), "
             f"got {value!r}."
         )
     return int(value * (1 << 20))

@@ -71,9 +71,11 @@ DEFAULT_MAX_WORKERS = 16
 """Concurrent requests of one frame builder."""
 DEFAULT_WINDOW_DAYS = 7.0
 """Days covered when a frame builder gets no ``start`` (the window ends now unless ``end``)."""
-DEFAULT_BUFFER_MB = 16.0
+DEFAULT_BUFFER_MB = 8.0
 """Megabytes of fetched rows a streaming door (scans, exports) lets wait for its consumer:
-beyond it the workers pause (``buffer_mb=``; eager frames hold the whole result anyway)."""
+beyond it the workers pause (``buffer_mb=``; eager frames hold the whole result anyway).
+8 keeps a 30-day export's peak memory within 1.25x a 7-day one's (16 did not, steadily:
+benchmarks/README.md) and costs no speed at 100 ms a page."""
 DEFAULT_RATE_LIMIT_PATIENCE = 600.0
 """Seconds one request may spend waiting out 429 answers before :class:`RateLimitError`.
 

@@ -254,7 +254,7 @@ def export_traces(
         Requests in flight at once: the partitions are fetched by the engine's concurrent
         walks, as :func:`netra_frames.traces_frame` fetches a window, and written in order.
     buffer_mb:
-        Megabytes of fetched rows that may wait to be written (default 16): beyond it the
+        Megabytes of fetched rows that may wait to be written (default 8): beyond it the
         workers pause, so memory does not grow with the window.
     progress:
         Draw a progress bar (rows); ``None`` = only on a terminal or in a notebook.

@@ -50,7 +50,7 @@ from ._doors import warn_no_traces
 from ._engine import choose_shards, spans_pipeline, traces_pipeline
 from ._progress import Progress, want_progress
 from ._validate import check_buffer_mb, check_max_rows
-from ._wire.convert import normalise_ids
+from ._wire.convert import concat_frames, normalise_ids
 from ._wire.decode import finish
 from .cache import CacheLike, CacheSettings, SettleLike, cached_trace_frames, settings_for
 from .client import NetraClient
@@ -106,6 +106,27 @@ def _finish_batch(
     return frame
 
 
+CACHED_BATCH_ROWS = 50_000
+"""Rows of stored days joined into one frame before a cached scan yields it (a day each
+would cost Polars more per frame than reading it)."""
+
+
+def _joined(frames: Iterator[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """``frames`` in order, consecutive small ones joined up to about ``rows`` rows."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for frame in frames:
+        if not frame.height:
+            continue
+        held.append(frame)
+        count += frame.height
+        if count >= rows:
+            yield concat_frames(held)
+            held, count = [], 0
+    if held:
+        yield concat_frames(held)
+
+
 def trace_batches(
     transport: Transport,
     query: TraceQuery,
@@ -146,11 +167,15 @@ def trace_batches(
     left = n_rows
     if cache is not None:
         client, settings = cache
-        for frame in cached_trace_frames(client, sent, settings, n_rows, workers):
+        parts = cached_trace_frames(client, sent, settings, n_rows, workers, budget=budget,
+                                    bar=bar)  # fmt: skip
+        for frame in _joined(parts, CACHED_BATCH_ROWS):
             frame = frame.select(names) if left is None else frame.select(names).head(left)
             left = None if left is None else left - frame.height
             if frame.height and (frame := _finish_batch(frame, predicate, with_columns)).height:
                 yield frame
+            if left == 0:
+                return
         return
     sort_field = str(sent.sort_field or "start_time")
     shards = choose_shards(
@@ -214,7 +239,7 @@ def scan_traces(
         Requests in flight at once, as for :func:`netra_frames.traces_frame`: the window
         is walked in concurrent sub-windows, and the batches still come in order.
     buffer_mb:
-        Megabytes of fetched rows that may wait for Polars (default 16): beyond it the
+        Megabytes of fetched rows that may wait for Polars (default 8): beyond it the
         workers pause, so a slow sink slows the scan and never fills memory.
     progress:
         Draw a progress bar while the query runs, as for :func:`netra_frames.traces_frame`.
@@ -378,7 +403,7 @@ def scan_spans(
     max_workers:
         Traces fetched concurrently (capped at the client's ``pool_size``).
     buffer_mb:
-        Megabytes of fetched spans that may wait for Polars (default 16), as for
+        Megabytes of fetched spans that may wait for Polars (default 8), as for
         :func:`scan_traces`.
     progress:
         Draw a progress bar (traces) while the query runs.

@@ -164,8 +164,10 @@ class Pipeline:
         The progress bar the consumer draws (``None``: none).
     heartbeat:
         Yield ``None`` every slice of waiting (a consumer run by another library, such
-        as a Polars scan, then gets control back to notice Ctrl-C), and stop with
-        ``KeyboardInterrupt`` on a SIGINT or SIGTERM seen since the iteration began.
+        as a Polars scan, then gets control back to notice Ctrl-C); implies ``watch``.
+    watch:
+        Stop with ``KeyboardInterrupt`` on a SIGINT or SIGTERM seen (from any thread)
+        since the iteration began: for a consumer that runs on a thread of its own.
     groups:
         Result groups the producer emits (for :meth:`collect`).
 
@@ -183,11 +185,13 @@ class Pipeline:
         *,
         bar: Progress | None = None,
         heartbeat: bool = False,
+        watch: bool = False,
         groups: int = 1,
     ) -> None:
         self.producer = producer
         self.bar = bar or Progress(False, producer.noun, "rows")
         self.heartbeat = heartbeat
+        self.watch = watch or heartbeat
         self.groups = groups
         self.rows = 0
         """Rows taken by the consumer so far."""
@@ -228,8 +232,8 @@ class Pipeline:
 
     def _join(self) -> None:
         thread = self._thread
-        if thread is None:
-            return
+        if thread is None or thread is threading.current_thread():
+            return  # (a consumer dropped and collected on the drain's own thread: it ends)
         deadline = time.monotonic() + 2 * JOIN_SECONDS
         while thread.is_alive() and time.monotonic() < deadline:
             thread.join(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
@@ -243,15 +247,15 @@ class Pipeline:
         finished = False
         try:  # the thread starts inside: a Ctrl-C at any point leaves none behind
             self._start()
-            seen = interrupts_seen() if self.heartbeat else 0
+            seen = interrupts_seen() if self.watch else 0
             while True:
                 self._outlet._want()
                 try:
                     kind, value, nbytes = self._outlet._queue.get(timeout=WAIT_SLICE)
                 except queue.Empty:
+                    if self.watch and interrupts_seen() > seen:
+                        raise KeyboardInterrupt from None
                     if self.heartbeat:
-                        if interrupts_seen() > seen:
-                            raise KeyboardInterrupt from None
                         yield None
                     continue
                 if kind == "batch":
@@ -269,6 +273,9 @@ class Pipeline:
                         raise value
                     self.bar.set_total(self.rows)  # the truth, never an estimate
                     return
+        except GeneratorExit:  # the consumer has what it wanted (a head(n), the cache)
+            self.bar.set_total(self.rows)  # the bar ends at the rows it got, not short
+            raise
         finally:
             if not finished:
                 self.close()

@@ -241,6 +241,8 @@ class TracesProducer(Producer):
         ask for a page only while the consumer waits for one: a consumer that stops when
         it has enough wastes no request."""
         self.emitter = _Emitter(walks, eager=one_at_a_time)
+        self.peak_held = 0
+        """The most bytes held at once, queued or not handed over yet (with a budget)."""
 
     def run(self, pool: Workers[int], outlet: Outlet) -> None:
         requests = self.connect(pool)
@@ -297,9 +299,11 @@ class TracesProducer(Producer):
         if self.budget is None:
             return
         queued = outlet.queued
+        held = queued + self.walks.held + self.emitter.run_weight
+        self.peak_held = max(self.peak_held, held)
         if queued >= self.budget:
             self.walks.frontier = 0
-        elif queued + self.walks.held + self.emitter.run_weight >= self.budget:
+        elif held >= self.budget:
             self.walks.frontier = self.workers
         else:
             self.walks.frontier = None
@@ -359,6 +363,7 @@ def traces_pipeline(
     bar: Progress | None = None,
     budget: int | None = None,
     heartbeat: bool = False,
+    watch: bool = False,
     one_at_a_time: bool = False,
     columns: Sequence[Column] = TRACES,
 ) -> Pipeline:
@@ -390,7 +395,7 @@ def traces_pipeline(
         lambda pool: PooledRequests(pool, transport), walks, workers=workers,
         max_rows=max_rows, budget=budget, one_at_a_time=one_at_a_time,
     )  # fmt: skip
-    return Pipeline(producer, bar=bar, heartbeat=heartbeat, groups=len(windows))
+    return Pipeline(producer, bar=bar, heartbeat=heartbeat, watch=watch, groups=len(windows))
 
 
 def drain_traces(

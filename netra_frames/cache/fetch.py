@@ -154,8 +154,11 @@ def cached_trace_frames(
     budget: int | None = None,
     bar: Progress | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """The frames of a lazy scan's query, in order, with the cache on."""
-    stream = window_stream(client.transport, workers, bar, max_rows=max_rows, budget=budget)
+    """The frames of a lazy scan's query, in order, with the cache on (the days fetched are
+    drained with ``budget`` and watch for Ctrl-C from the scan's thread)."""
+    stream = window_stream(
+        client.transport, workers, bar, max_rows=max_rows, budget=budget, watch=True
+    )
     now = datetime.now(timezone.utc)
     parts = slice_frames(query, settings, Scope.of(client), stream, now=now, max_rows=max_rows)
     if query.sort_field == "start_time":
@@ -206,6 +209,7 @@ def window_stream(
     *,
     max_rows: int | None = None,
     budget: int | None = None,
+    watch: bool = False,
 ) -> WindowStream:
     """Stream windows with the engine's pipeline: each window a result group, in order.
 
@@ -220,7 +224,7 @@ def window_stream(
     ) -> Iterator[StreamBatch]:
         pipe = traces_pipeline(
             transport, query, list(windows), backend="polars", workers=workers, bar=bar,
-            budget=budget, one_at_a_time=max_rows is not None,
+            budget=budget, watch=watch, one_at_a_time=max_rows is not None,
         )  # fmt: skip
         for batch in pipe:
             assert batch is not None  # no heartbeat asked

@@ -141,3 +141,81 @@ def test_our_errors_keep_the_cause_on_an_attribute_not_a_chain() -> None:
     error = info.value
     assert error.__cause__ is None and error.__suppress_context__
     assert isinstance(error.cause, Exception) and "refused" in str(error.cause).lower()
+
+
+EVERY_CALL = """\
+import json, sys, tempfile, traceback
+import netra_frames as nf
+nf.configure(backoff_factor=0.01, max_backoff=0.05, max_retries=2)
+start, end = {start!r}, {end!r}
+ids = ["0" * 32, "1" * 32]
+out = tempfile.mkdtemp()
+calls = {{
+    "traces_frame": lambda: nf.traces_frame(start, end),
+    "scan_traces": lambda: nf.scan_traces(start, end).collect(),
+    "export_traces": lambda: nf.export_traces(out + "/x", start, end),
+    "spans_frame": lambda: nf.spans_frame(ids),
+    "scan_spans": lambda: nf.scan_spans(ids).collect(),
+    "session_usage_frame": lambda: nf.session_usage_frame(["s1", "s2"], start, end),
+    "tenant_usage_frame": lambda: nf.tenant_usage_frame("AceTech", start, end),
+    "sessions_frame": lambda: nf.sessions_frame(start, end),
+    "usage_frame": lambda: nf.usage_frame(start, end),
+    "report": lambda: nf.report(start, end),
+    "NetraClient.list_traces": lambda: nf.get_client().list_traces(start, end),
+}}
+for name, call in calls.items():
+    try:
+        call()
+    except Exception as exc:  # what a terminal would print for it, uncaught
+        text = "".join(traceback.format_exception(exc))
+        print(json.dumps({{"call": name, "lines": text.splitlines()}}))
+    else:
+        print(json.dumps({{"call": name, "lines": []}}))
+"""
+
+
+@pytest.mark.slow  # eleven calls in a process per failure
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_public_call_fails_in_a_few_lines(srv: LocalNetra, case: str) -> None:
+    """Each public function that sends requests, on each failure: the traceback a terminal
+    would show is at most 30 lines, none twice, and its last line says what happened."""
+    import json
+
+    env, faults = _case(srv, case)
+    srv.set_faults(**faults)
+    script = EVERY_CALL.format(start=WINDOW[0], end=WINDOW[1])
+    full = {**os.environ, **env, "PYTHONWARNINGS": "ignore", "NETRA_FRAMES_CACHE": ""}
+    proc = subprocess.run([sys.executable, "-c", script], env=full, capture_output=True,
+                          text=True, timeout=280)  # fmt: skip
+    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 11, proc.stderr
+    for report in reports:
+        assert report["lines"], f"{report['call']} did not fail"
+        _check(report["lines"], CASES[case])
+    retries = [line for line in proc.stderr.splitlines() if "retrying" in line]
+    assert len(retries) <= 2 * len(reports)  # a line per kind of failure and call, not per try
+
+
+COMMANDS = {
+    "traces": ["traces", "--start", WINDOW[0], "--end", WINDOW[1]],
+    "spans": ["spans", "0" * 32],
+    "usage": ["usage", "tenant", "AceTech", "--start", WINDOW[0], "--end", WINDOW[1]],
+    "export": ["export", "{out}", "--start", WINDOW[0], "--end", WINDOW[1]],
+    "report": ["report", "--start", WINDOW[0], "--end", WINDOW[1], "-o", "{out}.html"],
+}
+
+
+@pytest.mark.slow  # a process per command and failure
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("case", ["refused", "5xx"])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_fails_in_a_few_lines(
+    srv: LocalNetra, tmp_path: Any, command: str, case: str
+) -> None:
+    env, faults = _case(srv, case)
+    srv.set_faults(**faults)
+    args = [a.replace("{out}", str(tmp_path / "out")) for a in COMMANDS[command]]
+    lines = _run([sys.executable, "-m", "netra_frames", *args, "--max-retries", "2"], env)
+    _check(lines, CASES[case])
+    assert "Traceback" not in "\n".join(lines)

@@ -211,6 +211,7 @@ def test_the_dask_partitions_check_their_pages_too(
         ddf.compute(scheduler="sync")
 
 
+@pytest.mark.slow  # 24 drains each
 @pytest.mark.parametrize(
     ("kind", "shape"),
     [("replay", "uniform"), ("stray_last", "skewed"), ("stray_row", "bursty")],

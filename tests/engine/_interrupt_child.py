@@ -64,6 +64,18 @@ def main() -> int:
                 [f"s{i}" for i in range(40)], START, END, progress=False, client=client
             ),
             "scan_traces": lambda: nf.scan_traces(START, END, client=client).collect(),
+            "scan_traces_streaming": lambda: nf.scan_traces(START, END, client=client).collect(
+                engine="streaming"
+            ),
+            "scan_traces_in_memory": lambda: nf.scan_traces(START, END, client=client).collect(
+                engine="in-memory"
+            ),
+            "scan_traces_cached": lambda: nf.scan_traces(
+                START, END, client=client, cache=Path(tmp) / "cache"
+            ).collect(),
+            "traces_frame_cached": lambda: nf.traces_frame(
+                START, END, progress=False, client=client, cache=Path(tmp) / "cache"
+            ),
             "scan_spans": lambda: nf.scan_spans(ids, client=client).collect(),
             "export_traces": lambda: nf.export_traces(
                 Path(tmp) / "out", START, END, progress=False, client=client

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,15 +181,16 @@ class Kernel:
         code: str,
         timeout: float = 120,
         *,
-        interrupt_after: float | None = None,
+        interrupt_after: float | Sequence[float] | None = None,
         interrupt_when: Callable[[Message], bool] | None = None,
     ) -> Cell:
         """Run ``code`` as the next cell and return what it showed.
 
-        ``interrupt_after`` seconds after it starts, or at the first iopub message for which
-        ``interrupt_when`` is true, the kernel is interrupted (the notebook's stop button);
-        the cell then usually ends in a ``KeyboardInterrupt`` error. A cell still running
-        after ``timeout`` seconds raises nbclient's ``CellTimeoutError``.
+        ``interrupt_after`` seconds after it starts (several: once at each), or at the first
+        iopub message for which ``interrupt_when`` is true, the kernel is interrupted (the
+        notebook's stop button); the cell then usually ends in a ``KeyboardInterrupt``
+        error. A cell still running after ``timeout`` seconds raises nbclient's
+        ``CellTimeoutError``.
         """
         client = self._client
         if client is None:
@@ -207,11 +208,16 @@ class Kernel:
         client.on_cell_executed = kept
         timers: list[asyncio.Future[None]] = []
         if interrupt_after is not None:
-            delay = interrupt_after
+            delays = (
+                [interrupt_after] if isinstance(interrupt_after, int | float) else interrupt_after
+            )
 
             async def interrupt_later() -> None:
-                await asyncio.sleep(delay)
-                await client.km.interrupt_kernel()
+                waited = 0.0
+                for delay in delays:
+                    await asyncio.sleep(max(0.0, delay - waited))
+                    waited = delay
+                    await client.km.interrupt_kernel()
 
             def start_timer(**_: Any) -> None:  # called once the cell is sent
                 timers.append(asyncio.ensure_future(interrupt_later()))
