@@ -40,10 +40,15 @@ from netra_frames._engine.traces import Done, TracesProducer, capacity
 from netra_frames._engine.walks import Rules, WalkSet
 from netra_frames._limiter import RateLimiter
 from netra_frames._retry import RetryPolicy, parse_retry_after
-from netra_frames._wire.decode import DecodedPage, decode_traces_page
+from netra_frames._wire.decode import (
+    DecodedPage,
+    decode_traces_page,
+    first_start_time,
+    last_start_time,
+)
 from netra_frames._wire.request import Request
 from netra_frames.config import DEFAULT_BACKOFF_FACTOR, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_RETRIES
-from netra_frames.query import TraceQuery
+from netra_frames.query import SortOrder, TraceQuery
 from netra_frames.schema import TRACES
 
 __all__ = ["Figures", "Simulation", "drain"]
@@ -147,10 +152,16 @@ class Simulation:
 
 
 class _Tally(Sink[pl.DataFrame]):
-    """A sink that builds nothing: the replay measures scheduling, not columns."""
+    """A sink that builds no columns (the replay measures scheduling), only a batch's first
+    and last ``start_time``: the drain checks its batches come in result order."""
 
     def convert(self, pages: Sequence[DecodedPage], *, repair: bool = True) -> pl.DataFrame:
-        return EMPTY
+        times = [t for p in pages for t in (first_start_time(p), last_start_time(p)) if t]
+        if not times:
+            return EMPTY
+        self.made = getattr(self, "made", 0) + 1
+        ids = [f"{self.made}a", f"{self.made}b"]  # unique in the drain (its ids are checked)
+        return pl.DataFrame({"trace_id": ids, "start_time": [times[0], times[-1]]})
 
 
 @dataclass
@@ -181,11 +192,12 @@ def drain(
     rules: Rules,
     api: ModelApi | None = None,
     seed: int = 0,
+    sort_order: SortOrder = "desc",
 ) -> Figures:
     """Replay one ``traces_frame`` over ``window`` of rows at ``times`` (see module docstring)."""
     api = api or ModelApi(times)
     sim = Simulation(api, latency, limiter, seed)
-    query = TraceQuery.for_frames(*window, {}, page_size=100)
+    query = TraceQuery.for_frames(*window, {}, page_size=100, sort_order=sort_order)
     shards = choose_shards("auto", query.start, query.end, sort_field="start_time",
                            max_rows=None, max_workers=WORKERS)  # fmt: skip
     shards = min(shards, capacity(sim.limiter, WORKERS))  # as traces_pipeline does
@@ -194,10 +206,15 @@ def drain(
     producer = TracesProducer(lambda pool: sim, walks, workers=WORKERS, max_rows=None)
     outlet = Outlet()
     producer.run(Workers(WORKERS, CancelScope()), outlet)
-    rows = 0
+    rows, edges = 0, []
     while not outlet._queue.empty():
         kind, value, _ = outlet._queue.get()
         rows += value if kind == "rows" else 0
+        if kind == "batch" and value.part is not None and value.part.height:
+            edges.extend(value.part["start_time"])
+    if edges != sorted(edges, reverse=walks.backward):  # newest first, or oldest first
+        at = next(i for i in range(1, len(edges)) if (edges[i] < edges[i - 1]) != walks.backward)
+        raise AssertionError(f"the replayed drain handed over {edges[at]} after {edges[at - 1]}")
     lo, hi = (int(t.timestamp() * 1000) for t in window)
     expected = bisect.bisect_left(times, hi) - bisect.bisect_left(times, lo)
     if rows != expected:

@@ -219,7 +219,10 @@ class WalkSet:
             if after is None or not self._absorbs(walk, after, workers):
                 break
             walk.bound, after.bound = after.bound, after.start  # after's range is empty now
-            after.pages.done = True
+            # and it holds nothing, ever: handed over already, so that no run of finished
+            # walks starts at it (its place in the order lies inside walk's range, where
+            # walk's later splits put their parts; a run gathered there would come first)
+            after.pages.done = after.emitted = True
         return walk.take(page, self.rules.density_pages)
 
     def _absorbs(self, walk: Walk, after: Walk, workers: int) -> bool:

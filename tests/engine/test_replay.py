@@ -5,7 +5,7 @@ a model of the API on a virtual clock, so its figures are exact and these are re
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -65,3 +65,21 @@ def test_a_drain_that_loses_rows_fails_the_replay() -> None:
         replay.drain(times, replay.window(case.shape), latency=replay.Latency(0.2),
                      limiter=replay.PRODUCTION.limiter, rules=replay.PRODUCTION.walks,
                      api=api)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("shape", "sort_order", "seed"),
+    [("skewed", "asc", 1), ("daily", "asc", 0), ("daily", "asc", 2), ("bursty", "desc", 1)],
+)
+def test_a_drain_hands_its_batches_over_in_result_order(
+    shape: str, sort_order: Literal["asc", "desc"], seed: int
+) -> None:
+    """Long drains under heavy-tailed latency whose answers came back in an order that once
+    put the rows of a run of finished walks ahead of a range split off later (a walk that
+    carried on through the next one left that one's place in the order inside its own
+    range; the run was gathered there). The replay checks the order of every batch."""
+    times = row_times(shape, replay.LONG_ROWS, 1)
+    figures = replay.drain(times, replay.window(shape), latency=replay.Latency(0.2, 1.0, seed),
+                           limiter=replay.PRODUCTION.limiter, rules=replay.PRODUCTION.walks,
+                           sort_order=sort_order)  # fmt: skip
+    assert figures.rows == len(times)
