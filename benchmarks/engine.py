@@ -9,7 +9,8 @@
    plain sequential urllib3 loop (``json.loads`` of each body, no frame); medians of
    interleaved repeats. Target >= 1.5. ``client_cpu_ms_per_request``: the CPU time (user +
    system, every thread) of the drain, per request. Target <= 0.7.
-   ``client_cpu_vs_urllib3``: that over the loop's own CPU per request. Target <= 1.15.
+   ``client_cpu_vs_urllib3``: that over the loop's own CPU per request, reported (no
+   longer a target since issue 29: it moved by +-0.2 with the minute on a shared machine).
 3. ``rate_limit_time_ratio``: ``traces_frame`` against a server whose per-key token bucket
    allows 40 requests/s (burst 5; a 429 says ``Retry-After: 1``), over ``pages / 40``
    seconds. Target <= 1.3. ``rate_limit_429_share``: 429 answers per page. Target <= 0.10.
@@ -59,7 +60,6 @@ TARGETS = {
     "traces_drain_bursty": (">=", 12.0),
     "spans_vs_urllib3": (">=", 1.5),
     "client_cpu_ms_per_request": ("<=", 0.7),
-    "client_cpu_vs_urllib3": ("<=", 1.15),
     "rate_limit_time_ratio": ("<=", 1.3),
     "rate_limit_429_share": ("<=", 0.10),
     "cancel_max_s": ("<=", 1.0),

@@ -252,14 +252,18 @@ def replay(*, quick: bool = False, seed: int = 1, seeds: int = 2) -> dict[str, A
 
 
 def _rules(
-    base: list[dict[str, dict[str, float]]], data: list[_Data], out: dict[str, Any]
+    base: list[dict[str, dict[str, float]]],
+    data: list[_Data],
+    out: dict[str, Any],
+    among: list[Case] | None = None,
 ) -> dict[str, float]:
-    """Each rule's best gain over the cases (its figures per case go into ``out``)."""
+    """Each rule's best gain over the cases (``among``: those of ``base``; all by default),
+    its figures per case into ``out``."""
     out["rule_seeds"] = len(data)
     rules: dict[str, float] = {}
     for rule, variant in OFF.items():
         gains = {}
-        for case in cases():
+        for case in cases() if among is None else among:
             if case.warm:
                 continue  # they show what the slow start costs; the rules: the others
             if rule in UNDER_A_LIMIT and case.bucket is None:

@@ -20,8 +20,8 @@ process; per-request latency is injected there (``--latency-ms``, default 50).
    floor is ~1.7. ``memory_*_end_growth_bytes`` is the RSS growth left after the drain,
    with the frame alive: the peak less it is what the drain held only for a while.
 5. ``server_pages_per_s``: pages of 100 traces per second served to 8 keep-alive clients,
-   each its own process (``http.client``, no JSON decode), no injected latency.
-   Target >= 1,000.
+   each its own process (``http.client``, no JSON decode), no injected latency; reported
+   (no longer a target since issue 29: it moved by +-40% with the minute on a shared machine).
 6. ``cache_*``: the local cache (see :mod:`benchmarks.cache`).
 7. ``efficiency_*``, ``inflight_*``: drains at 200 ms against pages x page time / workers
    (see :mod:`benchmarks.efficiency`).
@@ -77,6 +77,8 @@ SECTIONS = (
     "efficiency",
 )  # fmt: skip
 """Every section of a run, in the order they run (``--only`` picks some)."""
+REPORTED = ("client_cpu_vs_urllib3", "server_pages_per_s")
+"""Figures reported without a target: they moved with the machine (issue 29)."""
 TARGETS = {
     "decode_traces_polars": ("<=", 1.3),
     "decode_traces_pandas": ("<=", 1.3),
@@ -88,7 +90,6 @@ TARGETS = {
     "spans_many_speedup": (">=", 8.0),
     "memory_polars": ("<=", 2.5),
     "memory_pandas": ("<=", 2.5),
-    "server_pages_per_s": (">=", 1000.0),
     **CACHE_TARGETS,
     **EFFICIENCY_TARGETS,
     **POLITE_TARGETS,
@@ -596,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, t in results["targets"].items():
         met = "met" if t["met"] else "NOT MET"
         print(f"{name:<28} {t['value']:>10.2f}  {t['op']} {t['target']:<5} {met}")
+    for name in REPORTED:
+        if name in results:
+            print(f"{name:<28} {results[name]:>10.2f}  (reported)")
     steal = results["steal_share"]
     stolen = "" if steal is None else f"; {steal:.0%} of the CPU stolen by the hypervisor"
     print(f"({results['mode']} mode, {results['elapsed_s']:.0f}s{stolen}; JSON: {results['path']})")

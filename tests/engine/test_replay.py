@@ -5,12 +5,18 @@ a model of the API on a virtual clock, so its figures are exact and these are re
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import fields
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
 from benchmarks import replay
 from benchmarks.replay_model import row_times
+from netra_frames._engine.walks import Rules
+
+SHAPES = ("uniform", "skewed", "bursty")
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +51,7 @@ def test_the_json_ends_with_one_object_of_the_issues_keys(
     last = capsys.readouterr().out.strip().splitlines()[-1]
     out = json.loads(last)
     assert status == (0 if all(out["floors_met"].values()) else 1)  # the floors: seed 1's
-    shapes = ("uniform", "skewed", "bursty")
-    wanted = [f"efficiency_{n}_{s}" for n in ("short", "long", "long_heavy_tail") for s in shapes]
-    wanted += [f"requests_over_pages_long_{s}" for s in shapes]
-    wanted += ["polite_fast_429_share", "polite_fast_time_ratio", "polite_slow_429s"]
-    wanted += ["polite_slow_time_ratio", "polite_fast_headers_429s", "polite_slow_headers_429s"]
-    assert all(isinstance(out[key], int | float) for key in wanted), wanted
+    assert all(isinstance(out[key], int | float) for key in ISSUE_KEYS), ISSUE_KEYS
     assert out["seed"] == 3 and out["mode"] == "quick"
     assert out["long_uniform_requests"] != quick["long_uniform_requests"]  # other data
 
@@ -83,3 +84,51 @@ def test_a_drain_hands_its_batches_over_in_result_order(
                            limiter=replay.PRODUCTION.limiter, rules=replay.PRODUCTION.walks,
                            sort_order=sort_order)  # fmt: skip
     assert figures.rows == len(times)
+
+
+ISSUE_KEYS = [
+    *(f"efficiency_{n}_{s}" for n in ("short", "long", "long_heavy_tail") for s in SHAPES),
+    *(f"requests_over_pages_long_{s}" for s in SHAPES),
+    "polite_fast_429_share",
+    "polite_fast_time_ratio",
+    "polite_slow_429s",
+    "polite_slow_time_ratio",
+    "polite_fast_headers_429s",
+    "polite_slow_headers_429s",
+]
+"""Issue 29's output keys but ``rules`` (a full run's: see the test below)."""
+
+
+def test_a_full_run_maps_every_rule_to_its_best_gain() -> None:
+    """The full run's ``rules`` (here over two cases, one seed: the full run takes a minute)."""
+    among = [c for c in replay.cases() if c.name in ("short_skewed", "polite_slow")]
+    data = [replay._Data(1)]
+    base = [{c.name: replay.replay_case(c, replay.PRODUCTION, data[0]) for c in among}]
+    out: dict[str, Any] = {}
+    rules = replay._rules(base, data, out, among)
+    assert sorted(rules) == sorted(replay.OFF)
+    assert all(isinstance(gain, float) for gain in rules.values()), rules
+    assert out["rule_R4_presplit_best_case"] == "short_skewed"  # it splits; polite_slow: no
+    assert rules["slow_start"] > 0.01 and out["rule_slow_start_best_case"] == "polite_slow"
+
+
+def _rules_section() -> str:
+    text = (Path(__file__).parents[2] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    return text.split("## The scheduling rules, and what each earns\n", 1)[1].split("\n## ")[0]
+
+
+def test_every_rule_has_one_line_in_the_architecture_doc_and_every_line_a_rule() -> None:
+    """docs/architecture.md names, for each rule the replay switches off, the case it wins
+    and by how much; a rule removed, or added without its line, fails here."""
+    lines = re.findall(r"^- `(\w+)` (.*?)(?=^- |\Z)", _rules_section(), flags=re.M | re.S)
+    assert sorted(name for name, _ in lines) == sorted(replay.OFF)
+    names = {c.name for c in replay.cases()}
+    for name, line in lines:
+        won = re.search(r"\+\d+(\.\d+)?%\s+in\s+`(\w+)`", line)
+        assert won is not None and won.group(2) in names, (name, line)
+
+
+def test_every_switch_and_constant_of_the_rules_is_named_there() -> None:
+    section = _rules_section()
+    assert all(f"`{f.name}`" in section for f in fields(Rules)), fields(Rules)
+    assert all(variant != replay.PRODUCTION for variant in replay.OFF.values())
