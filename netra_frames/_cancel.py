@@ -90,20 +90,30 @@ class CancelScope:
     """
 
     def __init__(self) -> None:
-        self._event = threading.Event()
+        self._cancelled = False
+        self._gate = threading.Lock()
+        """Held until :meth:`cancel`; a wait is an ``acquire`` with a timeout. Not an
+        ``Event``: its ``wait`` is Python code that holds a ``Condition``'s lock, and a
+        Ctrl-C raised there between two bytecodes leaves that lock taken for good, so
+        every later wait of the scope (:data:`NEVER` is shared by all plain calls)
+        blocks forever. A gate left taken the same way only makes waits last their slice."""
+        self._gate.acquire()
         self._threads: set[int] = set()
         self._lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         """Whether :meth:`cancel` was called."""
-        return self._event.is_set()
+        return self._cancelled
 
     def cancel(self) -> None:
         """Cancel: wake every wait and cut the sockets the scope's threads are reading."""
-        self._event.set()
         with self._lock:
+            opened = not self._cancelled
+            self._cancelled = True
             threads = set(self._threads)
+        if opened:
+            self._gate.release()
         with _sockets_lock:
             sockets = [s for ident, s in _sockets.items() if ident in threads]
         for sock in sockets:
@@ -111,7 +121,7 @@ class CancelScope:
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the scope was cancelled."""
-        if self._event.is_set():
+        if self._cancelled:
             raise Cancelled()
 
     def sleep(self, seconds: float) -> None:
@@ -122,7 +132,8 @@ class CancelScope:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            self._event.wait(min(left, WAIT_SLICE))
+            if self._gate.acquire(timeout=min(left, WAIT_SLICE)):
+                self._gate.release()  # open: let the next waiter through
 
     @contextmanager
     def enter(self) -> Iterator[None]:

@@ -27,6 +27,7 @@ that settled. Every door consumes the same pipeline; none pages on its own.
 
 from __future__ import annotations
 
+import _thread
 import logging
 import queue
 import threading
@@ -66,6 +67,14 @@ class Batch:
 class Outlet:
     """The producer's side of the queue: what it hands over, and how much waits.
 
+    What the consumer calls here (:meth:`_took`, :meth:`_want`) uses primitives written in
+    C only: a ``threading.Lock`` taken with ``with``, a queue's ``put``. Ctrl-C raises
+    ``KeyboardInterrupt`` between bytecodes, so it can stop none of them half-way. A
+    ``threading.Condition`` would not do: its ``__enter__`` is Python code, and a Ctrl-C
+    raised just as it returns (after it took its lock) leaves the lock taken for good; the
+    producer's next :meth:`emit` or :meth:`wait` then blocks forever, and with it every
+    worker of the drain (issue 26: the worker that outlived a Ctrl-C).
+
     Examples
     --------
     >>> out = Outlet()
@@ -76,9 +85,12 @@ class Outlet:
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[tuple[str, Any, int]] = queue.SimpleQueue()
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        self._bell: queue.SimpleQueue[None] = queue.SimpleQueue()
+        """Rung (once) when the consumer takes something while the producer waits."""
         self._queued = 0
         self._wanted = False
+        self._waiting = False
 
     @property
     def queued(self) -> int:
@@ -108,19 +120,33 @@ class Outlet:
     def wait(self, timeout: float) -> None:
         """Wait until the consumer takes something, at most ``timeout`` seconds."""
         with self._lock:
-            self._lock.wait(timeout)
+            self._waiting = True
+        try:
+            self._bell.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        with self._lock:
+            self._waiting = False
+            try:  # rung after the wait timed out: not for the next wait
+                self._bell.get_nowait()
+            except queue.Empty:
+                pass
 
     def _took(self, nbytes: int) -> None:
         with self._lock:
             self._queued -= nbytes
             self._wanted = False
-            self._lock.notify_all()
+            if self._waiting:
+                self._waiting = False
+                self._bell.put(None)
 
     def _want(self) -> None:
         with self._lock:
             if not self._wanted:
                 self._wanted = True
-                self._lock.notify_all()
+                if self._waiting:
+                    self._waiting = False
+                    self._bell.put(None)
 
     def _end(self, error: BaseException | None) -> None:
         self._queue.put(("done", error, 0))
@@ -220,10 +246,29 @@ class Pipeline:
         if self._started:
             raise RuntimeError("a pipeline is consumed once")
         self._started = True
-        self._thread = threading.Thread(
-            target=self._produce, name="netra_frames-drain", daemon=True
-        )
-        self._thread.start()
+        thread = threading.Thread(target=self._produce, name="netra_frames-drain", daemon=True)
+        self._thread = thread
+        try:
+            _thread.start_new_thread(self._launch, (thread,))
+        except RuntimeError:  # (not a Ctrl-C just after it: that thread runs, and is joined)
+            self._thread = None  # nothing started: nothing to wait for
+            raise
+
+    def _launch(self, thread: threading.Thread) -> None:
+        """Start the producer's thread, from a bare thread of ``_thread``'s own.
+
+        ``Thread.start()`` is Python code that registers the thread, starts it, then waits
+        for it in an ``Event``. Ctrl-C, raised in the main thread between any two of its
+        bytecodes, could leave the thread registered and never started, or the ``Event``'s
+        lock taken so that the new thread waits for it forever before its first line
+        (issue 26). ``_thread.start_new_thread`` is one call in C, and no signal is handled
+        on the thread it starts: the consumer never runs ``Thread.start()`` itself.
+        """
+        try:
+            thread.start()
+        except BaseException as exc:  # noqa: BLE001 - no producer: the consumer raises it
+            self._thread = None
+            self._outlet._end(exc)
 
     def close(self) -> None:
         """Stop the producer and its workers (cutting their requests); wait briefly."""
@@ -235,8 +280,13 @@ class Pipeline:
         if thread is None or thread is threading.current_thread():
             return  # (a consumer dropped and collected on the drain's own thread: it ends)
         deadline = time.monotonic() + 2 * JOIN_SECONDS
-        while thread.is_alive() and time.monotonic() < deadline:
-            thread.join(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+        while self._thread is not None and time.monotonic() < deadline:
+            if thread.ident is None:  # still being started (see _launch)
+                time.sleep(0.005)
+            elif thread.is_alive():
+                thread.join(min(WAIT_SLICE, max(0.0, deadline - time.monotonic())))
+            else:
+                break
         if thread.is_alive():
             logger.debug("netra_frames: the drain thread is still stopping")
 
