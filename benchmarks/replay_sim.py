@@ -156,12 +156,13 @@ class _Tally(Sink[pl.DataFrame]):
     and last ``start_time``: the drain checks its batches come in result order."""
 
     def convert(self, pages: Sequence[DecodedPage], *, repair: bool = True) -> pl.DataFrame:
-        times = [t for p in pages for t in (first_start_time(p), last_start_time(p)) if t]
-        if not times:
+        full = [p for p in pages if p.num_rows]
+        if not full:
             return EMPTY
         self.made = getattr(self, "made", 0) + 1
         ids = [f"{self.made}a", f"{self.made}b"]  # unique in the drain (its ids are checked)
-        return pl.DataFrame({"trace_id": ids, "start_time": [times[0], times[-1]]})
+        edges = [first_start_time(full[0]), last_start_time(full[-1])]
+        return pl.DataFrame({"trace_id": ids, "start_time": edges})
 
 
 @dataclass
