@@ -27,6 +27,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from datetime import timedelta
+from inspect import CO_GENERATOR
 from types import FrameType
 from typing import Any
 
@@ -100,6 +101,11 @@ class Interrupter:
             return
         code = frame.f_code
         if os.path.realpath(code.co_filename) not in FILES:
+            return
+        if event == "call" and sys.version_info < (3, 11) and code.co_flags & CO_GENERATOR:
+            # 3.10 leaves a generator frame at once when its profile function raises as it
+            # resumes (its own handlers never run); a real SIGINT is raised at an instruction
+            # inside the frame, where they do: not a point a Ctrl-C can hit
             return
         if self.via and not reached_from(frame, self.via):
             return
