@@ -121,7 +121,15 @@ def test_a_bad_traces_page_once_is_fetched_again(
     door: str,
 ) -> None:
     srv.set_faults(schedule={4: kind})  # one page of the drain (a later one: replay needs one)
-    got = _traces_doors(client, tmp_path)[door]()
+    try:
+        got = _traces_doors(client, tmp_path)[door]()
+    except nf.PageMismatchError as exc:
+        # a replayed answer whose rows fit the walk's window and order is followed before
+        # its rows are checked; asked again, the page leads elsewhere, so the pages after
+        # it cannot be trusted: the typed error, never a wrong frame (docs/reliability.md)
+        assert kind == "replay" and exc.field == "cursor", exc
+        assert srv.stats.faults.get(kind) == 1
+        return
     assert srv.stats.faults.get(kind) == 1
     assert_frame_equal(got, reference)
 
