@@ -180,6 +180,13 @@ def _micros(values: Sequence[datetime | None], missing: int) -> np.ndarray:
     )
 
 
+def _extremes(times: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Which pages hold rows, and the earliest and latest of each such page's ``times``."""
+    full = counts > 0
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
+    return full, np.minimum.reduceat(times, starts), np.maximum.reduceat(times, starts)
+
+
 class _Check:
     """The checks of one batch; a failure names the field, its value and the page."""
 
@@ -219,26 +226,20 @@ class _Check:
             counts = np.array([self.frame.height])
         else:
             return
-        full = counts > 0
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
-        lows, highs, counts = lows[full], highs[full], counts[full]
-        low_seen = np.minimum.reduceat(times, starts)
-        high_seen = np.maximum.reduceat(times, starts)
-        if (high_seen == highs).any():  # rows on an upper edge: the next range's
+        full, low_seen, high_seen = _extremes(times, counts)
+        if (high_seen == highs[full]).any():  # rows on an upper edge: the next range's
             edge = times == np.repeat(highs, counts)
             logger.debug("netra_frames: %d row(s) at a range's upper edge, left to the next",
                          int(edge.sum()))  # fmt: skip
             keep = ~edge
             self.frame, times = self.frame.filter(pl.Series(keep)), times[keep]
-            counts = np.array([int(k.sum()) for k in np.split(keep, starts[1:])])
+            page = np.repeat(np.arange(len(counts)), counts)  # each row's page
+            counts = np.bincount(page[keep], minlength=len(counts))  # every page's, still
             self.counts = [int(c) for c in counts] if self.counts is not None else None
             if not len(times):
                 return
-            full = counts > 0
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[full]
-            lows, highs, counts = lows[full], highs[full], counts[full]
-            low_seen = np.minimum.reduceat(times, starts)
-            high_seen = np.maximum.reduceat(times, starts)
+            full, low_seen, high_seen = _extremes(times, counts)
+        lows, highs, counts = lows[full], highs[full], counts[full]
         if (low_seen < lows).any():
             self.fail(times < np.repeat(lows, counts), "start_time",
                       "lies before the window asked for")  # fmt: skip
