@@ -9,14 +9,17 @@ test's faults leak into the next one whatever the order (the suite runs in rando
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +183,32 @@ def pytest_terminal_summary(
             f"Using --randomly-seed={seed} (replay this order: "
             f"python -m pytest -p randomly --randomly-seed={seed}; in one process: -n 0)"
         )
+
+
+INTERRUPT_CHILD = Path(__file__).parent / "engine" / "_interrupt_child.py"
+
+
+@pytest.fixture
+def interrupt_child() -> Callable[..., dict[str, Any]]:
+    """Run ``tests/engine/_interrupt_child.py`` with ``args``, press Ctrl-C (SIGINT) once it
+    says ``stalled``, and return its report, checked: it raised ``KeyboardInterrupt``, left
+    no worker alive, and exited 130."""
+
+    def run(*args: str) -> dict[str, Any]:
+        proc = subprocess.Popen([sys.executable, str(INTERRUPT_CHILD), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "stalled"  # its requests all wait
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        assert report["raised"] == "KeyboardInterrupt", err
+        assert report["alive_after"] == [], report["stacks"]
+        assert proc.returncode == 130
+        return report
+
+    return run

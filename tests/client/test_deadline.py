@@ -11,14 +11,11 @@ the old rule fails these tests by the suite's timeout. Ctrl-C still stops a drip
 
 from __future__ import annotations
 
-import json
 import re
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -36,7 +33,6 @@ WINDOW = dict(days_before=31, days_after=1)
 TIMEOUT = 2.0
 #: ... and a wait before each byte far within it: only a deadline for the attempt fires.
 DRIP_MS = 100.0
-CHILD = Path(__file__).parents[1] / "engine" / "_interrupt_child.py"
 
 
 @pytest.fixture(autouse=True)
@@ -109,25 +105,11 @@ def test_retries_come_on_top_of_the_deadline(srv: LocalNetra, window: Window) ->
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(("kind", "drips"), [("iter_traces", 1), ("traces_frame", 4),
                                              ("spans_frame", 4)])  # fmt: skip
-def test_ctrl_c_stops_a_drip(kind: str, drips: int) -> None:
+def test_ctrl_c_stops_a_drip(
+    kind: str, drips: int, interrupt_child: Callable[..., dict[str, Any]]
+) -> None:
     """An endless drip with an hour of timeout: Ctrl-C ends it, and leaves no worker."""
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), kind, str(drips), "200", "drip"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "stalled"  # its requests are all dripping
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    report = json.loads(out.strip().splitlines()[-1])
-    assert report["raised"] == "KeyboardInterrupt", err
-    assert report["alive_after"] == [], report["stacks"]
-    assert proc.returncode == 130
+    interrupt_child(kind, str(drips), "200", "drip")
 
 
 def test_the_timeout_is_documented_as_the_attempts() -> None:

@@ -7,15 +7,15 @@ test's timeout fails it: nothing here depends on the machine's speed.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +23,6 @@ import netra_frames as nf
 from netra_frames import NetraClient
 from netra_frames.server import LocalNetra
 
-CHILD = Path(__file__).with_name("_interrupt_child.py")
 STALL_MS = 600_000.0
 ANCHOR = nf.times.parse_time("2026-01-01")
 
@@ -57,24 +56,10 @@ def wait_until_no_workers() -> list[str]:
         ("iter_traces", 1),
     ],
 )
-def test_ctrl_c_stops_every_kind_of_drain(kind: str, stalls: int) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), kind, str(stalls), str(STALL_MS)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "stalled"  # its requests are all waiting
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    report = json.loads(out.strip().splitlines()[-1])
-    assert report["raised"] == "KeyboardInterrupt", err
-    assert report["alive_after"] == [], report["stacks"]
-    assert proc.returncode == 130
+def test_ctrl_c_stops_every_kind_of_drain(
+    kind: str, stalls: int, interrupt_child: Callable[..., dict[str, Any]]
+) -> None:
+    interrupt_child(kind, str(stalls), str(STALL_MS))
 
 
 @pytest.fixture(scope="module")
