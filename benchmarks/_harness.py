@@ -15,7 +15,24 @@ import requests
 
 from netra_frames.times import format_time
 
-__all__ = ["Server", "sdk_pages"]
+__all__ = ["MEMORY_PRELUDE", "Server", "sdk_pages"]
+
+MEMORY_PRELUDE = r"""
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+def reset_peak():
+    try:
+        open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+"""
+"""What a memory benchmark's child process starts with: ``status("VmRSS:")`` and
+``status("VmHWM:")`` in bytes, and ``reset_peak()`` (whether ``VmHWM`` could be reset)."""
 
 
 def sdk_pages(

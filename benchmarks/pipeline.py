@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import netra_frames as nf
-from benchmarks._harness import Server
+from benchmarks._harness import MEMORY_PRELUDE, Server
 
 TARGETS = {
     "pipeline_export_time_ratio": ("<=", 1.15),
@@ -110,22 +110,12 @@ from datetime import timedelta, datetime
 from pathlib import Path
 import netra_frames as nf
 
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
 base_url, api_key, anchor, days = sys.argv[1:5]
 anchor = datetime.fromisoformat(anchor)
 with nf.NetraClient(api_key, base_url) as client, tempfile.TemporaryDirectory() as tmp:
     nf.export_traces(Path(tmp) / "warm", anchor - timedelta(days=1), anchor, client=client,
                      progress=False)  # warm up: imports, pools, the first batches
-    try:
-        open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS
-        reset = True
-    except OSError:
-        reset = False
+    reset = reset_peak()
     before = status("VmRSS:")
     result = nf.export_traces(Path(tmp) / "out", anchor - timedelta(days=int(days)), anchor,
                               client=client, progress=False)
@@ -136,7 +126,7 @@ with nf.NetraClient(api_key, base_url) as client, tempfile.TemporaryDirectory() 
 
 def _export_memory(server: Server, days: int) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, server.base_url, server.api_key,
+        [sys.executable, "-c", MEMORY_PRELUDE + _MEMORY_CHILD, server.base_url, server.api_key,
          server.anchor.isoformat(), str(days)],
         capture_output=True, text=True, check=True, timeout=900,
     )  # fmt: skip

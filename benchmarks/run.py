@@ -53,7 +53,7 @@ import pandas as pd
 import requests
 
 import netra_frames as nf
-from benchmarks._harness import Server, sdk_pages
+from benchmarks._harness import MEMORY_PRELUDE, Server, sdk_pages
 from benchmarks.cache import TARGETS as CACHE_TARGETS
 from benchmarks.cache import bench_cache
 from benchmarks.efficiency import TARGETS as EFFICIENCY_TARGETS
@@ -285,12 +285,6 @@ from datetime import timedelta, datetime
 import polars as pl
 import netra_frames as nf
 
-def status(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1]) * 1024
-    raise KeyError(key)
-
 base_url, api_key, anchor, n, backend = sys.argv[1:6]
 anchor = datetime.fromisoformat(anchor)
 start, end = anchor - timedelta(days=30), anchor
@@ -298,11 +292,7 @@ with nf.NetraClient(api_key, base_url) as client:
     ids = nf.traces_frame(start, end, max_rows=int(n), backend="polars", client=client,
                           progress=False)["trace_id"].to_list()
     nf.spans_frame(ids[:20], backend=backend, client=client, progress=False)  # warm up
-    try:
-        open("/proc/self/clear_refs", "w").write("5")  # reset VmHWM to the current RSS
-        reset = True
-    except OSError:
-        reset = False
+    reset = reset_peak()
     before = status("VmRSS:")
     frame = nf.spans_frame(ids, backend=backend, client=client, progress=False)
     peak, after = status("VmHWM:"), status("VmRSS:")
@@ -327,7 +317,7 @@ def bench_memory(server: Server, sizes: Sizes) -> dict[str, Any]:
             [
                 sys.executable,
                 "-c",
-                _MEMORY_CHILD,
+                MEMORY_PRELUDE + _MEMORY_CHILD,
                 server.base_url,
                 server.api_key,
                 server.anchor.isoformat(),
