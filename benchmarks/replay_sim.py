@@ -155,12 +155,15 @@ class _Tally(Sink[pl.DataFrame]):
     """A sink that builds no columns (the replay measures scheduling), only a batch's first
     and last ``start_time``: the drain checks its batches come in result order."""
 
+    made = 0
+    """Batches built so far (their ids: unique in the drain, which checks them)."""
+
     def convert(self, pages: Sequence[DecodedPage], *, repair: bool = True) -> pl.DataFrame:
         full = [p for p in pages if p.num_rows]
         if not full:
             return EMPTY
-        self.made = getattr(self, "made", 0) + 1
-        ids = [f"{self.made}a", f"{self.made}b"]  # unique in the drain (its ids are checked)
+        self.made += 1
+        ids = [f"{self.made}a", f"{self.made}b"]
         edges = [first_start_time(full[0]), last_start_time(full[-1])]
         return pl.DataFrame({"trace_id": ids, "start_time": edges})
 
