@@ -90,7 +90,8 @@ class WalkSet:
     shards:
         Sub-windows each window starts with.
     adaptive:
-        Split running walks when a worker is idle (time-ordered listings only).
+        Split running walks as their pages show where the rows are (time-ordered
+        listings only; see :meth:`rebalance`).
     max_rows:
         Rows wanted at most (one walk, never split).
     rules:
@@ -278,21 +279,20 @@ class WalkSet:
         # a walk that has seen no page is only guessed at (a skewed window's empty days
         # look like the others): it counts towards the total, but is not split
         rules = self.rules
-        unseen = rules.unseen_whole
-        known = [p if w.density is not None or not unseen else 0.0 for p, w in estimates]
+        seen = [w.density is not None or not rules.unseen_whole for _, w in estimates]
+        known = [p if s else 0.0 for (p, _), s in zip(estimates, seen, strict=True)]
         free = workers - len(estimates) if rules.apportion else 0
         parts = _apportion(known, free, rules.min_idle_part_pages)
         total = sum(pages for pages, _ in estimates)
         self.rounds_left = total / max(most or workers, 1)
         share = max(total / max(workers, 1), rules.min_part_pages)
         added = 0
-        for (pages, walk), k in sorted(
-            zip(estimates, parts, strict=True), key=lambda e: e[0][0] / e[1], reverse=True
+        for (pages, walk), k, measured in sorted(
+            zip(estimates, parts, seen, strict=True), key=lambda e: e[0][0] / e[1], reverse=True
         ):
-            seen = walk.density is not None or not unseen
-            if rules.presplit and seen and pages / k > rules.split_slack * share:
+            if rules.presplit and measured and pages / k > rules.split_slack * share:
                 k = max(k, min(math.ceil(pages / share), int(pages / rules.min_part_pages)))
-            new = walk.split(self.query, k, self.rules.inherit) if k > 1 else []
+            new = walk.split(self.query, k, rules.inherit) if k > 1 else []
             self.walks.extend(new)
             added += len(new)
         return added
